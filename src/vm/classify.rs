@@ -1,0 +1,539 @@
+//! Pure recognisers for the driver's line formats, every generation (reference §11).
+//!
+//! Each function looks at one line's plain text (or display text where colours carry the
+//! meaning) and says what it is; the parser decides what that means for the model.
+
+/// SGR that opens a nested block (`logger.nested`): bold, then green.
+pub const NESTED_START: &str = "\x1b[1m\x1b[32m";
+
+/// A machine name as the driver and Nix print it.
+pub fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// `pythonize_name`: how a machine is spelled in the test script and the symbols block.
+pub fn pythonize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for (i, c) in name.chars().enumerate() {
+        let ok = c.is_ascii_alphabetic() || c == '_' || (i > 0 && c.is_ascii_digit());
+        out.push(if ok { c } else { '_' });
+    }
+    out
+}
+
+/// How Nix wrapped a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wrap<'a> {
+    /// Bare driver output.
+    Bare,
+    /// `vm-test-run-NAME> ` (or ` (post)> `) of `nix build -L`.
+    Prefixed { test: &'a str, post: bool },
+    /// A line of Nix's `last N log lines:` tail (`       > `).
+    Tail,
+}
+
+/// Removes a Nix wrapping from a display line. Returns the wrapping, the rest of the
+/// display text, and how many plain bytes the prefix took.
+pub fn unwrap_nix(display: &str) -> (Wrap<'_>, &str) {
+    let (lead, body) = match display.strip_prefix("\x1b[2m") {
+        Some(rest) => (true, rest),
+        None => (false, display),
+    };
+    if let Some(rest) = body.strip_prefix("vm-test-run-")
+        && let Some(gt) = rest.find("> ")
+    {
+        let label = &rest[..gt];
+        let (name, post) = match label.strip_suffix(" (post)") {
+            Some(n) => (n, true),
+            None => (label, false),
+        };
+        if !name.is_empty() && !name.contains(' ') && !name.contains('\x1b') {
+            let mut inner = &rest[gt + 2..];
+            if lead {
+                inner = inner.strip_prefix("\x1b[0m").unwrap_or(inner);
+            }
+            return (Wrap::Prefixed { test: name, post }, inner);
+        }
+    }
+    if !lead {
+        let spaces = display.len() - display.trim_start_matches(' ').len();
+        if spaces <= 7 {
+            let rest = &display[spaces..];
+            if let Some(inner) = rest.strip_prefix("> ") {
+                return (Wrap::Tail, inner);
+            }
+            if rest == ">" {
+                return (Wrap::Tail, "");
+            }
+        }
+    }
+    (Wrap::Bare, display)
+}
+
+/// `NAME # text`, `NAME #`, and the Perl driver's `NAME# text` / `NAME#`. Returns the name
+/// and the offset of the text in `plain`.
+pub fn serial(plain: &str) -> Option<(&str, usize)> {
+    let hash = plain.find('#')?;
+    let head = &plain[..hash];
+    let name = head.strip_suffix(' ').unwrap_or(head);
+    if !is_name(name) {
+        return None;
+    }
+    let after = &plain[hash + 1..];
+    if after.is_empty() {
+        Some((name, plain.len()))
+    } else if after.starts_with(' ') {
+        Some((name, hash + 2))
+    } else {
+        None
+    }
+}
+
+/// `NAME: msg` with a syntactically valid name. Whether NAME is a machine is decided by the
+/// caller.
+pub fn machine_prefix(plain: &str) -> Option<(&str, &str)> {
+    let colon = plain
+        .find(": ")
+        .or_else(|| plain.strip_suffix(':').map(|s| s.len()))?;
+    let name = &plain[..colon];
+    // `error: …` and friends are messages, never machines.
+    if !is_name(name)
+        || matches!(
+            name,
+            "error" | "warning" | "Note" | "note" | "Warning" | "Error"
+        )
+    {
+        return None;
+    }
+    let msg = plain.get(colon + 2..).unwrap_or("");
+    Some((name, msg))
+}
+
+/// Messages the driver logs about a machine (`NAME: msg`), every generation. A `foo: bar`
+/// line whose name is not yet known counts as a machine only when its message is one of
+/// these.
+pub fn is_machine_message(msg: &str) -> bool {
+    const STARTS: &[&str] = &[
+        "starting vm",
+        "QEMU running (pid ",
+        "waiting for ",
+        "must succeed: ",
+        "must fail: ",
+        "connected to guest root shell",
+        "Guest shell says: ",
+        "Guest root shell did not produce any data yet",
+        "  To debug, enter the VM",
+        "(connecting took ",
+        "running command: ",
+        "exit status ",
+        "output:",
+        "making screenshot",
+        "sending key",
+        "sending monitor command",
+        "forced crash",
+        "(finished: ",
+        "Terminal is ready",
+        "systemd-nspawn running (pid ",
+        "deleting machine state directory",
+        "if you want to keep the machine state",
+        "copying ",
+        "still waiting for container",
+        "Waiting for journal",
+        "crashing",
+        "Closing connection to the console",
+        "checking ",
+        "Checking polling condition",
+    ];
+    STARTS.iter().any(|s| msg.starts_with(s))
+}
+
+/// Messages the driver prints through `log()`, never as a nested block start: they can
+/// not be the start a later `(finished: …)` refers to.
+pub fn is_log_only(msg: &str) -> bool {
+    const STARTS: &[&str] = &[
+        "starting vm",
+        "QEMU running (pid ",
+        "connected to guest root shell",
+        "Guest shell says: ",
+        "(connecting took ",
+        "output:",
+        "exit status ",
+        "killing ",
+        "kill ",
+        "test script finished in ",
+        "Machine state will be reset",
+        "Test will time out and terminate in ",
+        "creating tap interface",
+        "running vlan (pid ",
+        "collecting coverage data",
+        "syncing",
+        "Guest root shell did not produce any data yet",
+        "  To debug, enter the VM",
+        "Terminal is ready",
+        "if you want to keep the machine state",
+        "deleting machine state directory",
+        "systemd-nspawn running (pid ",
+        "qemu-system-",
+        "qemu-kvm: ",
+        "vde_switch: ",
+        "!!! ",
+        "??? ",
+        "Traceback (most recent call last):",
+        "additionally exposed symbols:",
+        "SSH backdoor enabled",
+        "RemotePdb ",
+    ];
+    STARTS.iter().any(|s| msg.starts_with(s)) || msg.trim().is_empty()
+}
+
+/// Step starts that are nested blocks in every driver generation: left open by a failure,
+/// they are the failed steps.
+pub fn is_known_nested(msg: &str) -> bool {
+    const STARTS: &[&str] = &[
+        "subtest: ",
+        "must succeed: ",
+        "must fail: ",
+        "waiting for ",
+        "run the VM test script",
+        "running the VM test script",
+        "start all VMs",
+        "start all VLans",
+        "making screenshot",
+        "sending monitor command",
+        "Checking polling condition",
+        "cleanup",
+        "cleaning up",
+    ];
+    STARTS.iter().any(|s| msg.starts_with(s))
+}
+
+/// `(finished: MSG, in N.NN seconds)`: the message and the seconds.
+pub fn finished(msg: &str) -> Option<(&str, f64)> {
+    let inner = msg.strip_prefix("(finished: ")?.strip_suffix(" seconds)")?;
+    let comma = inner.rfind(", in ")?;
+    let secs = inner[comma + 5..].parse().ok()?;
+    Some((&inner[..comma], secs))
+}
+
+/// The early Python driver's block end: `(0.05 seconds)`.
+pub fn early_close(msg: &str) -> Option<f64> {
+    msg.strip_prefix('(')?
+        .strip_suffix(" seconds)")?
+        .parse()
+        .ok()
+}
+
+/// `QEMU running (pid N)`, `kill QemuMachine (pid N)`, `killing NAME (pid N)`: the pid.
+pub fn pid_in(msg: &str) -> Option<u32> {
+    let start = msg.find("(pid ")? + 5;
+    let rest = &msg[start..];
+    let end = rest.find(|c: char| !c.is_ascii_digit())?;
+    rest[..end].parse().ok()
+}
+
+/// A validated debug-hook breakpoint.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BreakpointLine {
+    pub attach: String,
+    pub id: String,
+}
+
+/// `Breakpoint reached, run 'sudo /nix/store/<hash>-attach/bin/attach <id>'` (after `!!! `).
+/// Anything not of exactly that shape is refused.
+pub fn breakpoint(text: &str, extra_attach_prefix: Option<&str>) -> Option<BreakpointLine> {
+    let rest = text.strip_prefix("Breakpoint reached, run 'sudo ")?;
+    let rest = rest.strip_suffix('\'')?;
+    let (attach, id) = rest.rsplit_once(' ')?;
+    if id.is_empty() || id.len() > 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !is_store_attach(attach)
+        && !extra_attach_prefix.is_some_and(|p| is_prefixed_attach(attach, p))
+    {
+        return None;
+    }
+    Some(BreakpointLine {
+        attach: attach.to_string(),
+        id: id.to_string(),
+    })
+}
+
+/// `/nix/store/<32 base-32 chars>-attach/bin/attach`.
+pub fn is_store_attach(path: &str) -> bool {
+    is_prefixed_attach(path, "/nix/store")
+}
+
+fn is_prefixed_attach(path: &str, store: &str) -> bool {
+    let Some(rest) = path.strip_prefix(store).and_then(|r| r.strip_prefix('/')) else {
+        return false;
+    };
+    let Some(hash) = rest.strip_suffix("-attach/bin/attach") else {
+        return false;
+    };
+    hash.len() == 32
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+}
+
+/// `RemotePdb session open at ('127.0.0.1', 4444), waiting for connection ...`: the address.
+pub fn remote_pdb_address(text: &str) -> Option<(String, u16)> {
+    let rest = text.strip_prefix("RemotePdb session open at ('")?;
+    let (host, rest) = rest.split_once("', ")?;
+    let port = rest.split(')').next()?.trim().parse().ok()?;
+    Some((host.to_string(), port))
+}
+
+/// A REPL prompt line of an interactive transcript: `>>> `, `In [n]: `, `...: `.
+pub fn repl_prompt(plain: &str) -> Option<usize> {
+    if plain.starts_with(">>> ") || plain == ">>>" {
+        return Some(4.min(plain.len()));
+    }
+    if plain.starts_with("... ") {
+        return Some(4);
+    }
+    if let Some(rest) = plain.strip_prefix("In [") {
+        let close = rest.find("]:")?;
+        if close > 0 && rest[..close].bytes().all(|b| b.is_ascii_digit()) {
+            let end = 4 + close + 2;
+            return Some(if plain[end..].starts_with(' ') {
+                end + 1
+            } else {
+                end
+            });
+        }
+    }
+    None
+}
+
+/// The exception line that ends a traceback: `Name: message` or a bare `Name`.
+pub fn exception_line(text: &str) -> Option<(&str, &str)> {
+    if text.starts_with(' ') || text.is_empty() {
+        return None;
+    }
+    let (name, msg) = match text.find(": ") {
+        Some(i) => (&text[..i], &text[i + 2..]),
+        None => (text.trim_end_matches(':'), ""),
+    };
+    let ok = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic());
+    let looks = name.ends_with("Error")
+        || name.ends_with("Exception")
+        || name.ends_with("Failed")
+        || name.ends_with("Interrupt")
+        || name.ends_with("Exit")
+        || name.ends_with("Warning")
+        || name == "Exception";
+    (ok && looks).then_some((name, msg))
+}
+
+/// A command quoted in an assertion: ``command `X` failed`` and friends.
+pub fn quoted_command(msg: &str) -> Option<&str> {
+    let rest = msg.split_once("command `")?.1;
+    Some(&rest[..rest.rfind('`')?])
+}
+
+/// The command of a `must succeed: X` / `waiting for success: X` step.
+pub fn step_command(title: &str) -> Option<&str> {
+    for p in [
+        "must succeed: ",
+        "must fail: ",
+        "waiting for success: ",
+        "waiting for failure: ",
+        "running command: ",
+    ] {
+        if let Some(c) = title.strip_prefix(p) {
+            return Some(c);
+        }
+    }
+    None
+}
+
+/// A kernel panic on a serial console.
+pub fn is_kernel_panic(text: &str) -> bool {
+    text.contains("Kernel panic - not syncing")
+}
+
+/// `vm-test-run-NAME` inside a store path or derivation name.
+pub fn test_name_in_path(text: &str) -> Option<&str> {
+    let start = text.find("-vm-test-run-")? + "-vm-test-run-".len();
+    let rest = &text[start..];
+    let end = rest
+        .find(|c: char| c == '\'' || c == '"' || c == '`' || c.is_whitespace())
+        .unwrap_or(rest.len());
+    let name = rest[..end].trim_end_matches('.').trim_end_matches(".drv");
+    (!name.is_empty()).then_some(name)
+}
+
+/// `failed with exit code N` in a Nix builder line.
+pub fn builder_exit_code(text: &str) -> Option<i32> {
+    let rest = text.split_once("failed with exit code ")?.1;
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// Where a plain offset of `display` falls in the display text (SGR skipped).
+pub fn display_offset(display: &str, plain_offset: usize) -> usize {
+    let bytes = display.as_bytes();
+    let mut plain = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == 0x1b {
+            match display[i..].find('m') {
+                Some(m) => {
+                    i += m + 1;
+                    continue;
+                }
+                None => break,
+            }
+        }
+        if plain == plain_offset {
+            return i;
+        }
+        plain += 1;
+        i += 1;
+    }
+    i.min(display.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nix_wrappings() {
+        assert_eq!(
+            unwrap_nix("vm-test-run-foo> machine # x"),
+            (
+                Wrap::Prefixed {
+                    test: "foo",
+                    post: false
+                },
+                "machine # x"
+            )
+        );
+        assert_eq!(
+            unwrap_nix("\x1b[2mvm-test-run-test-installation-> \x1b[0mtarget: x"),
+            (
+                Wrap::Prefixed {
+                    test: "test-installation-",
+                    post: false
+                },
+                "target: x"
+            )
+        );
+        assert_eq!(
+            unwrap_nix("vm-test-run-foo (post)> done"),
+            (
+                Wrap::Prefixed {
+                    test: "foo",
+                    post: true
+                },
+                "done"
+            )
+        );
+        assert_eq!(unwrap_nix("       > cleanup"), (Wrap::Tail, "cleanup"));
+        assert_eq!(unwrap_nix("> !!! "), (Wrap::Tail, "!!! "));
+        assert_eq!(
+            unwrap_nix(">>> start_all()"),
+            (Wrap::Bare, ">>> start_all()")
+        );
+    }
+
+    #[test]
+    fn serial_lines() {
+        assert_eq!(serial("machine # hi"), Some(("machine", 10)));
+        assert_eq!(serial("machine #"), Some(("machine", 9)));
+        assert_eq!(serial("client1# <<< NixOS"), Some(("client1", 9)));
+        assert_eq!(serial("client1#"), Some(("client1", 8)));
+        assert_eq!(serial("vm-1.x # a"), Some(("vm-1.x", 9)));
+        assert_eq!(serial("# ..."), None);
+        assert_eq!(serial("Issue #12"), None);
+        assert_eq!(serial("a b # c"), None);
+    }
+
+    #[test]
+    fn finished_lines() {
+        assert_eq!(
+            finished("(finished: must succeed: a, b, in 0.04 seconds)"),
+            Some(("must succeed: a, b", 0.04))
+        );
+        assert_eq!(early_close("(0.05 seconds)"), Some(0.05));
+        assert_eq!(early_close("(connecting took 0.00 seconds)"), None);
+    }
+
+    #[test]
+    fn breakpoints_are_validated() {
+        let ok = "Breakpoint reached, run 'sudo /nix/store/ksr4kryl9jl2rmgyhjw9bn2divr3s2d5-attach/bin/attach 3766386'";
+        assert_eq!(
+            breakpoint(ok, None),
+            Some(BreakpointLine {
+                attach: "/nix/store/ksr4kryl9jl2rmgyhjw9bn2divr3s2d5-attach/bin/attach".into(),
+                id: "3766386".into()
+            })
+        );
+        let outside = "Breakpoint reached, run 'sudo /tmp/ksr4kryl9jl2rmgyhjw9bn2divr3s2d5-attach/bin/attach 3766386'";
+        assert_eq!(breakpoint(outside, None), None);
+        let inject = "Breakpoint reached, run 'sudo /nix/store/ksr4kryl9jl2rmgyhjw9bn2divr3s2d5-attach/bin/attach 1; rm -rf ~'";
+        assert_eq!(breakpoint(inject, None), None);
+        let dotdot = "Breakpoint reached, run 'sudo /nix/store/../../tmp/x-attach/bin/attach 123'";
+        assert_eq!(breakpoint(dotdot, None), None);
+    }
+
+    #[test]
+    fn prompts() {
+        assert_eq!(repl_prompt(">>> start_all()"), Some(4));
+        assert_eq!(repl_prompt("In [12]: x"), Some(9));
+        assert_eq!(repl_prompt("In [1]:"), Some(7));
+        assert_eq!(repl_prompt("Info: x"), None);
+    }
+
+    #[test]
+    fn exceptions() {
+        assert_eq!(
+            exception_line("RequestedAssertionFailed: command `false` failed (exit code 1)"),
+            Some((
+                "RequestedAssertionFailed",
+                "command `false` failed (exit code 1)"
+            ))
+        );
+        assert_eq!(
+            exception_line("AssertionError: systemd-boot not copied"),
+            Some(("AssertionError", "systemd-boot not copied"))
+        );
+        assert_eq!(exception_line("machine: output: x"), None);
+        assert_eq!(exception_line("  File \"<string>\""), None);
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(pythonize("android-builder"), "android_builder");
+        assert_eq!(pythonize("1st"), "_st");
+        assert_eq!(
+            test_name_in_path(
+                "error: builder for '/nix/store/m1h-vm-test-run-systemd-lock-handler.drv' failed"
+            ),
+            Some("systemd-lock-handler")
+        );
+        assert_eq!(
+            quoted_command("command `xl version` failed (exit code 1)"),
+            Some("xl version")
+        );
+        assert_eq!(pid_in("kill QemuMachine (pid 26712)"), Some(26712));
+    }
+
+    #[test]
+    fn display_offsets_skip_sgr() {
+        let d = "\x1b[2mab\x1b[0mcd";
+        assert_eq!(display_offset(d, 0), 4);
+        assert_eq!(display_offset(d, 2), 10);
+        assert_eq!(&d[display_offset(d, 3)..], "d");
+    }
+}

@@ -1,0 +1,328 @@
+//! The model without a screen: `inspect` (text and JSON) and `split`.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::model::{
+    Failure, MachineState, Outcome, ROOT, StepId, StepKind, StepState, Subtest, Test, TestRun,
+};
+use crate::vsock::Address;
+
+/// The JSON document of `vmscope inspect --json`: the parser's contract (see README).
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    pub outcome: Outcome,
+    pub input: InputReport,
+    pub tests: Vec<TestReport<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InputReport {
+    pub lines: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TestReport<'a> {
+    pub name: Option<&'a str>,
+    pub outcome: Outcome,
+    pub exit_code: Option<i32>,
+    pub script_seconds: Option<f64>,
+    pub global_timeout_seconds: Option<f64>,
+    pub machines: Vec<MachineReport<'a>>,
+    pub steps: Vec<StepReport<'a>>,
+    pub subtests: &'a [Subtest],
+    pub failures: Vec<FailureReport<'a>>,
+    pub ssh: Vec<SshReport<'a>>,
+    pub breakpoint: Option<BreakpointReport<'a>>,
+    pub pdb: Option<PdbReport<'a>>,
+    pub driver_lines: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MachineReport<'a> {
+    pub name: &'a str,
+    pub state: MachineState,
+    pub pid: Option<u32>,
+    pub serial_lines: u64,
+    pub first_seen_line: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StepReport<'a> {
+    pub title: &'a str,
+    pub kind: StepKind,
+    pub machine: Option<&'a str>,
+    pub state: StepState,
+    pub seconds: Option<f64>,
+    pub children: Vec<StepReport<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FailureReport<'a> {
+    #[serde(flatten)]
+    pub failure: &'a Failure,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SshReport<'a> {
+    pub machine: &'a str,
+    pub command: &'a str,
+    pub address: Option<Address>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BreakpointReport<'a> {
+    pub attach: &'a str,
+    pub id: &'a str,
+    pub line: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PdbReport<'a> {
+    pub host: &'a str,
+    pub port: u16,
+}
+
+pub fn report(run: &TestRun) -> Report<'_> {
+    Report {
+        outcome: run.outcome(),
+        input: InputReport {
+            lines: run.lines,
+            bytes: run.bytes,
+        },
+        tests: run
+            .visible_tests()
+            .map(|(_, t)| test_report(t, run.live))
+            .collect(),
+    }
+}
+
+fn test_report(t: &Test, live: bool) -> TestReport<'_> {
+    TestReport {
+        name: t.name.as_deref(),
+        outcome: t.outcome(live),
+        exit_code: t.exit_code,
+        script_seconds: t.script_secs,
+        global_timeout_seconds: t.global_timeout_secs,
+        machines: t
+            .machines
+            .iter()
+            .map(|m| MachineReport {
+                name: &m.name,
+                state: m.state,
+                pid: m.pid,
+                serial_lines: m.serial_lines,
+                first_seen_line: m.first_seen_line + 1,
+            })
+            .collect(),
+        steps: t.roots.iter().map(|&id| step_report(t, id)).collect(),
+        subtests: &t.subtests,
+        failures: t
+            .failures
+            .iter()
+            .map(|f| FailureReport { failure: f })
+            .collect(),
+        ssh: t
+            .ssh
+            .iter()
+            .map(|e| SshReport {
+                machine: &e.machine,
+                command: &e.command,
+                address: Address::from_command(&e.command),
+            })
+            .collect(),
+        breakpoint: t.breakpoint.as_ref().map(|b| BreakpointReport {
+            attach: &b.line.attach,
+            id: &b.line.id,
+            line: b.at_line + 1,
+        }),
+        pdb: t
+            .pdb
+            .as_ref()
+            .map(|(host, port)| PdbReport { host, port: *port }),
+        driver_lines: t.driver.end_seq(),
+    }
+}
+
+fn step_report(t: &Test, id: StepId) -> StepReport<'_> {
+    let s = &t.steps[id as usize];
+    StepReport {
+        title: &s.title,
+        kind: s.kind,
+        machine: s.machine.as_deref(),
+        state: s.state,
+        seconds: s.secs,
+        children: s.children.iter().map(|&c| step_report(t, c)).collect(),
+    }
+}
+
+pub fn json(run: &TestRun) -> String {
+    serde_json::to_string_pretty(&report(run)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// Glyph of a step state, shared by `inspect` and the driver pane.
+pub fn state_mark(state: StepState) -> &'static str {
+    match state {
+        StepState::Passed => "✓",
+        StepState::Failed => "✗",
+        StepState::Running => "…",
+        StepState::Unclosed => "?",
+    }
+}
+
+pub fn text(run: &TestRun) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "outcome: {}    input: {} lines, {} bytes",
+        run.outcome().label(),
+        run.lines,
+        run.bytes
+    );
+    for (_, t) in run.visible_tests() {
+        let _ = writeln!(out);
+        let _ = write!(
+            out,
+            "test: {}    outcome: {}",
+            t.name.as_deref().unwrap_or("(unnamed)"),
+            t.outcome(run.live).label()
+        );
+        if let Some(c) = t.exit_code {
+            let _ = write!(out, "    exit code: {c}");
+        }
+        if let Some(s) = t.script_secs {
+            let _ = write!(out, "    script: {s:.2}s");
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "machines ({}):", t.machines.len());
+        let width = t.machines.iter().map(|m| m.name.len()).max().unwrap_or(0);
+        for m in &t.machines {
+            let pid = m.pid.map(|p| format!("pid {p}")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:width$}  {:11}  {:10}  {} serial lines",
+                m.name,
+                m.state.label(),
+                pid,
+                m.serial_lines
+            );
+        }
+        if !t.roots.is_empty() {
+            let _ = writeln!(out, "steps:");
+            for &id in &t.roots {
+                step_text(&mut out, t, id, 1);
+            }
+        }
+        if !t.subtests.is_empty() {
+            let _ = writeln!(out, "subtests:");
+            for s in &t.subtests {
+                let secs = s.secs.map(|x| format!(" ({x:.2}s)")).unwrap_or_default();
+                let err = s
+                    .error
+                    .as_ref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default();
+                let _ = writeln!(out, "  {} {}{secs}{err}", state_mark(s.state), s.name);
+            }
+        }
+        if !t.failures.is_empty() {
+            let _ = writeln!(out, "failures:");
+            for f in &t.failures {
+                let kind = serde_json::to_string(&f.kind).unwrap_or_default();
+                let exc = f
+                    .exception
+                    .as_deref()
+                    .map(|e| format!("{e}: "))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  [{}] {exc}{}  (line {})",
+                    kind.trim_matches('"'),
+                    f.message,
+                    f.line + 1
+                );
+                let mut ctx = Vec::new();
+                if let Some(m) = &f.machine {
+                    ctx.push(format!("machine: {m}"));
+                }
+                if let Some(s) = &f.subtest {
+                    ctx.push(format!("subtest: {s}"));
+                }
+                if let Some(c) = &f.command {
+                    ctx.push(format!("command: {c}"));
+                }
+                if !ctx.is_empty() {
+                    let _ = writeln!(out, "    {}", ctx.join("  "));
+                }
+                for l in &f.traceback {
+                    let _ = writeln!(out, "    | {l}");
+                }
+            }
+        }
+        if !t.ssh.is_empty() {
+            let _ = writeln!(out, "ssh backdoor:");
+            for e in &t.ssh {
+                let _ = writeln!(out, "  {}: {}", e.machine, e.command);
+            }
+        }
+        if let Some(b) = &t.breakpoint {
+            let _ = writeln!(
+                out,
+                "breakpoint: sudo {} {}  (line {})",
+                b.line.attach,
+                b.line.id,
+                b.at_line + 1
+            );
+        }
+        if let Some((h, p)) = &t.pdb {
+            let _ = writeln!(out, "pdb: {h}:{p}");
+        }
+    }
+    out
+}
+
+fn step_text(out: &mut String, t: &Test, id: StepId, depth: usize) {
+    let s = &t.steps[id as usize];
+    let secs = s.secs.map(|x| format!(" ({x:.2}s)")).unwrap_or_default();
+    let who = s
+        .machine
+        .as_deref()
+        .map(|m| format!("{m}: "))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{}{} {who}{}{secs}",
+        "  ".repeat(depth),
+        state_mark(s.state),
+        s.title
+    );
+    for &c in &s.children {
+        step_text(out, t, c, depth + 1);
+    }
+}
+
+/// A file name for a machine or test: only name characters, never `.` or `..` alone.
+pub fn file_stem(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.chars().all(|c| c == '.') {
+        format!("_{s}")
+    } else {
+        s
+    }
+}
+
+/// Which step a driver line belongs to, for callers that walk the tree.
+pub fn line_step(tag: u32) -> Option<StepId> {
+    (tag != ROOT).then_some(tag)
+}

@@ -1,0 +1,15 @@
+//! What a test run is, with no terminal code: the line parser for every driver generation
+//! and wrapping, the `TestRun` model, the bounded line store, and the byte sources.
+
+pub mod classify;
+pub mod export;
+pub mod model;
+pub mod parser;
+pub mod sanitize;
+pub mod source;
+pub mod splitter;
+pub mod store;
+
+pub use model::{Outcome, TestRun};
+pub use parser::{ParseOptions, Parser};
+pub use store::Caps;

@@ -1,0 +1,349 @@
+//! What a test run is: its tests, machines, step tree, failures, backdoor and breakpoint.
+
+use serde::Serialize;
+
+use super::classify::BreakpointLine;
+use super::store::{Caps, LineStore};
+
+pub type StepId = u32;
+/// Tag of driver lines outside every step.
+pub const ROOT: StepId = u32::MAX;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MachineState {
+    NotStarted,
+    Booting,
+    Connected,
+    ShutDown,
+    Crashed,
+    Killed,
+}
+
+impl MachineState {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::NotStarted => "not started",
+            Self::Booting => "booting",
+            Self::Connected => "connected",
+            Self::ShutDown => "shut down",
+            Self::Crashed => "crashed",
+            Self::Killed => "killed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub name: String,
+    pub state: MachineState,
+    pub pid: Option<u32>,
+    /// Input line number where the machine was first named.
+    pub first_seen_line: u64,
+    /// Time (ms since start) of first sight, for live input.
+    pub first_seen_ms: Option<u32>,
+    pub serial: LineStore,
+    /// Serial lines ever received (the store may have evicted some).
+    pub serial_lines: u64,
+    /// Serial lines that arrived since the user last looked (maintained by the UI).
+    pub errors: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Running,
+    Passed,
+    Failed,
+    /// Left open at the end of an input that shows no failure (an excerpt, or a log cut off).
+    Unclosed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    Step,
+    Subtest,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub title: String,
+    pub machine: Option<String>,
+    pub kind: StepKind,
+    pub state: StepState,
+    pub secs: Option<f64>,
+    pub parent: StepId,
+    pub children: Vec<StepId>,
+    /// Driver line that opened the step.
+    pub head: u64,
+    /// Driver line that closed it.
+    pub end: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Subtest {
+    pub name: String,
+    pub state: StepState,
+    pub secs: Option<f64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// `RequestedAssertionFailed`, `AssertionError`, a failed `succeed`/`wait_for_unit`.
+    Assertion,
+    /// A subtest reported `Test "x" failed with error: "…"`.
+    Subtest,
+    /// Any other exception with a traceback.
+    Exception,
+    /// `action timed out after …` (a retry or wait gave up).
+    Timeout,
+    /// The global timeout fired (`timeout reached; test terminating...`, exit 143).
+    GlobalTimeout,
+    /// A kernel panic on a machine's serial console.
+    KernelPanic,
+    /// The driver's own error line (`error: …`, Perl and early Python).
+    DriverError,
+    /// Nix reports the builder failing.
+    BuildFailed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub kind: FailureKind,
+    /// Exception class, when a traceback named one.
+    pub exception: Option<String>,
+    pub message: String,
+    pub machine: Option<String>,
+    pub subtest: Option<String>,
+    pub command: Option<String>,
+    pub traceback: Vec<String>,
+    /// Input line where the failure was reported.
+    pub line: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Passed,
+    Failed,
+    TimedOut,
+    Running,
+    Unknown,
+}
+
+impl Outcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Passed => "PASSED",
+            Self::Failed => "FAILED",
+            Self::TimedOut => "TIMED OUT",
+            Self::Running => "RUNNING",
+            Self::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SshEntry {
+    pub machine: String,
+    /// The command exactly as the driver printed it.
+    pub command: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Breakpoint {
+    #[serde(flatten)]
+    pub line: BreakpointLine,
+    /// Input line of the breakpoint.
+    pub at_line: u64,
+}
+
+/// Kinds of driver-log lines, kept with each line for drawing.
+pub mod line_kind {
+    pub const PLAIN: u8 = 0;
+    pub const STEP_HEAD: u8 = 1;
+    pub const STEP_END: u8 = 2;
+    pub const ERROR: u8 = 3;
+    pub const WARNING: u8 = 4;
+    /// Test-script prints and anything that is no driver message.
+    pub const OUTPUT: u8 = 5;
+    pub const NIX: u8 = 6;
+    pub const PROMPT: u8 = 7;
+    pub const TRACEBACK: u8 = 8;
+    /// Command output after `NAME: output:` (guest data).
+    pub const COMMAND_OUTPUT: u8 = 9;
+}
+
+/// One test (one `vm-test-run-NAME` of a build, or the only test of a bare log).
+#[derive(Debug, Clone)]
+pub struct Test {
+    pub name: Option<String>,
+    pub machines: Vec<Machine>,
+    pub driver: LineStore,
+    pub steps: Vec<Step>,
+    /// Top-level steps, in order of their head line.
+    pub roots: Vec<StepId>,
+    pub subtests: Vec<Subtest>,
+    pub failures: Vec<Failure>,
+    pub ssh: Vec<SshEntry>,
+    pub breakpoint: Option<Breakpoint>,
+    pub pdb: Option<(String, u16)>,
+    pub global_timeout_secs: Option<f64>,
+    /// `test script finished in N s`.
+    pub script_secs: Option<f64>,
+    pub exit_code: Option<i32>,
+    pub passed_evidence: bool,
+    pub timed_out: bool,
+    pub finished: bool,
+    pub caps: Caps,
+}
+
+impl Test {
+    pub fn new(name: Option<String>, caps: Caps) -> Self {
+        Self {
+            name,
+            machines: Vec::new(),
+            driver: LineStore::new(caps),
+            steps: Vec::new(),
+            roots: Vec::new(),
+            subtests: Vec::new(),
+            failures: Vec::new(),
+            ssh: Vec::new(),
+            breakpoint: None,
+            pdb: None,
+            global_timeout_secs: None,
+            script_secs: None,
+            exit_code: None,
+            passed_evidence: false,
+            timed_out: false,
+            finished: false,
+            caps,
+        }
+    }
+
+    pub fn machine(&self, name: &str) -> Option<usize> {
+        self.machines.iter().position(|m| m.name == name)
+    }
+
+    /// The outcome as the input shows it so far; `live` says whether more may come.
+    pub fn outcome(&self, live: bool) -> Outcome {
+        if self.timed_out {
+            Outcome::TimedOut
+        } else if self
+            .failures
+            .iter()
+            .any(|f| f.kind != FailureKind::KernelPanic)
+            || self.exit_code.is_some_and(|c| c != 0)
+        {
+            Outcome::Failed
+        } else if self.passed_evidence || self.exit_code == Some(0) {
+            Outcome::Passed
+        } else if live && !self.finished {
+            Outcome::Running
+        } else {
+            Outcome::Unknown
+        }
+    }
+
+    /// The innermost open step: what the test is doing now.
+    pub fn current_step(&self) -> Option<&Step> {
+        self.steps
+            .iter()
+            .rev()
+            .find(|s| s.state == StepState::Running)
+    }
+
+    pub fn step(&self, id: StepId) -> Option<&Step> {
+        self.steps.get(id as usize)
+    }
+
+    pub fn depth(&self, mut id: StepId) -> usize {
+        let mut d = 0;
+        while let Some(s) = self.step(id) {
+            d += 1;
+            id = s.parent;
+            if d > 256 {
+                break;
+            }
+        }
+        d
+    }
+
+    pub fn serial_total(&self) -> u64 {
+        self.machines.iter().map(|m| m.serial_lines).sum()
+    }
+}
+
+/// Everything read so far.
+#[derive(Debug, Clone)]
+pub struct TestRun {
+    pub tests: Vec<Test>,
+    /// Input lines read.
+    pub lines: u64,
+    pub bytes: u64,
+    /// The input is live (a stream that may grow).
+    pub live: bool,
+    /// Where the whole input can be read again.
+    pub origin: Option<String>,
+    pub caps: Caps,
+}
+
+impl TestRun {
+    pub fn new(caps: Caps) -> Self {
+        Self {
+            tests: vec![Test::new(None, caps)],
+            lines: 0,
+            bytes: 0,
+            live: false,
+            origin: None,
+            caps,
+        }
+    }
+
+    /// The outcome of the whole run: the worst of its tests.
+    pub fn outcome(&self) -> Outcome {
+        let outcomes: Vec<Outcome> = self
+            .tests
+            .iter()
+            .filter(|t| !t.is_empty())
+            .map(|t| t.outcome(self.live))
+            .collect();
+        for o in [
+            Outcome::TimedOut,
+            Outcome::Failed,
+            Outcome::Running,
+            Outcome::Unknown,
+        ] {
+            if outcomes.contains(&o) {
+                return o;
+            }
+        }
+        if outcomes.is_empty() {
+            if self.live {
+                Outcome::Running
+            } else {
+                Outcome::Unknown
+            }
+        } else {
+            Outcome::Passed
+        }
+    }
+
+    /// Tests that saw any line.
+    pub fn visible_tests(&self) -> impl Iterator<Item = (usize, &Test)> {
+        let many = self.tests.iter().filter(|t| !t.is_empty()).count() > 1;
+        self.tests
+            .iter()
+            .enumerate()
+            .filter(move |(i, t)| !t.is_empty() || (!many && *i == 0))
+    }
+}
+
+impl Test {
+    pub fn is_empty(&self) -> bool {
+        self.machines.is_empty() && self.driver.end_seq() == 0
+    }
+}

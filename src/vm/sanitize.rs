@@ -1,0 +1,224 @@
+//! Turning raw bytes of one line into text that is safe to show.
+//!
+//! Guests print anything: OSC 52 clipboard writes, title changes, cursor moves, terminal
+//! queries. Only SGR colour sequences survive; they are rendered by vmscope itself, so no
+//! byte of the input ever reaches the host terminal as a control sequence.
+
+/// Longest SGR sequence kept; longer ones are dropped as noise.
+const MAX_SGR: usize = 64;
+
+/// Writes the displayable form of `raw` into `out` (cleared first): invalid UTF-8 replaced,
+/// SGR sequences kept, every other escape sequence and control character removed, tabs
+/// expanded. Returns true when `out` contains at least one SGR sequence.
+pub fn sanitize_into(raw: &[u8], out: &mut String) -> bool {
+    out.clear();
+    if is_clean(raw) {
+        // SAFETY-free fast path: `is_clean` checked the bytes are valid UTF-8.
+        if let Ok(s) = std::str::from_utf8(raw) {
+            out.push_str(s);
+            return false;
+        }
+    }
+    let text = String::from_utf8_lossy(raw);
+    sanitize_chars(&text, out)
+}
+
+/// True when the line needs no work: no control bytes, no C1 controls, valid UTF-8.
+fn is_clean(raw: &[u8]) -> bool {
+    if raw.iter().any(|&b| b < 0x20 || b == 0x7f) {
+        return false;
+    }
+    // C1 controls (U+0080..U+009F) are encoded as 0xC2 0x80..0x9F.
+    let mut rest = raw;
+    while let Some(i) = memchr::memchr(0xC2, rest) {
+        if matches!(rest.get(i + 1), Some(0x80..=0x9F)) {
+            return false;
+        }
+        rest = &rest[i + 1..];
+    }
+    true
+}
+
+fn sanitize_chars(text: &str, out: &mut String) -> bool {
+    let mut has_sgr = false;
+    let mut column = 0usize;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => match chars.next() {
+                Some('[') => has_sgr |= csi(&mut chars, out),
+                Some(']') => skip_string(&mut chars, true),
+                Some('P' | 'X' | '^' | '_') => skip_string(&mut chars, true),
+                Some(' ' | '#' | '%' | '(' | ')' | '*' | '+' | '-' | '.' | '/') => {
+                    chars.next();
+                }
+                _ => {}
+            },
+            '\u{9b}' => has_sgr |= csi(&mut chars, out),
+            '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => skip_string(&mut chars, true),
+            '\t' => {
+                let pad = 8 - column % 8;
+                out.extend(std::iter::repeat_n(' ', pad));
+                column += pad;
+            }
+            c if c.is_control() => {}
+            c => {
+                out.push(c);
+                column += 1;
+            }
+        }
+    }
+    has_sgr
+}
+
+/// Reads a CSI sequence after its introducer; keeps it in `out` only when it is SGR.
+fn csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, out: &mut String) -> bool {
+    let mut params = String::new();
+    let mut intermediate = false;
+    while let Some(&c) = chars.peek() {
+        match c {
+            '0'..='?' => {
+                params.push(c);
+                chars.next();
+            }
+            ' '..='/' => {
+                intermediate = true;
+                chars.next();
+            }
+            '@'..='~' => {
+                chars.next();
+                let sgr = c == 'm'
+                    && !intermediate
+                    && params.len() <= MAX_SGR
+                    && params
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || b == b';' || b == b':');
+                if sgr {
+                    out.push_str("\x1b[");
+                    out.push_str(&params);
+                    out.push('m');
+                }
+                return sgr;
+            }
+            // Anything else aborts the sequence; the character is handled normally.
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Skips an OSC/DCS/SOS/PM/APC payload up to its terminator (BEL, ST or ESC \) or the end
+/// of the line: a payload is never displayed, whatever it holds.
+fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, bel_ends: bool) {
+    while let Some(c) = chars.next() {
+        match c {
+            '\x07' if bel_ends => return,
+            '\u{9c}' => return,
+            '\x1b' => {
+                if chars.peek() == Some(&'\\') {
+                    chars.next();
+                }
+                return;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Appends `display` without its SGR sequences to `out`.
+pub fn strip_sgr_into(display: &str, out: &mut String) {
+    let mut rest = display;
+    while let Some(i) = rest.find('\x1b') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        match after.find('m') {
+            Some(end) if after.starts_with('[') => rest = &after[end + 1..],
+            _ => rest = after,
+        }
+    }
+    out.push_str(rest);
+}
+
+/// `display` without its SGR sequences.
+pub fn strip_sgr(display: &str) -> String {
+    let mut out = String::with_capacity(display.len());
+    strip_sgr_into(display, &mut out);
+    out
+}
+
+/// Removes every escape sequence (SGR included) and control character from raw bytes:
+/// the plain text of a line.
+pub fn plain_text(raw: &[u8]) -> String {
+    let mut display = String::new();
+    if sanitize_into(raw, &mut display) {
+        strip_sgr(&display)
+    } else {
+        display
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clean(raw: &[u8]) -> (String, bool) {
+        let mut out = String::new();
+        let sgr = sanitize_into(raw, &mut out);
+        (out, sgr)
+    }
+
+    #[test]
+    fn keeps_sgr_and_plain_text() {
+        let (s, sgr) = clean(b"\x1b[2mmachine # [\x1b[0;32m  OK  \x1b[0m] Started\x1b[0m");
+        assert!(sgr);
+        assert_eq!(
+            s,
+            "\x1b[2mmachine # [\x1b[0;32m  OK  \x1b[0m] Started\x1b[0m"
+        );
+        assert_eq!(strip_sgr(&s), "machine # [  OK  ] Started");
+    }
+
+    #[test]
+    fn removes_everything_else() {
+        let raw = b"a\x1b]52;c;ZXZpbA==\x07b\x1b]0;title\x1b\\c\x1b[6n\x1b[2J\x1b[10;5Hd\x1b[?25le\x1bcf\x1b(Bg\x07\x08h\x00i";
+        let (s, sgr) = clean(raw);
+        assert!(!sgr);
+        assert_eq!(s, "abcdefghi");
+    }
+
+    #[test]
+    fn unterminated_osc_swallows_the_rest_of_the_line() {
+        assert_eq!(clean(b"ok\x1b]52;c;AAAA").0, "ok");
+    }
+
+    #[test]
+    fn c1_controls_are_removed() {
+        let raw = "x\u{9b}31my\u{9d}0;t\u{9c}z\u{85}".as_bytes();
+        let (s, _) = clean(raw);
+        assert_eq!(strip_sgr(&s), "xyz");
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_not_lost() {
+        let (s, _) = clean(b"caf\xe9 ok");
+        assert_eq!(s, "caf\u{fffd} ok");
+    }
+
+    #[test]
+    fn tabs_expand_to_eight_columns() {
+        assert_eq!(clean(b"ab\tc").0, "ab      c");
+    }
+
+    #[test]
+    fn sgr_with_intermediate_or_private_marker_is_dropped() {
+        assert_eq!(clean(b"\x1b[?1049hx\x1b[>4;1mz").0, "xz");
+    }
+
+    #[test]
+    fn oversized_sgr_is_dropped() {
+        let mut raw = b"\x1b[".to_vec();
+        raw.extend(std::iter::repeat_n(b'1', 100));
+        raw.extend(b"mX");
+        assert_eq!(clean(&raw).0, "X");
+    }
+}

@@ -1,0 +1,176 @@
+//! Where bytes come from: a file, standard input, a growing file, the demo scenario.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
+
+use super::parser::Parser;
+use super::store::NO_TIME;
+
+const CHUNK: usize = 1 << 20;
+
+/// An input the user named.
+pub enum Input {
+    Stdin,
+    File(PathBuf, File),
+}
+
+/// Opening an input failed, in words the user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{0}: no such file")]
+    Missing(String),
+    #[error("{0}: permission denied")]
+    Denied(String),
+    #[error("{0}: is a directory (give a log file)")]
+    Directory(String),
+    #[error("{0}: {1}")]
+    Other(String, io::Error),
+}
+
+impl Input {
+    pub fn open(path: &str) -> Result<Self, InputError> {
+        if path == "-" {
+            return Ok(Self::Stdin);
+        }
+        let p = Path::new(path);
+        if p.is_dir() {
+            return Err(InputError::Directory(path.to_string()));
+        }
+        match File::open(p) {
+            Ok(f) => Ok(Self::File(p.to_path_buf(), f)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(InputError::Missing(path.to_string()))
+            }
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                Err(InputError::Denied(path.to_string()))
+            }
+            Err(e) => Err(InputError::Other(path.to_string(), e)),
+        }
+    }
+
+    /// A name for messages and the "whole log is in …" note.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Stdin => "standard input".to_string(),
+            Self::File(p, _) => p.display().to_string(),
+        }
+    }
+
+    pub fn is_stdin(&self) -> bool {
+        matches!(self, Self::Stdin)
+    }
+}
+
+/// Reads a whole input into a parser.
+pub fn read_all(input: Input, parser: &mut Parser) -> io::Result<()> {
+    let mut reader: Box<dyn Read> = match input {
+        Input::Stdin => Box::new(io::stdin().lock()),
+        Input::File(_, f) => Box::new(f),
+    };
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => parser.feed(&buf[..n], NO_TIME),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    parser.finish();
+    Ok(())
+}
+
+/// What a reader thread reports.
+#[derive(Debug)]
+pub enum SourceEvent {
+    /// Bytes, and when they arrived (ms since start) for live inputs.
+    Data(Vec<u8>, u32),
+    /// The input ended (not sent while following a file).
+    End,
+    /// Reading failed; the message says why.
+    Error(String),
+}
+
+/// How a reader thread reads.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadMode {
+    /// Keep reading as the file grows.
+    pub follow: bool,
+    /// Stamp bytes with arrival times.
+    pub timed: bool,
+}
+
+/// Reads `input` on the calling thread, sending what it reads; returns when the input ends
+/// or the receiver is gone. Never panics.
+pub fn pump(input: Input, mode: ReadMode, start: Instant, tx: &Sender<SourceEvent>) {
+    let stamp = |timed: bool| -> u32 {
+        if timed {
+            u32::try_from(start.elapsed().as_millis()).unwrap_or(NO_TIME - 1)
+        } else {
+            NO_TIME
+        }
+    };
+    let mut buf = vec![0u8; CHUNK];
+    match input {
+        Input::Stdin => {
+            let mut r = io::stdin().lock();
+            loop {
+                match r.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if tx
+                            .send(SourceEvent::Data(buf[..n].to_vec(), stamp(true)))
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let _ = tx.send(SourceEvent::Error(format!("standard input: {e}")));
+                        return;
+                    }
+                }
+            }
+            let _ = tx.send(SourceEvent::End);
+        }
+        Input::File(path, mut f) => {
+            let mut pos: u64 = 0;
+            let mut caught_up = false;
+            loop {
+                match f.read(&mut buf) {
+                    Ok(0) => {
+                        if !mode.follow {
+                            let _ = tx.send(SourceEvent::End);
+                            return;
+                        }
+                        caught_up = true;
+                        std::thread::sleep(Duration::from_millis(100));
+                        // A file truncated under us (log rotation) is read again from its start.
+                        if let Ok(meta) = std::fs::metadata(&path)
+                            && meta.len() < pos
+                        {
+                            pos = 0;
+                            let _ = f.seek(SeekFrom::Start(0));
+                        }
+                    }
+                    Ok(n) => {
+                        pos += n as u64;
+                        let t = stamp(mode.timed || caught_up);
+                        if tx.send(SourceEvent::Data(buf[..n].to_vec(), t)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let _ = tx.send(SourceEvent::Error(format!("{}: {e}", path.display())));
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}

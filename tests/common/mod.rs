@@ -1,0 +1,52 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// `../shared` beside the repository (or `$VMSCOPE_SHARED`). Missing fixtures fail the
+/// test: they are never skipped.
+pub fn shared() -> PathBuf {
+    let dir = std::env::var_os("VMSCOPE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    assert!(
+        dir.join("fixtures/logs").is_dir(),
+        "fixtures not found at {} (clone the shared directory beside the repository or set VMSCOPE_SHARED)",
+        dir.display()
+    );
+    dir
+}
+
+pub fn log_fixture(prefix: &str) -> (String, Vec<u8>) {
+    let dir = shared().join("fixtures/logs");
+    let mut found = std::fs::read_dir(&dir)
+        .expect("fixtures/logs readable")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix) && n.ends_with(".log"))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        found.len(),
+        1,
+        "exactly one fixture starts with {prefix}: {found:?}"
+    );
+    let name = found.remove(0);
+    let bytes = std::fs::read(dir.join(&name)).expect("fixture readable");
+    (name, bytes)
+}
+
+pub fn real_driver(file: &str) -> Vec<u8> {
+    std::fs::read(shared().join("fixtures/real-driver").join(file)).expect("capture readable")
+}
+
+pub fn all_log_fixtures() -> Vec<String> {
+    let dir = shared().join("fixtures/logs");
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("fixtures/logs readable")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".log"))
+        .collect();
+    v.sort();
+    v
+}
