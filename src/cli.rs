@@ -112,7 +112,7 @@ fn open(file: &str) -> anyhow::Result<Input> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
-    let config = app::config::Config::load();
+    let config = app::config::Config::load()?;
     match cli.command {
         Command::Inspect { file, json } => {
             let input = open(&file)?;

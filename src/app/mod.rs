@@ -1,19 +1,45 @@
 //! The application: state with one owner, actions, keymap, layout and the event loop.
 
+pub mod action;
 pub mod config;
+pub mod demo;
+pub mod keymap;
+pub mod layout;
+pub mod runner;
+pub mod state;
+pub mod view;
+
+use std::time::Instant;
 
 use crate::vm::Caps;
-use crate::vm::source::Input;
+use crate::vm::source::{Input, ReadMode, pump};
+use state::App;
 
+/// `vmscope log`: a saved log (or stdin, or a growing file) on the screen.
 pub fn run_log(
-    _input: Input,
-    _follow: bool,
-    _caps: Caps,
-    _config: config::Config,
+    input: Input,
+    follow: bool,
+    caps: Caps,
+    config: config::Config,
 ) -> anyhow::Result<i32> {
-    anyhow::bail!("not yet")
+    let live = follow || input.is_stdin();
+    let app = App::new(caps, config.keymap, input.describe(), live);
+    let start = app.start;
+    let mode = ReadMode {
+        follow,
+        timed: live,
+    };
+    runner::run(app, move |send| pump(input, mode, start, send))
 }
 
-pub fn run_demo(_speed: f64, _caps: Caps, _config: config::Config) -> anyhow::Result<i32> {
-    anyhow::bail!("not yet")
+/// `vmscope demo`: the built-in scenario, live.
+pub fn run_demo(speed: f64, caps: Caps, config: config::Config) -> anyhow::Result<i32> {
+    let app = App::new(
+        caps,
+        config.keymap,
+        "the built-in demo (assets/demo)".into(),
+        true,
+    );
+    let start: Instant = app.start;
+    runner::run(app, move |send| demo::replay(speed, start, send))
 }

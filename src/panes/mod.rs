@@ -1,1 +1,67 @@
 //! What is drawn: one module per visual region. A pane draws from state; it owns no I/O.
+
+pub mod help;
+pub mod log_pane;
+pub mod machine_list;
+pub mod status_bar;
+pub mod text;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::Paragraph;
+
+use crate::app::layout::{self, MIN_HEIGHT, MIN_WIDTH};
+use crate::app::state::{App, Drawn};
+
+/// Draws the whole screen and records where panes went (for the mouse and paging).
+pub fn draw(f: &mut Frame<'_>, app: &mut App) {
+    let area = f.area();
+    let test = app.current_test();
+    let l = layout::compute(area, test.machines.len(), app.focus, app.zoom);
+    if l.too_small {
+        let msg = format!(
+            "terminal too small: {}x{} (vmscope needs {MIN_WIDTH}x{MIN_HEIGHT})",
+            area.width, area.height
+        );
+        let y = area.height / 2;
+        f.render_widget(
+            Paragraph::new(Line::styled(
+                msg,
+                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            )),
+            Rect::new(area.x, area.y + y, area.width, 1.min(area.height)),
+        );
+        app.drawn = Drawn::default();
+        return;
+    }
+    let app_ref: &App = app;
+    status_bar::draw_top(f, l.top, app_ref);
+    if let Some(list) = l.machine_list {
+        machine_list::draw(f, list, app_ref);
+    }
+    for (pane, rect) in &l.panes {
+        log_pane::draw(f, *rect, app_ref, *pane);
+    }
+    status_bar::draw_bottom(f, l.bottom, app_ref);
+    if app_ref.help.is_some() {
+        help::draw(
+            f,
+            Rect::new(area.x, area.y + 1, area.width, area.height - 2),
+            app_ref,
+        );
+    }
+    // What a following pane shows has been seen.
+    for (pane, _) in &l.panes {
+        if let crate::app::view::Pane::Machine(m) = pane
+            && app.view(*pane).following()
+        {
+            app.mark_seen(*m);
+        }
+    }
+    app.drawn = Drawn {
+        panes: l.panes,
+        machine_list: l.machine_list,
+    };
+}

@@ -3,7 +3,6 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use super::parser::Parser;
@@ -105,7 +104,12 @@ pub struct ReadMode {
 
 /// Reads `input` on the calling thread, sending what it reads; returns when the input ends
 /// or the receiver is gone. Never panics.
-pub fn pump(input: Input, mode: ReadMode, start: Instant, tx: &Sender<SourceEvent>) {
+pub fn pump(
+    input: Input,
+    mode: ReadMode,
+    start: Instant,
+    mut send: impl FnMut(SourceEvent) -> bool,
+) {
     let stamp = |timed: bool| -> u32 {
         if timed {
             u32::try_from(start.elapsed().as_millis()).unwrap_or(NO_TIME - 1)
@@ -121,21 +125,18 @@ pub fn pump(input: Input, mode: ReadMode, start: Instant, tx: &Sender<SourceEven
                 match r.read(&mut buf) {
                     Ok(0) => break,
                     Ok(n) => {
-                        if tx
-                            .send(SourceEvent::Data(buf[..n].to_vec(), stamp(true)))
-                            .is_err()
-                        {
+                        if !send(SourceEvent::Data(buf[..n].to_vec(), stamp(true))) {
                             return;
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
-                        let _ = tx.send(SourceEvent::Error(format!("standard input: {e}")));
+                        let _ = send(SourceEvent::Error(format!("standard input: {e}")));
                         return;
                     }
                 }
             }
-            let _ = tx.send(SourceEvent::End);
+            let _ = send(SourceEvent::End);
         }
         Input::File(path, mut f) => {
             let mut pos: u64 = 0;
@@ -144,7 +145,7 @@ pub fn pump(input: Input, mode: ReadMode, start: Instant, tx: &Sender<SourceEven
                 match f.read(&mut buf) {
                     Ok(0) => {
                         if !mode.follow {
-                            let _ = tx.send(SourceEvent::End);
+                            let _ = send(SourceEvent::End);
                             return;
                         }
                         caught_up = true;
@@ -160,13 +161,13 @@ pub fn pump(input: Input, mode: ReadMode, start: Instant, tx: &Sender<SourceEven
                     Ok(n) => {
                         pos += n as u64;
                         let t = stamp(mode.timed || caught_up);
-                        if tx.send(SourceEvent::Data(buf[..n].to_vec(), t)).is_err() {
+                        if !send(SourceEvent::Data(buf[..n].to_vec(), t)) {
                             return;
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
-                        let _ = tx.send(SourceEvent::Error(format!("{}: {e}", path.display())));
+                        let _ = send(SourceEvent::Error(format!("{}: {e}", path.display())));
                         return;
                     }
                 }

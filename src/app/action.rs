@@ -1,0 +1,136 @@
+//! What the user can ask for. Keys, the help view, the README's key list and tests all
+//! speak in these values.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Quit vmscope.
+    Quit,
+    /// Show the keys of the focused context.
+    Help,
+    /// Focus the next pane.
+    FocusNext,
+    /// Focus the previous pane.
+    FocusPrev,
+    /// Focus the driver pane.
+    FocusDriver,
+    /// Focus machine pane N (1-based, in screen order).
+    FocusMachine(usize),
+    /// Show the focused pane alone, or the whole grid again.
+    Zoom,
+    /// Scroll one line up.
+    ScrollUp,
+    /// Scroll one line down.
+    ScrollDown,
+    /// Scroll one page up.
+    PageUp,
+    /// Scroll one page down.
+    PageDown,
+    /// Half a page up.
+    HalfPageUp,
+    /// Half a page down.
+    HalfPageDown,
+    /// Go to the first line held.
+    Top,
+    /// Go to the last line and follow new ones.
+    Bottom,
+    /// Scroll left (lines not wrapped).
+    ScrollLeft,
+    /// Scroll right (lines not wrapped).
+    ScrollRight,
+    /// Follow new lines, or stop following.
+    Follow,
+    /// Search the focused pane.
+    Search,
+    /// Go to the previous (older) match.
+    SearchOlder,
+    /// Go to the next (newer) match.
+    SearchNewer,
+    /// Show only the lines that match, or clear the filter.
+    Filter,
+    /// Wrap long lines, or cut them at the pane's edge.
+    Wrap,
+    /// Show line times (live input) or line numbers (files).
+    Times,
+    /// Save the focused pane's whole content to a file.
+    Save,
+    /// Collapse or expand the step under the cursor.
+    ToggleStep,
+    /// Collapse every step.
+    CollapseAll,
+    /// Expand every step.
+    ExpandAll,
+    /// Jump to the first failure.
+    JumpToFailure,
+    /// Show the next test of a build with several.
+    NextTest,
+    /// Show the previous test of a build with several.
+    PrevTest,
+    /// Close the help, the prompt or the message.
+    Close,
+    /// Do nothing (unbinds a key in a user keymap).
+    None,
+}
+
+impl Action {
+    /// One line for the help view.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Quit => "quit",
+            Self::Help => "help: the keys of this context",
+            Self::FocusNext => "focus the next pane",
+            Self::FocusPrev => "focus the previous pane",
+            Self::FocusDriver => "focus the driver pane",
+            Self::FocusMachine(_) => "focus machine pane N",
+            Self::Zoom => "zoom the focused pane (again: back to the grid)",
+            Self::ScrollUp => "scroll up a line",
+            Self::ScrollDown => "scroll down a line",
+            Self::PageUp => "scroll up a page",
+            Self::PageDown => "scroll down a page",
+            Self::HalfPageUp => "scroll up half a page",
+            Self::HalfPageDown => "scroll down half a page",
+            Self::Top => "go to the first line",
+            Self::Bottom => "go to the last line and follow",
+            Self::ScrollLeft => "scroll left",
+            Self::ScrollRight => "scroll right",
+            Self::Follow => "follow new lines on/off",
+            Self::Search => "search the focused pane",
+            Self::SearchOlder => "previous (older) match",
+            Self::SearchNewer => "next (newer) match",
+            Self::Filter => "filter: show only matching lines",
+            Self::Wrap => "wrap long lines on/off",
+            Self::Times => "line times / numbers on/off",
+            Self::Save => "save the pane's content to a file",
+            Self::ToggleStep => "collapse/expand the step",
+            Self::CollapseAll => "collapse every step",
+            Self::ExpandAll => "expand every step",
+            Self::JumpToFailure => "jump to the failure",
+            Self::NextTest => "next test of the build",
+            Self::PrevTest => "previous test of the build",
+            Self::Close => "close",
+            Self::None => "nothing",
+        }
+    }
+
+    /// Short label for the status bar's key hints; `None` keeps an action out of them.
+    pub fn hint(self) -> Option<&'static str> {
+        Some(match self {
+            Self::Help => "help",
+            Self::FocusNext => "focus",
+            Self::Zoom => "zoom",
+            Self::Search => "search",
+            Self::Filter => "filter",
+            Self::Follow => "follow",
+            Self::Wrap => "wrap",
+            Self::ToggleStep => "fold",
+            Self::JumpToFailure => "failure",
+            Self::Quit => "quit",
+            Self::Close => "close",
+            Self::SearchOlder => "older",
+            Self::SearchNewer => "newer",
+            _ => return None,
+        })
+    }
+}

@@ -1,0 +1,365 @@
+//! One table of keys per focus context, from `assets/keymap.toml` and the user's overrides.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::action::Action;
+
+pub const DEFAULT_KEYMAP: &str = include_str!("../../assets/keymap.toml");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Context {
+    Global,
+    Log,
+    Driver,
+    Help,
+}
+
+impl Context {
+    fn from_name(s: &str) -> Option<Self> {
+        Some(match s {
+            "global" => Self::Global,
+            "log" => Self::Log,
+            "driver" => Self::Driver,
+            "help" => Self::Help,
+            _ => return None,
+        })
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Global => "everywhere",
+            Self::Log => "log panes",
+            Self::Driver => "driver pane",
+            Self::Help => "help",
+        }
+    }
+}
+
+/// A key with its modifiers, normalised so that `G` and `shift-g` are one chord.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Chord {
+    code: ChordCode,
+    ctrl: bool,
+    alt: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum ChordCode {
+    Char(char),
+    F(u8),
+    Named(&'static str),
+}
+
+const NAMED: &[(&str, KeyCode)] = &[
+    ("enter", KeyCode::Enter),
+    ("esc", KeyCode::Esc),
+    ("tab", KeyCode::Tab),
+    ("backtab", KeyCode::BackTab),
+    ("backspace", KeyCode::Backspace),
+    ("up", KeyCode::Up),
+    ("down", KeyCode::Down),
+    ("left", KeyCode::Left),
+    ("right", KeyCode::Right),
+    ("home", KeyCode::Home),
+    ("end", KeyCode::End),
+    ("pageup", KeyCode::PageUp),
+    ("pagedown", KeyCode::PageDown),
+    ("delete", KeyCode::Delete),
+    ("insert", KeyCode::Insert),
+];
+
+impl Chord {
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut ctrl = false;
+        let mut alt = false;
+        let mut rest = s;
+        loop {
+            if let Some(r) = rest.strip_prefix("ctrl-") {
+                ctrl = true;
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("alt-") {
+                alt = true;
+                rest = r;
+            } else {
+                break;
+            }
+        }
+        let code = if rest == "space" {
+            ChordCode::Char(' ')
+        } else if let Some((name, _)) = NAMED.iter().find(|(n, _)| *n == rest) {
+            ChordCode::Named(name)
+        } else if let Some(n) = rest.strip_prefix('f').and_then(|n| n.parse::<u8>().ok()) {
+            ChordCode::F(n)
+        } else {
+            let mut chars = rest.chars();
+            let c = chars.next()?;
+            if chars.next().is_some() {
+                return None;
+            }
+            ChordCode::Char(if ctrl { c.to_ascii_lowercase() } else { c })
+        };
+        Some(Self { code, ctrl, alt })
+    }
+
+    pub fn from_event(ev: &KeyEvent) -> Option<Self> {
+        let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = ev.modifiers.contains(KeyModifiers::ALT);
+        let code = match ev.code {
+            KeyCode::Char(c) => ChordCode::Char(if ctrl { c.to_ascii_lowercase() } else { c }),
+            KeyCode::F(n) => ChordCode::F(n),
+            other => ChordCode::Named(NAMED.iter().find(|(_, k)| *k == other)?.0),
+        };
+        Some(Self { code, ctrl, alt })
+    }
+}
+
+impl fmt::Display for Chord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ctrl {
+            f.write_str("Ctrl-")?;
+        }
+        if self.alt {
+            f.write_str("Alt-")?;
+        }
+        match self.code {
+            ChordCode::Char(' ') => f.write_str("Space"),
+            ChordCode::Char(c) => write!(f, "{c}"),
+            ChordCode::F(n) => write!(f, "F{n}"),
+            ChordCode::Named(n) => {
+                let label = match n {
+                    "backtab" => "Shift-Tab",
+                    "pageup" => "PgUp",
+                    "pagedown" => "PgDn",
+                    "up" => "↑",
+                    "down" => "↓",
+                    "left" => "←",
+                    "right" => "→",
+                    other => return write!(f, "{}{}", other[..1].to_uppercase(), &other[1..]),
+                };
+                f.write_str(label)
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeymapError {
+    #[error("keymap: {0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("keymap: unknown context [{0}] (global, log, driver, help)")]
+    Context(String),
+    #[error("keymap: cannot read key {0:?} in [{1}]")]
+    Key(String, String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Keymap {
+    tables: BTreeMap<Context, Vec<(Chord, Action)>>,
+}
+
+impl Keymap {
+    /// The built-in table, with `user` (TOML of the same layout) laid over it.
+    pub fn load(user: Option<&str>) -> Result<Self, KeymapError> {
+        let mut map = Self::default();
+        map.merge(DEFAULT_KEYMAP)?;
+        if let Some(u) = user {
+            map.merge(u)?;
+        }
+        Ok(map)
+    }
+
+    pub fn defaults() -> Self {
+        Self::load(None).unwrap_or_default()
+    }
+
+    fn merge(&mut self, text: &str) -> Result<(), KeymapError> {
+        let doc: BTreeMap<String, BTreeMap<String, Action>> = toml::from_str(text)?;
+        for (ctx_name, entries) in doc {
+            let ctx = Context::from_name(&ctx_name)
+                .ok_or_else(|| KeymapError::Context(ctx_name.clone()))?;
+            let table = self.tables.entry(ctx).or_default();
+            for (key, action) in entries {
+                let chord = Chord::parse(&key)
+                    .ok_or_else(|| KeymapError::Key(key.clone(), ctx_name.clone()))?;
+                table.retain(|(c, _)| *c != chord);
+                if action != Action::None {
+                    table.push((chord, action));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The action of a key in `ctx`, looking through the contexts it falls back to.
+    pub fn lookup(&self, ctx: Context, chord: Chord) -> Option<Action> {
+        let chain: &[Context] = match ctx {
+            Context::Driver => &[Context::Driver, Context::Log, Context::Global],
+            Context::Log => &[Context::Log, Context::Global],
+            Context::Global => &[Context::Global],
+            Context::Help => &[Context::Help],
+        };
+        chain.iter().find_map(|c| {
+            self.tables
+                .get(c)?
+                .iter()
+                .find(|(k, _)| *k == chord)
+                .map(|(_, a)| *a)
+        })
+    }
+
+    pub fn lookup_event(&self, ctx: Context, ev: &KeyEvent) -> Option<Action> {
+        self.lookup(ctx, Chord::from_event(ev)?)
+    }
+
+    /// Bindings of a context in table order.
+    pub fn bindings(&self, ctx: Context) -> &[(Chord, Action)] {
+        self.tables.get(&ctx).map_or(&[], |v| v.as_slice())
+    }
+
+    /// Every key bound to `action` in the contexts `ctx` sees.
+    pub fn keys_for(&self, ctx: Context, action: Action) -> Vec<Chord> {
+        let chain: &[Context] = match ctx {
+            Context::Driver => &[Context::Driver, Context::Log, Context::Global],
+            Context::Log => &[Context::Log, Context::Global],
+            Context::Global => &[Context::Global],
+            Context::Help => &[Context::Help],
+        };
+        chain
+            .iter()
+            .flat_map(|c| self.bindings(*c).iter())
+            .filter(|(k, a)| *a == action && self.lookup(ctx, *k) == Some(action))
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// Key hints for the status bar: the first key of each hinted action of `ctx`.
+    pub fn hints(&self, ctx: Context) -> Vec<(Chord, &'static str)> {
+        let chain: &[Context] = match ctx {
+            Context::Driver => &[Context::Driver, Context::Log, Context::Global],
+            Context::Log => &[Context::Log, Context::Global],
+            Context::Global => &[Context::Global],
+            Context::Help => &[Context::Help],
+        };
+        let order = [
+            Action::Help,
+            Action::FocusNext,
+            Action::Zoom,
+            Action::ToggleStep,
+            Action::Search,
+            Action::Filter,
+            Action::Follow,
+            Action::Wrap,
+            Action::JumpToFailure,
+            Action::Close,
+            Action::Quit,
+        ];
+        let mut out = Vec::new();
+        for action in order {
+            if ctx == Context::Help && action == Action::Quit {
+                continue;
+            }
+            let key = chain
+                .iter()
+                .flat_map(|c| self.bindings(*c).iter())
+                .find(|(k, a)| *a == action && self.lookup(ctx, *k) == Some(action));
+            if let (Some((k, _)), Some(label)) = (key, action.hint()) {
+                out.push((*k, label));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(c: KeyCode, m: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(c, m)
+    }
+
+    #[test]
+    fn defaults_load_and_resolve_through_contexts() {
+        let k = Keymap::defaults();
+        assert_eq!(
+            k.lookup_event(Context::Driver, &key(KeyCode::Enter, KeyModifiers::NONE)),
+            Some(Action::ToggleStep)
+        );
+        assert_eq!(
+            k.lookup_event(Context::Log, &key(KeyCode::Enter, KeyModifiers::NONE)),
+            None
+        );
+        assert_eq!(
+            k.lookup_event(Context::Log, &key(KeyCode::Char('G'), KeyModifiers::SHIFT)),
+            Some(Action::Bottom)
+        );
+        assert_eq!(
+            k.lookup_event(Context::Log, &key(KeyCode::Char('q'), KeyModifiers::NONE)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            k.lookup_event(Context::Help, &key(KeyCode::Char('q'), KeyModifiers::NONE)),
+            Some(Action::Close)
+        );
+        assert_eq!(
+            k.lookup_event(Context::Log, &key(KeyCode::Char('3'), KeyModifiers::NONE)),
+            Some(Action::FocusMachine(3))
+        );
+        assert_eq!(
+            k.lookup_event(
+                Context::Log,
+                &key(KeyCode::Char('d'), KeyModifiers::CONTROL)
+            ),
+            Some(Action::HalfPageDown)
+        );
+        assert_eq!(
+            k.lookup_event(Context::Log, &key(KeyCode::BackTab, KeyModifiers::SHIFT)),
+            Some(Action::FocusPrev)
+        );
+    }
+
+    #[test]
+    fn user_entries_override_single_keys() {
+        let k = Keymap::load(Some("[log]\nj = \"page_down\"\nw = \"none\"\n")).expect("valid");
+        assert_eq!(
+            k.lookup(Context::Log, Chord::parse("j").unwrap()),
+            Some(Action::PageDown)
+        );
+        assert_eq!(k.lookup(Context::Log, Chord::parse("w").unwrap()), None);
+        assert_eq!(
+            k.lookup(Context::Log, Chord::parse("k").unwrap()),
+            Some(Action::ScrollUp)
+        );
+    }
+
+    #[test]
+    fn bad_user_keymaps_are_reported() {
+        assert!(matches!(
+            Keymap::load(Some("[nope]\nx = \"quit\"")),
+            Err(KeymapError::Context(_))
+        ));
+        assert!(matches!(
+            Keymap::load(Some("[log]\nxyz = \"quit\"")),
+            Err(KeymapError::Key(..))
+        ));
+        assert!(matches!(
+            Keymap::load(Some("[log]\nx = \"fly\"")),
+            Err(KeymapError::Toml(_))
+        ));
+    }
+
+    #[test]
+    fn hints_come_from_the_table() {
+        let k = Keymap::load(Some("[global]\nz = \"none\"\nZ = \"zoom\"\n")).expect("valid");
+        let hints = k.hints(Context::Log);
+        assert!(
+            hints
+                .iter()
+                .any(|(c, l)| c.to_string() == "Z" && *l == "zoom")
+        );
+        assert!(!hints.iter().any(|(c, _)| c.to_string() == "z"));
+    }
+}

@@ -1,0 +1,182 @@
+//! Where each pane goes: a grid of machine panes that adapts to their number and the
+//! terminal, the driver pane beside (or below) it, and with many machines a list of them
+//! next to the few panes that fit.
+
+use ratatui::layout::Rect;
+
+use super::view::Pane;
+
+/// Smallest terminal vmscope draws in.
+pub const MIN_WIDTH: u16 = 40;
+pub const MIN_HEIGHT: u16 = 8;
+/// Smallest machine pane, borders included.
+const PANE_MIN_W: u16 = 28;
+const PANE_MIN_H: u16 = 5;
+const LIST_WIDTH: u16 = 26;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Layout {
+    pub top: Rect,
+    pub bottom: Rect,
+    pub panes: Vec<(Pane, Rect)>,
+    pub machine_list: Option<Rect>,
+    pub too_small: bool,
+}
+
+pub fn compute(area: Rect, machines: usize, focus: Pane, zoom: bool) -> Layout {
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        return Layout {
+            too_small: true,
+            ..Layout::default()
+        };
+    }
+    let top = Rect::new(area.x, area.y, area.width, 1);
+    let bottom = Rect::new(area.x, area.bottom() - 1, area.width, 1);
+    let body = Rect::new(area.x, area.y + 1, area.width, area.height - 2);
+    let mut out = Layout {
+        top,
+        bottom,
+        ..Layout::default()
+    };
+    if zoom || machines == 0 {
+        let pane = if machines == 0 { Pane::Driver } else { focus };
+        out.panes.push((pane, body));
+        return out;
+    }
+    // The driver pane: a column on the right, or a band below on narrow terminals.
+    let (machine_area, driver) = if body.width >= 100 {
+        let w = (body.width * 35 / 100).clamp(34, 80);
+        (
+            Rect::new(body.x, body.y, body.width - w, body.height),
+            Rect::new(body.x + body.width - w, body.y, w, body.height),
+        )
+    } else {
+        let h = (body.height * 2 / 5)
+            .max(4)
+            .min(body.height.saturating_sub(PANE_MIN_H));
+        (
+            Rect::new(body.x, body.y, body.width, body.height - h),
+            Rect::new(body.x, body.y + body.height - h, body.width, h),
+        )
+    };
+    match best_grid(machine_area, machines) {
+        Some((cols, rows)) => place(&mut out, machine_area, (0..machines).collect(), cols, rows),
+        None => {
+            let list = Rect::new(
+                machine_area.x,
+                machine_area.y,
+                LIST_WIDTH.min(machine_area.width / 2),
+                machine_area.height,
+            );
+            let rest = Rect::new(
+                machine_area.x + list.width,
+                machine_area.y,
+                machine_area.width - list.width,
+                machine_area.height,
+            );
+            out.machine_list = Some(list);
+            let cols = (rest.width / PANE_MIN_W).max(1);
+            let rows = (rest.height / PANE_MIN_H).max(1);
+            let fit = (cols * rows) as usize;
+            let fit = fit.min(machines).max(1);
+            // A window of machines that holds the focused one.
+            let focused = match focus {
+                Pane::Machine(m) => m,
+                Pane::Driver => 0,
+            };
+            let start = focused.saturating_sub(fit - 1).min(machines - fit);
+            let shown: Vec<usize> = (start..start + fit).collect();
+            let (c, r) = best_grid(rest, fit).unwrap_or((cols, rows));
+            place(&mut out, rest, shown, c, r);
+        }
+    }
+    out.panes.push((Pane::Driver, driver));
+    out
+}
+
+/// The grid (columns, rows) that gives every one of `n` panes the most balanced room.
+fn best_grid(area: Rect, n: usize) -> Option<(u16, u16)> {
+    let mut best: Option<((u16, u16), u32)> = None;
+    for cols in 1..=n as u16 {
+        let rows = (n as u16).div_ceil(cols);
+        let (w, h) = (area.width / cols, area.height / rows);
+        if w < PANE_MIN_W || h < PANE_MIN_H {
+            continue;
+        }
+        // Terminal cells are about twice as tall as wide.
+        let score = u32::from(w).min(u32::from(h) * 3);
+        if best.is_none_or(|(_, s)| score > s) {
+            best = Some(((cols, rows), score));
+        }
+    }
+    best.map(|(g, _)| g)
+}
+
+fn place(out: &mut Layout, area: Rect, machines: Vec<usize>, cols: u16, rows: u16) {
+    let n = machines.len();
+    for (i, m) in machines.into_iter().enumerate() {
+        let (c, r) = ((i as u16) % cols, (i as u16) / cols);
+        // The last row's panes share its whole width.
+        let in_row = if r == rows - 1 {
+            (n as u16) - r * cols
+        } else {
+            cols
+        };
+        let x0 = area.x + area.width * c / in_row;
+        let x1 = area.x + area.width * (c + 1) / in_row;
+        let y0 = area.y + area.height * r / rows;
+        let y1 = area.y + area.height * (r + 1) / rows;
+        out.panes
+            .push((Pane::Machine(m), Rect::new(x0, y0, x1 - x0, y1 - y0)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn machines(l: &Layout) -> usize {
+        l.panes
+            .iter()
+            .filter(|(p, _)| matches!(p, Pane::Machine(_)))
+            .count()
+    }
+
+    #[test]
+    fn few_machines_get_a_grid_and_the_driver_a_column() {
+        let l = compute(Rect::new(0, 0, 200, 50), 3, Pane::Driver, false);
+        assert_eq!(machines(&l), 3);
+        assert!(l.machine_list.is_none());
+        let driver = l.panes.iter().find(|(p, _)| *p == Pane::Driver).unwrap().1;
+        assert_eq!(driver.right(), 200);
+        for (p, r) in &l.panes {
+            if *p != Pane::Driver {
+                assert!(!r.intersects(driver));
+            }
+        }
+    }
+
+    #[test]
+    fn many_machines_get_a_list() {
+        let l = compute(Rect::new(0, 0, 120, 30), 16, Pane::Machine(15), false);
+        assert!(l.machine_list.is_some());
+        assert!(machines(&l) < 16);
+        assert!(
+            l.panes.iter().any(|(p, _)| *p == Pane::Machine(15)),
+            "the focused machine is shown"
+        );
+    }
+
+    #[test]
+    fn sixteen_fit_on_a_big_terminal() {
+        let l = compute(Rect::new(0, 0, 300, 90), 16, Pane::Driver, false);
+        assert_eq!(machines(&l), 16);
+    }
+
+    #[test]
+    fn zoom_and_tiny() {
+        let l = compute(Rect::new(0, 0, 100, 30), 4, Pane::Machine(2), true);
+        assert_eq!(l.panes, vec![(Pane::Machine(2), Rect::new(0, 1, 100, 28))]);
+        assert!(compute(Rect::new(0, 0, 30, 5), 4, Pane::Driver, false).too_small);
+    }
+}

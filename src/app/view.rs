@@ -1,0 +1,326 @@
+//! What a pane shows of its lines: which lines are visible (filter, folded steps), where the
+//! view is, and the matches of a search.
+
+use std::collections::HashSet;
+
+use crate::vm::model::{ROOT, StepId, Test, line_kind};
+use crate::vm::store::{LineStore, StoredLine};
+
+/// A pane of the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pane {
+    Driver,
+    Machine(usize),
+}
+
+/// Where a pane's view is.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    /// The line at the bottom of the view; `None` follows the newest line.
+    pub anchor: Option<u64>,
+    /// Columns scrolled to the right (lines not wrapped).
+    pub hscroll: usize,
+    /// Show only lines that match.
+    pub filter: Option<Matcher>,
+    /// Selected line (the driver pane's cursor).
+    pub cursor: Option<u64>,
+    /// Lines that arrived while the view did not follow.
+    pub unread: u64,
+}
+
+impl View {
+    pub fn following(&self) -> bool {
+        self.anchor.is_none()
+    }
+}
+
+/// A search or filter pattern: plain text, case-insensitive unless it has a capital.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matcher {
+    pub pattern: String,
+    lower: Option<String>,
+}
+
+impl Matcher {
+    pub fn new(pattern: &str) -> Option<Self> {
+        if pattern.is_empty() {
+            return None;
+        }
+        let smart = pattern.chars().any(char::is_uppercase);
+        Some(Self {
+            pattern: pattern.to_string(),
+            lower: (!smart).then(|| pattern.to_lowercase()),
+        })
+    }
+
+    pub fn is_match(&self, text: &str) -> bool {
+        self.find(text, 0).is_some()
+    }
+
+    /// Byte range of the first match at or after `from`.
+    pub fn find(&self, text: &str, from: usize) -> Option<(usize, usize)> {
+        let hay = text.get(from..)?;
+        match &self.lower {
+            None => hay
+                .find(&self.pattern)
+                .map(|i| (from + i, from + i + self.pattern.len())),
+            Some(lower) if lower.is_ascii() => {
+                find_ascii_ci(hay, lower).map(|i| (from + i, from + i + lower.len()))
+            }
+            Some(lower) => {
+                // Non-ASCII patterns: compare lower-cased characters one start at a time.
+                for (i, _) in hay.char_indices() {
+                    let mut a = hay[i..].chars().flat_map(char::to_lowercase);
+                    let mut len = 0;
+                    let mut ok = true;
+                    for want in lower.chars() {
+                        match a.next() {
+                            Some(c) if c == want => {}
+                            _ => {
+                                ok = false;
+                                break;
+                            }
+                        }
+                    }
+                    if ok {
+                        let mut chars = hay[i..].char_indices();
+                        for _ in 0..lower.chars().count() {
+                            if let Some((j, c)) = chars.next() {
+                                len = j + c.len_utf8();
+                            }
+                        }
+                        return Some((from + i, from + i + len));
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// Every match in `text`, as byte ranges.
+    pub fn ranges(&self, text: &str) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut from = 0;
+        while let Some((s, e)) = self.find(text, from) {
+            out.push((s, e));
+            from = if e > s { e } else { s + 1 };
+            while from < text.len() && !text.is_char_boundary(from) {
+                from += 1;
+            }
+            if from >= text.len() {
+                break;
+            }
+        }
+        out
+    }
+}
+
+fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
+    let h = hay.as_bytes();
+    let n = needle.as_bytes();
+    if n.is_empty() || n.len() > h.len() {
+        return None;
+    }
+    let first = n[0];
+    let (a, b) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    let mut i = 0;
+    while i + n.len() <= h.len() {
+        let rest = &h[i..=h.len() - n.len()];
+        let j = memchr::memchr2(a, b, rest)?;
+        let at = i + j;
+        if h[at..at + n.len()].eq_ignore_ascii_case(n) {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
+}
+
+/// The lines of one pane as the user sees them.
+pub struct PaneLines<'a> {
+    pub store: &'a LineStore,
+    pub test: &'a Test,
+    pub driver: bool,
+    pub collapsed: &'a HashSet<StepId>,
+    pub filter: Option<&'a Matcher>,
+}
+
+impl<'a> PaneLines<'a> {
+    pub fn new(
+        test: &'a Test,
+        pane: Pane,
+        collapsed: &'a HashSet<StepId>,
+        filter: Option<&'a Matcher>,
+    ) -> Self {
+        let (store, driver) = match pane {
+            Pane::Driver => (&test.driver, true),
+            Pane::Machine(m) => (
+                test.machines.get(m).map_or(&test.driver, |x| &x.serial),
+                test.machines.get(m).is_none(),
+            ),
+        };
+        Self {
+            store,
+            test,
+            driver,
+            collapsed,
+            filter,
+        }
+    }
+
+    pub fn visible(&self, line: &StoredLine) -> bool {
+        if self.driver {
+            if line.kind == line_kind::STEP_END {
+                return false;
+            }
+            if !self.collapsed.is_empty() {
+                let mut id = self.own_container(line);
+                while id != ROOT {
+                    if self.collapsed.contains(&id) {
+                        return false;
+                    }
+                    id = self.test.step(id).map_or(ROOT, |s| s.parent);
+                }
+            }
+        }
+        self.filter.is_none_or(|f| f.is_match(line.plain()))
+    }
+
+    /// The innermost step that contains a line without being opened by it.
+    fn own_container(&self, line: &StoredLine) -> StepId {
+        if line.kind == line_kind::STEP_HEAD {
+            self.test.step(line.tag).map_or(ROOT, |s| s.parent)
+        } else {
+            line.tag
+        }
+    }
+
+    /// Depth of a driver line in the step tree.
+    pub fn depth(&self, line: &StoredLine) -> usize {
+        if !self.driver {
+            return 0;
+        }
+        let d = self.test.depth(line.tag);
+        if line.kind == line_kind::STEP_HEAD {
+            d.saturating_sub(1)
+        } else {
+            d
+        }
+    }
+
+    pub fn get(&self, seq: u64) -> Option<&'a StoredLine> {
+        self.store.get(seq)
+    }
+
+    /// The newest visible line.
+    pub fn last(&self) -> Option<u64> {
+        self.prev(self.store.end_seq())
+    }
+
+    pub fn first(&self) -> Option<u64> {
+        let start = self.store.first_seq();
+        if self.store.get(start).is_some_and(|l| self.visible(l)) {
+            Some(start)
+        } else {
+            self.next(start)
+        }
+    }
+
+    /// The visible line before `seq`.
+    pub fn prev(&self, seq: u64) -> Option<u64> {
+        let first = self.store.first_seq();
+        let mut s = seq;
+        while s > first {
+            s -= 1;
+            if self.store.get(s).is_some_and(|l| self.visible(l)) {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    /// The visible line after `seq`.
+    pub fn next(&self, seq: u64) -> Option<u64> {
+        let end = self.store.end_seq();
+        let mut s = seq.max(self.store.first_seq().saturating_sub(1));
+        while s + 1 < end {
+            s += 1;
+            if self.store.get(s).is_some_and(|l| self.visible(l)) {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    /// `n` visible lines before (negative) or after (positive) `seq`, stopping at the ends.
+    pub fn step_by(&self, seq: u64, n: i64) -> u64 {
+        let mut s = seq;
+        if n < 0 {
+            for _ in 0..n.unsigned_abs() {
+                match self.prev(s) {
+                    Some(p) => s = p,
+                    None => break,
+                }
+            }
+        } else {
+            for _ in 0..n {
+                match self.next(s) {
+                    Some(p) => s = p,
+                    None => break,
+                }
+            }
+        }
+        s
+    }
+
+    /// The newest line at or before `seq` (older when `older`) that matches.
+    pub fn find(&self, m: &Matcher, from: u64, older: bool) -> Option<u64> {
+        let mut s = from;
+        loop {
+            let next = if older { self.prev(s) } else { self.next(s) };
+            s = next?;
+            if let Some(l) = self.store.get(s)
+                && m.is_match(l.plain())
+            {
+                return Some(s);
+            }
+        }
+    }
+
+    /// How many visible lines match `m`, and how many of them come at or before `seq`.
+    pub fn count_matches(&self, m: &Matcher, seq: u64) -> (usize, usize) {
+        let mut total = 0;
+        let mut upto = 0;
+        for (s, l) in self.store.iter() {
+            if self.visible(l) && m.is_match(l.plain()) {
+                total += 1;
+                if s <= seq {
+                    upto += 1;
+                }
+            }
+        }
+        (total, upto)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smart_case() {
+        let m = Matcher::new("ok").unwrap();
+        assert!(m.is_match("[  OK  ] Started"));
+        let m = Matcher::new("OK").unwrap();
+        assert!(!m.is_match("ok"));
+        assert!(m.is_match("[  OK  ]"));
+    }
+
+    #[test]
+    fn ranges_find_every_match() {
+        let m = Matcher::new("ab").unwrap();
+        assert_eq!(m.ranges("xAbyab"), vec![(1, 3), (4, 6)]);
+        let m = Matcher::new("é").unwrap();
+        assert_eq!(m.ranges("cafÉ é"), vec![(3, 5), (6, 8)]);
+    }
+}

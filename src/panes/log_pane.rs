@@ -1,0 +1,265 @@
+//! A machine's serial console or the driver's log as a scrollable view. The driver's lines
+//! are drawn as a tree: steps indented, folded or open, with their outcome and duration.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
+
+use super::text::{crop, cursor_style, spans, wrap};
+use crate::app::state::App;
+use crate::app::view::{Pane, PaneLines};
+use crate::vm::export::state_mark;
+use crate::vm::model::{MachineState, StepState, line_kind as k};
+use crate::vm::store::{NO_TIME, StoredLine};
+
+pub fn state_color(state: MachineState) -> Color {
+    match state {
+        MachineState::NotStarted => Color::DarkGray,
+        MachineState::Booting => Color::Yellow,
+        MachineState::Connected => Color::Green,
+        MachineState::ShutDown => Color::Blue,
+        MachineState::Crashed => Color::Red,
+        MachineState::Killed => Color::Magenta,
+    }
+}
+
+fn step_color(state: StepState) -> Color {
+    match state {
+        StepState::Passed => Color::Green,
+        StepState::Failed => Color::Red,
+        StepState::Running => Color::Yellow,
+        StepState::Unclosed => Color::DarkGray,
+    }
+}
+
+pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, pane: Pane) {
+    let focused = app.focus == pane && app.help.is_none();
+    let test = app.current_test();
+    let view = app.view(pane);
+    let lines = app.pane_lines(pane);
+
+    let mut title: Vec<Span<'static>> = Vec::new();
+    let mut border = Style::new().fg(Color::DarkGray);
+    match pane {
+        Pane::Machine(m) => {
+            let Some(machine) = test.machines.get(m) else {
+                return;
+            };
+            title.push(Span::styled(
+                format!(" {} ", m + 1),
+                Style::new().fg(Color::DarkGray),
+            ));
+            title.push(Span::styled(
+                machine.name.clone(),
+                Style::new().add_modifier(Modifier::BOLD),
+            ));
+            title.push(Span::styled(
+                " ● ",
+                Style::new().fg(state_color(machine.state)),
+            ));
+            title.push(Span::raw(machine.state.label().to_string()));
+            title.push(Span::styled(
+                format!(" · {} lines ", machine.serial_lines),
+                Style::new().fg(Color::DarkGray),
+            ));
+            if matches!(machine.state, MachineState::Crashed) {
+                border = border.fg(Color::Red);
+                title.push(Span::styled(
+                    "✗ crashed ",
+                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+                ));
+            }
+        }
+        Pane::Driver => {
+            title.push(Span::styled(" 0 ", Style::new().fg(Color::DarkGray)));
+            title.push(Span::styled(
+                "driver",
+                Style::new().add_modifier(Modifier::BOLD),
+            ));
+            if !test.failures.is_empty() {
+                title.push(Span::styled(
+                    format!(" ✗ {} ", test.failures.len()),
+                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+                ));
+            } else {
+                title.push(Span::raw(" "));
+            }
+        }
+    }
+    if let Some(f) = &view.filter {
+        title.push(Span::styled(
+            format!("[filter: {}] ", f.pattern),
+            Style::new().fg(Color::Black).bg(Color::Cyan),
+        ));
+    }
+    if !view.following() {
+        let more = if view.unread > 0 {
+            format!(" +{}", view.unread)
+        } else {
+            String::new()
+        };
+        title.push(Span::styled(
+            format!("[paused{more}] "),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    if focused {
+        border = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Rounded
+        })
+        .border_style(border)
+        .title(Line::from(title));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    if inner.width == 0 || inner.height == 0 {
+        return;
+    }
+    let rows = rows(app, &lines, &view, inner, focused);
+    f.render_widget(Paragraph::new(rows), inner);
+}
+
+/// The rows of the view, bottom-anchored: the anchor line (or the newest) ends the view.
+fn rows(
+    app: &App,
+    lines: &PaneLines<'_>,
+    view: &crate::app::view::View,
+    inner: Rect,
+    focused: bool,
+) -> Vec<Line<'static>> {
+    let height = inner.height as usize;
+    let width = inner.width as usize;
+    let Some(last) = lines.last() else {
+        let msg = if lines.filter.is_some() {
+            "(no line matches the filter)"
+        } else if lines.driver {
+            "(no driver output yet)"
+        } else {
+            "(no serial output yet)"
+        };
+        return vec![Line::styled(msg, Style::new().fg(Color::DarkGray))];
+    };
+    let bottom = view.anchor.unwrap_or(last).min(last);
+    let bottom = if lines.get(bottom).is_some_and(|l| lines.visible(l)) {
+        bottom
+    } else {
+        lines.prev(bottom).unwrap_or(last)
+    };
+    let mut out: Vec<Line<'static>> = Vec::new();
+    let mut seq = Some(bottom);
+    let mut top_seq = bottom;
+    while let Some(s) = seq {
+        if out.len() >= height {
+            break;
+        }
+        let Some(line) = lines.get(s) else {
+            break;
+        };
+        let mut rendered = render_line(app, lines, line, s, width, view.hscroll);
+        if focused && view.cursor == Some(s) {
+            for r in &mut rendered {
+                *r = std::mem::take(r).patch_style(cursor_style());
+            }
+        }
+        for r in rendered.into_iter().rev() {
+            out.push(r);
+        }
+        top_seq = s;
+        seq = lines.prev(s);
+    }
+    out.truncate(height);
+    // At the top of what memory holds: say what was evicted and where it is.
+    let evicted = lines.store.evicted();
+    if evicted > 0 && lines.prev(top_seq).is_none() && out.len() < height {
+        out.push(Line::styled(
+            format!(
+                "⋯ {evicted} earlier lines not in memory; the whole log is in {}",
+                app.origin
+            ),
+            Style::new()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::ITALIC),
+        ));
+    }
+    out.reverse();
+    out
+}
+
+fn render_line(
+    app: &App,
+    lines: &PaneLines<'_>,
+    line: &StoredLine,
+    seq: u64,
+    width: usize,
+    hscroll: usize,
+) -> Vec<Line<'static>> {
+    let mut prefix: Vec<Span<'static>> = Vec::new();
+    if app.times {
+        let gutter = if line.time_ms != NO_TIME {
+            let ms = line.time_ms;
+            format!(
+                "{:>3}:{:02}.{:03} ",
+                ms / 60_000,
+                (ms / 1000) % 60,
+                ms % 1000
+            )
+        } else {
+            format!("{:>6} ", seq + 1)
+        };
+        prefix.push(Span::styled(gutter, Style::new().fg(Color::DarkGray)));
+    }
+    let mut base = Style::new();
+    let mut suffix: Option<Span<'static>> = None;
+    if lines.driver {
+        let depth = lines.depth(line);
+        prefix.push(Span::raw("  ".repeat(depth.min(20))));
+        match line.kind {
+            k::STEP_HEAD => {
+                let step = lines.test.step(line.tag);
+                let folded = app.collapsed().contains(&line.tag);
+                let state = step.map_or(StepState::Unclosed, |s| s.state);
+                prefix.push(Span::styled(
+                    if folded { "▸ " } else { "▾ " },
+                    Style::new().fg(Color::DarkGray),
+                ));
+                prefix.push(Span::styled(
+                    format!("{} ", state_mark(state)),
+                    Style::new()
+                        .fg(step_color(state))
+                        .add_modifier(Modifier::BOLD),
+                ));
+                if state == StepState::Failed {
+                    base = base.fg(Color::Red);
+                }
+                suffix = step.and_then(|s| s.secs).map(|secs| {
+                    Span::styled(format!("  {secs:.2}s"), Style::new().fg(Color::DarkGray))
+                });
+            }
+            k::ERROR | k::TRACEBACK => base = base.fg(Color::Red),
+            k::WARNING => base = base.fg(Color::Yellow),
+            k::NIX => base = base.fg(Color::DarkGray),
+            k::PROMPT => base = base.fg(Color::Cyan),
+            k::COMMAND_OUTPUT => {
+                base = base.fg(Color::Gray).add_modifier(Modifier::ITALIC);
+                prefix.push(Span::styled("│ ", Style::new().fg(Color::DarkGray)));
+            }
+            _ => {}
+        }
+    }
+    let mut text = spans(line, base, app.search.as_ref());
+    if let Some(s) = suffix {
+        text.push(s);
+    }
+    if app.wrap {
+        wrap(prefix, text, width)
+    } else {
+        vec![crop(prefix, text, hscroll, width)]
+    }
+}

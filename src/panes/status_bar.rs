@@ -1,0 +1,155 @@
+//! The top bar (test, machines, current step, time, outcome) and the bottom bar (prompt,
+//! message, or key hints from the keymap).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::log_pane::state_color;
+use crate::app::state::{App, PromptKind};
+use crate::vm::Outcome;
+
+pub fn outcome_style(o: Outcome) -> Style {
+    let c = match o {
+        Outcome::Passed => Color::Green,
+        Outcome::Failed | Outcome::TimedOut => Color::Red,
+        Outcome::Running => Color::Yellow,
+        Outcome::Unknown => Color::Gray,
+    };
+    Style::new().fg(c).add_modifier(Modifier::BOLD)
+}
+
+fn clock(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    } else {
+        format!("{:02}:{:02}", s / 60, s % 60)
+    }
+}
+
+pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) {
+    let test = app.current_test();
+    let dim = Style::new().fg(Color::DarkGray);
+    let mut left: Vec<Span<'static>> = vec![Span::styled(
+        " vmscope ",
+        Style::new().fg(Color::Black).bg(Color::Cyan),
+    )];
+    let tests = app.test_indices();
+    if tests.len() > 1 {
+        for (n, &i) in tests.iter().enumerate() {
+            let t = &app.run().tests[i];
+            let name = t.name.clone().unwrap_or_else(|| format!("test {}", n + 1));
+            let style = if i == app.test {
+                outcome_style(t.outcome(app.run().live)).add_modifier(Modifier::REVERSED)
+            } else {
+                outcome_style(t.outcome(app.run().live))
+            };
+            left.push(Span::raw(" "));
+            left.push(Span::styled(format!("[{name}]"), style));
+        }
+    } else {
+        let name = test.name.clone().unwrap_or_else(|| app.origin.clone());
+        left.push(Span::styled(
+            format!(" {name} "),
+            Style::new().add_modifier(Modifier::BOLD),
+        ));
+    }
+    left.push(Span::styled("│", dim));
+    for m in &test.machines {
+        left.push(Span::styled(" ●", Style::new().fg(state_color(m.state))));
+        left.push(Span::raw(m.name.clone()));
+    }
+    if let Some(step) = test.current_step() {
+        left.push(Span::styled(" │ ", dim));
+        let who = step
+            .machine
+            .as_deref()
+            .map(|m| format!("{m}: "))
+            .unwrap_or_default();
+        left.push(Span::styled(
+            format!("▶ {who}{}", step.title),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    let outcome = test.outcome(app.run().live);
+    let elapsed = app.elapsed().map(clock).unwrap_or_else(|| "--:--".into());
+    let right = vec![
+        Span::styled(format!(" {elapsed} "), dim),
+        Span::styled(format!("● {} ", outcome.label()), outcome_style(outcome)),
+    ];
+    let rw: u16 = right.iter().map(|s| s.width() as u16).sum();
+    let lw = area.width.saturating_sub(rw);
+    f.render_widget(
+        Paragraph::new(Line::from(left)),
+        Rect::new(area.x, area.y, lw, 1),
+    );
+    f.render_widget(
+        Paragraph::new(Line::from(right)),
+        Rect::new(area.x + lw, area.y, rw.min(area.width), 1),
+    );
+}
+
+pub fn draw_bottom(f: &mut Frame<'_>, area: Rect, app: &App) {
+    if let Some(p) = &app.prompt {
+        let label = match p.kind {
+            PromptKind::Search | PromptKind::HelpSearch => "/",
+            PromptKind::Filter => "filter: ",
+            PromptKind::Save => "save to: ",
+        };
+        let width = area.width.saturating_sub(label.len() as u16 + 1) as usize;
+        let scroll = p.input.visual_scroll(width);
+        let value: String = p.input.value().chars().skip(scroll).collect();
+        let line = Line::from(vec![
+            Span::styled(
+                label,
+                Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(value),
+        ]);
+        f.render_widget(Paragraph::new(line), area);
+        let x =
+            area.x + label.len() as u16 + (p.input.visual_cursor().saturating_sub(scroll)) as u16;
+        f.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
+        return;
+    }
+    if let Some(m) = &app.message {
+        let style = if m.error {
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().fg(Color::Cyan)
+        };
+        f.render_widget(
+            Paragraph::new(Line::styled(format!(" {}", m.text), style)),
+            area,
+        );
+        return;
+    }
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    for (key, label) in app.keymap.hints(app.context()) {
+        spans.push(Span::styled(
+            format!(" {key}"),
+            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::raw(format!(" {label} ")));
+    }
+    let mut modes = Vec::new();
+    if app.wrap {
+        modes.push("wrap");
+    }
+    if app.times {
+        modes.push("times");
+    }
+    if app.zoom {
+        modes.push("zoom");
+    }
+    if !modes.is_empty() {
+        spans.push(Span::styled(
+            format!(" [{}]", modes.join(" ")),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}

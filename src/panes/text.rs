@@ -1,0 +1,196 @@
+//! Turning a stored line into styled cells: SGR colours, search highlights, wrapping and
+//! horizontal scrolling.
+
+use ansi_to_tui::IntoText;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use unicode_width::UnicodeWidthChar;
+
+use crate::app::view::Matcher;
+use crate::vm::store::StoredLine;
+
+pub const MATCH: Style = Style::new().fg(Color::Black).bg(Color::Yellow);
+
+/// The spans of a line's text: its own colours (SGR, parsed by ansi-to-tui), with `base`
+/// under them and search matches on top.
+pub fn spans(line: &StoredLine, base: Style, search: Option<&Matcher>) -> Vec<Span<'static>> {
+    let plain = line.plain();
+    let mut out: Vec<Span<'static>> = if line.has_style() {
+        match line.display().as_bytes().into_text() {
+            Ok(text) => text
+                .lines
+                .into_iter()
+                .flat_map(|l| l.spans)
+                .map(|s| Span::styled(s.content.into_owned(), base.patch(s.style)))
+                .collect(),
+            Err(_) => vec![Span::styled(plain.to_string(), base)],
+        }
+    } else {
+        vec![Span::styled(plain.to_string(), base)]
+    };
+    if let Some(m) = search {
+        let ranges = m.ranges(plain);
+        if !ranges.is_empty() {
+            out = highlight(out, &ranges);
+        }
+    }
+    out
+}
+
+/// Splits spans at byte ranges of their joined text and styles those ranges as matches.
+fn highlight(spans: Vec<Span<'static>>, ranges: &[(usize, usize)]) -> Vec<Span<'static>> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    for span in spans {
+        let text = span.content.as_ref();
+        let (start, end) = (pos, pos + text.len());
+        let mut cut = start;
+        for &(a, b) in ranges {
+            if b <= start || a >= end {
+                continue;
+            }
+            let (a, b) = (a.max(start), b.min(end));
+            if !text.is_char_boundary(a - start) || !text.is_char_boundary(b - start) {
+                continue;
+            }
+            if a > cut {
+                out.push(Span::styled(
+                    text[cut - start..a - start].to_string(),
+                    span.style,
+                ));
+            }
+            out.push(Span::styled(
+                text[a - start..b - start].to_string(),
+                span.style.patch(MATCH),
+            ));
+            cut = b;
+        }
+        if cut < end {
+            out.push(Span::styled(text[cut - start..].to_string(), span.style));
+        }
+        pos = end;
+    }
+    out
+}
+
+/// Cuts spans into rows of `width` columns (wrapping), after a prefix repeated as
+/// indentation on continuation rows.
+pub fn wrap(
+    prefix: Vec<Span<'static>>,
+    spans: Vec<Span<'static>>,
+    width: usize,
+) -> Vec<Line<'static>> {
+    let pw: usize = prefix.iter().map(Span::width).sum();
+    let avail = width.saturating_sub(pw).max(1);
+    let mut rows: Vec<Line<'static>> = Vec::new();
+    let mut cur: Vec<Span<'static>> = prefix.clone();
+    let mut cur_w = 0;
+    for span in spans {
+        let mut buf = String::new();
+        for c in span.content.chars() {
+            let w = c.width().unwrap_or(0);
+            if cur_w + w > avail && cur_w > 0 {
+                if !buf.is_empty() {
+                    cur.push(Span::styled(std::mem::take(&mut buf), span.style));
+                }
+                rows.push(Line::from(std::mem::take(&mut cur)));
+                cur.push(Span::raw(" ".repeat(pw)));
+                cur_w = 0;
+            }
+            buf.push(c);
+            cur_w += w;
+        }
+        if !buf.is_empty() {
+            cur.push(Span::styled(buf, span.style));
+        }
+    }
+    rows.push(Line::from(cur));
+    rows
+}
+
+/// One row: skips `skip` columns of the text, then cuts at the width.
+pub fn crop(
+    prefix: Vec<Span<'static>>,
+    spans: Vec<Span<'static>>,
+    skip: usize,
+    width: usize,
+) -> Line<'static> {
+    let pw: usize = prefix.iter().map(Span::width).sum();
+    let avail = width.saturating_sub(pw);
+    let mut out = prefix;
+    let mut col = 0;
+    let mut used = 0;
+    for span in spans {
+        let mut buf = String::new();
+        for c in span.content.chars() {
+            let w = c.width().unwrap_or(0);
+            if col < skip {
+                col += w;
+                continue;
+            }
+            if used + w > avail {
+                break;
+            }
+            buf.push(c);
+            used += w;
+        }
+        if !buf.is_empty() {
+            out.push(Span::styled(buf, span.style));
+        }
+        if used >= avail {
+            break;
+        }
+    }
+    Line::from(out)
+}
+
+/// Style of a whole row: the driver's cursor.
+pub fn cursor_style() -> Style {
+    Style::new()
+        .bg(Color::DarkGray)
+        .add_modifier(Modifier::BOLD)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vm::store::{Caps, LineStore, NO_TIME};
+
+    fn line(display: &str, plain: &str) -> StoredLine {
+        let mut s = LineStore::new(Caps::default());
+        s.push(display, (display != plain).then_some(plain), NO_TIME, 0, 0);
+        s.get(0).cloned().unwrap()
+    }
+
+    fn text(lines: &[Line<'_>]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn colours_and_matches() {
+        let l = line(
+            "[\x1b[0;32m  OK  \x1b[0m] Started nginx",
+            "[  OK  ] Started nginx",
+        );
+        let m = Matcher::new("started").unwrap();
+        let s = spans(&l, Style::new(), Some(&m));
+        let joined: String = s.iter().map(|x| x.content.as_ref()).collect();
+        assert_eq!(joined, "[  OK  ] Started nginx");
+        let ok = s.iter().find(|x| x.content.contains("OK")).unwrap();
+        assert_eq!(ok.style.fg, Some(Color::Green));
+        let hit = s.iter().find(|x| x.content == "Started").unwrap();
+        assert_eq!(hit.style.bg, Some(Color::Yellow));
+    }
+
+    #[test]
+    fn wrapping_and_cropping() {
+        let l = line("abcdefghij", "abcdefghij");
+        let rows = wrap(vec![Span::raw("> ")], spans(&l, Style::new(), None), 6);
+        assert_eq!(text(&rows), ["> abcd", "  efgh", "  ij"]);
+        let row = crop(vec![], spans(&l, Style::new(), None), 3, 4);
+        assert_eq!(text(&[row]), ["defg"]);
+    }
+}
