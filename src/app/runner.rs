@@ -62,14 +62,15 @@ pub fn run(
     terminal::enable_raw_mode()?;
     let _guard = TerminalGuard;
     let mut stdout = io::stdout();
+    // Cleared here rather than by ratatui, whose clear asks the terminal where the cursor is.
     execute!(
         stdout,
         EnterAlternateScreen,
         EnableMouseCapture,
-        cursor::Hide
+        cursor::Hide,
+        terminal::Clear(terminal::ClearType::All)
     )?;
     let mut term = Terminal::new(CrosstermBackend::new(stdout))?;
-    term.clear()?;
 
     let (tx, mut rx) = mpsc::channel::<Msg>(64);
     let input_tx = tx.clone();

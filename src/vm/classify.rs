@@ -379,12 +379,16 @@ pub fn builder_exit_code(text: &str) -> Option<i32> {
     rest[..end].parse().ok()
 }
 
-/// Where a plain offset of `display` falls in the display text (SGR skipped).
+/// Where a plain offset of `display` falls in the display text: right after the plain
+/// character before it, so SGR sequences that follow stay with the text after the offset.
 pub fn display_offset(display: &str, plain_offset: usize) -> usize {
     let bytes = display.as_bytes();
     let mut plain = 0;
     let mut i = 0;
     while i < bytes.len() {
+        if plain == plain_offset {
+            return i;
+        }
         if bytes[i] == 0x1b {
             match display[i..].find('m') {
                 Some(m) => {
@@ -393,9 +397,6 @@ pub fn display_offset(display: &str, plain_offset: usize) -> usize {
                 }
                 None => break,
             }
-        }
-        if plain == plain_offset {
-            return i;
         }
         plain += 1;
         i += 1;
@@ -532,8 +533,9 @@ mod tests {
     #[test]
     fn display_offsets_skip_sgr() {
         let d = "\x1b[2mab\x1b[0mcd";
-        assert_eq!(display_offset(d, 0), 4);
-        assert_eq!(display_offset(d, 2), 10);
+        assert_eq!(display_offset(d, 0), 0);
+        assert_eq!(display_offset(d, 1), 5);
+        assert_eq!(display_offset(d, 2), 6);
         assert_eq!(&d[display_offset(d, 3)..], "d");
     }
 }

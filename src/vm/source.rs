@@ -25,6 +25,8 @@ pub enum InputError {
     Denied(String),
     #[error("{0}: is a directory (give a log file)")]
     Directory(String),
+    #[error("standard input is a terminal: pipe a log into `vmscope log -`, or name a file")]
+    TerminalStdin,
     #[error("{0}: {1}")]
     Other(String, io::Error),
 }
@@ -32,6 +34,9 @@ pub enum InputError {
 impl Input {
     pub fn open(path: &str) -> Result<Self, InputError> {
         if path == "-" {
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                return Err(InputError::TerminalStdin);
+            }
             return Ok(Self::Stdin);
         }
         let p = Path::new(path);

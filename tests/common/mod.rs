@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod pty;
+
 use std::path::PathBuf;
 
 /// `../shared` beside the repository (or `$VMSCOPE_SHARED`). Missing fixtures fail the

@@ -1,0 +1,66 @@
+//! Memory stays bounded whatever the input does, and nothing but SGR is ever stored.
+
+use vmscope::vm::{Caps, ParseOptions, Parser};
+
+#[test]
+fn a_huge_line_and_a_flood_of_lines_stay_within_the_caps() {
+    let caps = Caps {
+        max_lines: 1000,
+        max_bytes: 256 * 1024,
+    };
+    let mut p = Parser::new(caps, ParseOptions::default());
+    p.feed(b"machine # ", 0);
+    let chunk = vec![b'y'; 1 << 20];
+    for _ in 0..50 {
+        p.feed(&chunk, 0);
+    }
+    p.feed(b"\n", 0);
+    for i in 0..200_000 {
+        p.feed(
+            format!("machine # line {i}\nsome driver line {i}\n").as_bytes(),
+            0,
+        );
+    }
+    p.finish();
+    let t = &p.run.tests[0];
+    let serial = &t.machines[0].serial;
+    assert!(serial.len() <= 1000);
+    assert!(
+        serial.bytes() <= 256 * 1024 + 16 * 1024 + 64,
+        "{}",
+        serial.bytes()
+    );
+    assert!(t.driver.bytes() <= 256 * 1024 + 16 * 1024 + 64);
+    // 50 MiB and the prefix's 10 bytes, in pieces of 16 KiB.
+    assert_eq!(
+        t.machines[0].serial_lines,
+        3201 + 200_000,
+        "every piece was counted"
+    );
+    assert!(serial.evicted() > 0);
+    assert_eq!(
+        serial.last().unwrap().plain(),
+        "line 199999",
+        "the newest lines are kept"
+    );
+}
+
+#[test]
+fn an_escape_storm_leaves_only_sgr() {
+    let mut input = Vec::new();
+    for i in 0..5000 {
+        input.extend_from_slice(
+            format!(
+                "\x1b[2mvm # \x1b]52;c;{i}\x07\x1b]0;t{i}\x1b\\\x1b[6n\x1b[{i};1H\x1b[?25l\x1b[1;31mred{i}\x1b[0m\x1b[0m\n"
+            )
+            .as_bytes(),
+        );
+    }
+    let run = Parser::parse_all(&input, Caps::default(), ParseOptions::default());
+    let m = &run.tests[0].machines[0];
+    assert_eq!(m.serial_lines, 5000);
+    for (i, (_, line)) in m.serial.iter().enumerate() {
+        assert_eq!(line.plain(), format!("red{i}"));
+        assert_eq!(line.display(), format!("\x1b[1;31mred{i}\x1b[0m"));
+    }
+}

@@ -1,0 +1,204 @@
+//! The real binary in a pseudo-terminal, its screen read back through a vt100 parser.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+
+/// Timeouts are multiplied by `$VMSCOPE_TEST_TIMEOUT_SCALE` on slow machines.
+pub fn scaled(d: Duration) -> Duration {
+    let scale: f64 = std::env::var("VMSCOPE_TEST_TIMEOUT_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    d.mul_f64(scale.max(1.0))
+}
+
+pub struct Term {
+    pub parser: Arc<Mutex<vt100::Parser>>,
+    master: Box<dyn MasterPty + Send>,
+    writer: Arc<Mutex<Box<dyn Write + Send>>>,
+    child: Box<dyn Child + Send + Sync>,
+    /// Every byte the program wrote, for escape-level checks.
+    pub raw: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Term {
+    pub fn spawn(args: &[&str], cols: u16, rows: u16) -> Self {
+        Self::spawn_env(args, cols, rows, &[])
+    }
+
+    pub fn spawn_env(args: &[&str], cols: u16, rows: u16, env: &[(&str, &str)]) -> Self {
+        Self::spawn_full(env!("CARGO_BIN_EXE_vmscope"), args, cols, rows, env)
+    }
+
+    pub fn spawn_program(program: &str, args: &[&str], cols: u16, rows: u16) -> Self {
+        Self::spawn_full(program, args, cols, rows, &[])
+    }
+
+    fn spawn_full(
+        program: &str,
+        args: &[&str],
+        cols: u16,
+        rows: u16,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let pty = native_pty_system();
+        let pair = pty
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("openpty");
+        let mut cmd = CommandBuilder::new(program);
+        cmd.args(args);
+        cmd.env("TERM", "xterm-256color");
+        // No user configuration leaks into tests.
+        let cfg = std::env::temp_dir().join(format!("vmscope-test-config-{}", std::process::id()));
+        cmd.env("XDG_CONFIG_HOME", cfg);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.cwd(std::env::temp_dir());
+        let child = pair.slave.spawn_command(cmd).expect("spawn vmscope");
+        drop(pair.slave);
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(nz(rows), nz(cols), 0)));
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let mut reader = pair.master.try_clone_reader().expect("reader");
+        let writer = Arc::new(Mutex::new(pair.master.take_writer().expect("writer")));
+        let p = Arc::clone(&parser);
+        let r = Arc::clone(&raw);
+        let w = Arc::clone(&writer);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        let mut parser = p.lock().unwrap();
+                        parser.process(&buf[..n]);
+                        r.lock().unwrap().extend_from_slice(&buf[..n]);
+                        // Answer cursor-position queries as a terminal does.
+                        let queries = buf[..n].windows(4).filter(|x| x == b"\x1b[6n").count();
+                        for _ in 0..queries {
+                            let (row, col) = parser.screen().cursor_position();
+                            let answer = format!("\x1b[{};{}R", row + 1, col + 1);
+                            let mut w = w.lock().unwrap();
+                            let _ = w.write_all(answer.as_bytes());
+                            let _ = w.flush();
+                        }
+                    }
+                }
+            }
+        });
+        Self {
+            parser,
+            master: pair.master,
+            writer,
+            child,
+            raw,
+        }
+    }
+
+    pub fn screen(&self) -> vt100::Screen {
+        self.parser.lock().unwrap().screen().clone()
+    }
+
+    pub fn text(&self) -> String {
+        self.screen().contents()
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        let mut w = self.writer.lock().unwrap();
+        w.write_all(bytes).expect("write to pty");
+        w.flush().expect("flush pty");
+    }
+
+    pub fn keys(&mut self, s: &str) {
+        self.send(s.as_bytes());
+    }
+
+    pub fn resize(&mut self, cols: u16, rows: u16) {
+        self.master
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("resize");
+        self.parser.lock().unwrap().set_size(nz(rows), nz(cols));
+    }
+
+    /// Waits until `cond` holds for the screen; panics with the screen if it never does.
+    pub fn wait_for(&self, what: &str, secs: u64, cond: impl Fn(&vt100::Screen) -> bool) {
+        let deadline = Instant::now() + scaled(Duration::from_secs(secs));
+        loop {
+            let screen = self.screen();
+            if cond(&screen) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}; screen:\n{}",
+                    screen.contents()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn wait_text(&self, needle: &str, secs: u64) {
+        self.wait_for(&format!("{needle:?} on screen"), secs, |s| {
+            s.contents().contains(needle)
+        });
+    }
+
+    /// Waits for the program to exit and returns its status code.
+    pub fn wait_exit(&mut self, secs: u64) -> u32 {
+        let deadline = Instant::now() + scaled(Duration::from_secs(secs));
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // Let the reader take the last bytes.
+                std::thread::sleep(Duration::from_millis(100));
+                return status.exit_code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("vmscope did not exit; screen:\n{}", self.text());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Term {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Row and column of the first occurrence of `needle` on the screen.
+pub fn find(screen: &vt100::Screen, needle: &str) -> Option<(u16, u16)> {
+    let (rows, cols) = screen.size();
+    let (rows, cols) = (rows.get(), cols.get());
+    for r in 0..rows {
+        let row = screen.contents_between(r, 0, r, cols);
+        if let Some(i) = row.find(needle) {
+            let col = row[..i].chars().count() as u16;
+            return Some((r, col));
+        }
+    }
+    None
+}
+
+fn nz(n: u16) -> std::num::NonZeroU16 {
+    std::num::NonZeroU16::new(n.max(1)).expect("non-zero")
+}

@@ -1,0 +1,247 @@
+//! `vmscope log` in a real pseudo-terminal, read back through vt100.
+
+mod common;
+
+use common::pty::{Term, find};
+
+fn fixture(path: &str) -> String {
+    common::shared()
+        .join("fixtures")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn machine_panes_are_titled_and_q_restores_the_terminal() {
+    let log = fixture("real-driver/pass.stderr");
+    let mut t = Term::spawn(&["log", &log], 160, 48);
+    t.wait_text("machine3", 10);
+    let s = t.screen();
+    for m in ["1 machine1", "2 machine2", "3 machine3", "0 driver"] {
+        assert!(find(&s, m).is_some(), "pane title {m:?}:\n{}", s.contents());
+    }
+    assert!(s.contents().contains("PASSED"));
+    assert!(
+        s.alternate_screen(),
+        "the screen is drawn on the alternate screen"
+    );
+    assert!(s.hide_cursor());
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+    let s = t.screen();
+    assert!(!s.alternate_screen(), "alternate screen left");
+    assert!(!s.hide_cursor(), "cursor shown again");
+    assert_eq!(
+        s.mouse_protocol_mode(),
+        vt100::MouseProtocolMode::None,
+        "mouse capture off"
+    );
+}
+
+#[test]
+fn search_finds_and_highlights_a_known_line() {
+    let log = fixture("logs/08-prefixed-serveur-client-boot-interleaved.log");
+    let mut t = Term::spawn(&["log", &log], 160, 48);
+    t.wait_text("serveur", 10);
+    // Focus client's pane (machine 1) and search for a line that only it printed.
+    t.keys("1");
+    t.keys("/Update Boot Loader");
+    t.wait_text("/Update Boot Loader", 5);
+    t.keys("\r");
+    t.wait_text("match 1 of 1", 5);
+    let s = t.screen();
+    let (row, col) = find(&s, "Update Boot Loader Random Seed skipped").expect("the line is shown");
+    let cell = s.cell(row, col).expect("cell");
+    assert_eq!(
+        cell.bgcolor(),
+        vt100::Color::Idx(3),
+        "the match is highlighted in yellow"
+    );
+    let after = s.cell(row, col + 25).expect("cell after the match");
+    assert_ne!(
+        after.bgcolor(),
+        vt100::Color::Idx(3),
+        "only the match is highlighted"
+    );
+    // A search with no match says so.
+    t.keys("/no such text\r");
+    t.wait_text("no match in this pane", 5);
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+}
+
+#[test]
+fn zoom_and_focus_change_what_is_shown() {
+    let log = fixture("real-driver/fail.stderr");
+    let mut t = Term::spawn(&["log", &log], 160, 48);
+    t.wait_text("2 machine2", 10);
+    assert!(t.text().contains("1 machine1"));
+    // Focus machine 1, zoom: only its pane remains.
+    t.keys("1");
+    t.keys("z");
+    t.wait_for("machine1 alone", 5, |s| {
+        find(s, "1 machine1").is_some()
+            && find(s, "2 machine2").is_none()
+            && find(s, "0 driver").is_none()
+    });
+    // Tab moves the focus, and the zoomed pane with it.
+    t.keys("\t");
+    t.wait_for("machine2 alone", 5, |s| {
+        find(s, "2 machine2").is_some() && find(s, "1 machine1").is_none()
+    });
+    t.keys("\t");
+    t.wait_for("the driver alone", 5, |s| {
+        find(s, "0 driver").is_some() && find(s, "2 machine2").is_none()
+    });
+    assert!(t.text().contains("RequestedAssertionFailed"));
+    // Zoom again: the grid is back.
+    t.keys("z");
+    t.wait_for("the grid", 5, |s| {
+        find(s, "1 machine1").is_some() && find(s, "2 machine2").is_some()
+    });
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+}
+
+#[test]
+fn help_lists_the_keys_of_the_focused_context() {
+    let log = fixture("real-driver/fail.stderr");
+    let mut t = Term::spawn(&["log", &log], 140, 45);
+    t.wait_text("0 driver", 10);
+    t.keys("0?");
+    t.wait_text("keys: driver pane", 5);
+    let text = t.text();
+    assert!(text.contains("collapse/expand the step"), "{text}");
+    assert!(text.contains("search the focused pane"));
+    t.keys("\x1b");
+    t.wait_for("help closed", 5, |s| {
+        !s.contents().contains("keys: driver pane")
+    });
+    t.keys("1?");
+    t.wait_text("keys: log panes", 5);
+    assert!(
+        !t.text().contains("collapse/expand the step"),
+        "driver keys are not shown for a machine pane"
+    );
+    t.keys("q");
+    t.wait_for("help closed", 5, |s| {
+        !s.contents().contains("keys: log panes")
+    });
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+}
+
+#[test]
+fn folding_a_step_hides_its_lines() {
+    let log = fixture("real-driver/fail.stderr");
+    let mut t = Term::spawn(&["log", &log], 160, 60);
+    t.wait_text("subtest: things that work", 10);
+    assert!(t.text().contains("must succeed: echo every"));
+    t.keys("0");
+    t.keys("E");
+    // Collapse everything: only top-level steps remain.
+    t.keys("C");
+    t.wait_for("folded tree", 5, |s| {
+        !s.contents().contains("must succeed: echo every")
+    });
+    assert!(t.text().contains("run the VM test script"));
+    t.keys("E");
+    t.wait_text("must succeed: echo every", 5);
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+}
+
+#[test]
+fn a_tiny_terminal_is_told_not_broken() {
+    let log = fixture("real-driver/pass.stderr");
+    let mut t = Term::spawn(&["log", &log], 30, 6);
+    t.wait_text("too small", 10);
+    t.resize(120, 40);
+    t.wait_text("1 machine1", 10);
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+}
+
+#[test]
+fn a_log_piped_on_stdin_is_shown_live() {
+    let log = fixture("real-driver/timeout.stderr");
+    let bin = env!("CARGO_BIN_EXE_vmscope");
+    let script = format!("cat '{log}' | '{bin}' log -");
+    let mut t = Term::spawn_program("sh", &["-c", &script], 140, 40);
+    t.wait_text("TIMED OUT", 10);
+    assert!(t.text().contains("1 machine1"));
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+}
+
+#[test]
+fn a_terminal_on_stdin_is_refused() {
+    let mut t = Term::spawn(&["log", "-"], 120, 40);
+    assert_eq!(t.wait_exit(10), 2);
+    assert!(
+        t.text().contains("standard input is a terminal"),
+        "{}",
+        t.text()
+    );
+}
+
+#[test]
+fn the_screen_never_asks_the_terminal_where_its_cursor_is() {
+    // A cursor-position query costs a round trip, and a timeout on terminals that never answer.
+    let log = fixture("real-driver/pass.stderr");
+    let mut t = Term::spawn(&["log", &log], 120, 40);
+    t.wait_text("1 machine1", 10);
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+    let raw = t.raw.lock().unwrap().clone();
+    let at = raw.windows(4).position(|w| w == b"\x1b[6n");
+    assert_eq!(
+        at,
+        None,
+        "query at byte {at:?}: {:?}",
+        String::from_utf8_lossy(&raw[..(at.unwrap_or(0) + 60).min(raw.len())])
+    );
+}
+
+#[test]
+fn guest_escape_sequences_never_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("storm.log");
+    let mut text = Vec::new();
+    text.extend_from_slice(
+        b"\x1b[2mvictim # before \x1b]52;c;ZXZpbCBjbGlwYm9hcmQ=\x07after\x1b[0m\n",
+    );
+    text.extend_from_slice(b"\x1b[2mvictim # title\x1b]0;pwned-title\x07 set\x1b[0m\n");
+    text.extend_from_slice(b"\x1b[2mvictim # query\x1b[6n\x1b[c\x1b[>c and moves\x1b[2J\x1b[10;10H\x1b[?1049l done\x1b[0m\n");
+    text.extend_from_slice(b"\x1b[2mvictim # \x1bP+q544e\x1b\\dcs \x9b6n c1\x1b[0m\n");
+    text.extend_from_slice(b"\x1b[2mvictim # [\x1b[0;32m  OK  \x1b[0m] colours stay\x1b[0m\n");
+    std::fs::write(&log, &text).unwrap();
+    let mut t = Term::spawn(&["log", log.to_str().unwrap()], 120, 30);
+    t.wait_text("colours stay", 10);
+    let s = t.screen();
+    assert!(s.contents().contains("before after"), "{}", s.contents());
+    assert!(s.contents().contains("title set"));
+    assert!(s.contents().contains("query and moves done"));
+    let (row, col) = find(&s, "OK").unwrap();
+    assert_eq!(
+        s.cell(row, col).unwrap().fgcolor(),
+        vt100::Color::Idx(2),
+        "SGR colours are drawn"
+    );
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+    let raw = t.raw.lock().unwrap().clone();
+    let raw = String::from_utf8_lossy(&raw);
+    for bad in [
+        "]52;",
+        "pwned-title",
+        "\x1b[6n",
+        "\x1b[c",
+        "\x1b[>c",
+        "\x1bP",
+        "\x1b[10;10H",
+    ] {
+        assert!(!raw.contains(bad), "{bad:?} reached the terminal");
+    }
+}
