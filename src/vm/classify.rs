@@ -35,6 +35,13 @@ pub enum Wrap<'a> {
     Tail,
 }
 
+/// Cheap test for a line that may carry a Nix wrapping.
+pub fn may_be_wrapped(display: &str) -> bool {
+    display.starts_with("vm-test-run-")
+        || display.starts_with("\x1b[2mvm-test-run-")
+        || display.trim_start_matches(' ').starts_with('>')
+}
+
 /// Removes a Nix wrapping from a display line. Returns the wrapping, the rest of the
 /// display text, and how many plain bytes the prefix took.
 pub fn unwrap_nix(display: &str) -> (Wrap<'_>, &str) {
@@ -76,7 +83,9 @@ pub fn unwrap_nix(display: &str) -> (Wrap<'_>, &str) {
 /// `NAME # text`, `NAME #`, and the Perl driver's `NAME# text` / `NAME#`. Returns the name
 /// and the offset of the text in `plain`.
 pub fn serial(plain: &str) -> Option<(&str, usize)> {
-    let hash = plain.find('#')?;
+    // A name is at most 64 bytes: the `#` is near the start or nowhere.
+    let head = &plain.as_bytes()[..plain.len().min(66)];
+    let hash = memchr::memchr(b'#', head)?;
     let head = &plain[..hash];
     let name = head.strip_suffix(' ').unwrap_or(head);
     if !is_name(name) {

@@ -101,6 +101,7 @@ pub struct Parser {
     current: usize,
     last_dest: Option<Dest>,
     display: String,
+    plain_buf: String,
     time_ms: u32,
 }
 
@@ -123,6 +124,7 @@ impl Parser {
             current: 0,
             last_dest: None,
             display: String::new(),
+            plain_buf: String::new(),
             time_ms: super::store::NO_TIME,
         }
     }
@@ -219,7 +221,7 @@ impl Parser {
     }
 
     fn line(&mut self, display: &str, has_sgr: bool) {
-        let (wrap, inner) = if display.contains('>') {
+        let (wrap, inner) = if c::may_be_wrapped(display) {
             c::unwrap_nix(display)
         } else {
             (Wrap::Bare, display)
@@ -373,10 +375,12 @@ impl Parser {
             self.inner(t, &display[at..], true, depth + 1);
             return;
         }
-        let plain_owned;
-        let plain = if has_sgr {
-            plain_owned = sanitize::strip_sgr(display);
-            plain_owned.as_str()
+        // The plain text is built in a buffer kept between lines: no allocation per line.
+        let mut buf = std::mem::take(&mut self.plain_buf);
+        buf.clear();
+        let plain: &str = if has_sgr {
+            sanitize::strip_sgr_into(display, &mut buf);
+            &buf
         } else {
             display
         };
@@ -384,12 +388,18 @@ impl Parser {
             && let Some(at) = glued_plain(plain)
         {
             let dat = c::display_offset(display, at);
+            self.plain_buf = buf;
             self.inner(t, &display[..dat], has_sgr, depth + 1);
             self.inner(t, &display[dat..], has_sgr, depth + 1);
             return;
         }
         let has_sgr = has_sgr && plain.len() != display.len();
+        self.classify(t, display, plain, has_sgr);
+        self.plain_buf = buf;
+    }
 
+    /// What a line is, once its wrapping and glued neighbours are gone.
+    fn classify(&mut self, t: usize, display: &str, plain: &str, has_sgr: bool) {
         // Blocks whose lines are recognised by what came before them.
         match self.states[t].mode {
             Mode::Symbols(n) => {
@@ -1390,10 +1400,16 @@ fn ssh_entry(plain: &str) -> Option<(&str, &str)> {
 /// Where a dim serial line starts in the middle of a display line.
 fn glued_serial(display: &str) -> Option<usize> {
     let mut from = 1;
-    while let Some(i) = display.get(from..)?.find("\x1b[2m") {
+    let bytes = display.as_bytes();
+    while let Some(i) = memchr::memchr(0x1b, bytes.get(from..)?) {
         let at = from + i;
+        if !bytes[at..].starts_with(b"\x1b[2m") {
+            from = at + 1;
+            continue;
+        }
         let rest = &display[at + 4..];
-        if let Some(hash) = rest.find(" #") {
+        let head = &rest.as_bytes()[..rest.len().min(66)];
+        if let Some(hash) = head.windows(2).position(|w| w == b" #") {
             let name = &rest[..hash];
             let after = &rest[hash + 2..];
             if c::is_name(name)

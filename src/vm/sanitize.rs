@@ -12,31 +12,51 @@ const MAX_SGR: usize = 64;
 /// expanded. Returns true when `out` contains at least one SGR sequence.
 pub fn sanitize_into(raw: &[u8], out: &mut String) -> bool {
     out.clear();
-    if is_clean(raw) {
-        // SAFETY-free fast path: `is_clean` checked the bytes are valid UTF-8.
-        if let Ok(s) = std::str::from_utf8(raw) {
-            out.push_str(s);
-            return false;
-        }
+    // Most lines are valid UTF-8 whose only escapes are SGR: they are kept as they are.
+    if let Some(has_sgr) = only_sgr(raw)
+        && let Ok(s) = std::str::from_utf8(raw)
+    {
+        out.push_str(s);
+        return has_sgr;
     }
     let text = String::from_utf8_lossy(raw);
     sanitize_chars(&text, out)
 }
 
-/// True when the line needs no work: no control bytes, no C1 controls, valid UTF-8.
-fn is_clean(raw: &[u8]) -> bool {
-    if raw.iter().any(|&b| b < 0x20 || b == 0x7f) {
-        return false;
-    }
-    // C1 controls (U+0080..U+009F) are encoded as 0xC2 0x80..0x9F.
-    let mut rest = raw;
-    while let Some(i) = memchr::memchr(0xC2, rest) {
-        if matches!(rest.get(i + 1), Some(0x80..=0x9F)) {
-            return false;
+/// `Some(has_sgr)` when the only control bytes of `raw` start well-formed SGR sequences
+/// (and no C1 control is encoded in it); `None` when the line needs the full treatment.
+fn only_sgr(raw: &[u8]) -> Option<bool> {
+    let mut has_sgr = false;
+    let mut i = 0;
+    let n = raw.len();
+    while i < n {
+        let b = raw[i];
+        if b >= 0x20 && b != 0x7f && b != 0xC2 {
+            i += 1;
+            continue;
         }
-        rest = &rest[i + 1..];
+        if b == 0xC2 {
+            if matches!(raw.get(i + 1), Some(0x80..=0x9F)) {
+                return None;
+            }
+            i += 1;
+            continue;
+        }
+        if b != 0x1b || raw.get(i + 1) != Some(&b'[') {
+            return None;
+        }
+        let start = i + 2;
+        let mut j = start;
+        while j < n && (raw[j].is_ascii_digit() || raw[j] == b';' || raw[j] == b':') {
+            j += 1;
+        }
+        if j >= n || raw[j] != b'm' || j - start > MAX_SGR {
+            return None;
+        }
+        has_sgr = true;
+        i = j + 1;
     }
-    true
+    Some(has_sgr)
 }
 
 fn sanitize_chars(text: &str, out: &mut String) -> bool {

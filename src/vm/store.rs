@@ -193,22 +193,20 @@ impl LineStore {
 
     /// Lines from `seq` (clamped to what is held) to the end.
     pub fn iter_from(&self, seq: u64) -> impl Iterator<Item = (u64, &StoredLine)> + '_ {
-        let skip = seq.saturating_sub(self.first_seq) as usize;
-        let first = self.first_seq;
+        let skip = (seq.saturating_sub(self.first_seq) as usize).min(self.lines.len());
+        let first = self.first_seq + skip as u64;
         self.lines
-            .iter()
+            .range(skip..)
             .enumerate()
-            .skip(skip)
             .map(move |(i, l)| (first + i as u64, l))
     }
 
     pub fn iter_mut_from(&mut self, seq: u64) -> impl Iterator<Item = (u64, &mut StoredLine)> + '_ {
-        let skip = seq.saturating_sub(self.first_seq) as usize;
-        let first = self.first_seq;
+        let skip = (seq.saturating_sub(self.first_seq) as usize).min(self.lines.len());
+        let first = self.first_seq + skip as u64;
         self.lines
-            .iter_mut()
+            .range_mut(skip..)
             .enumerate()
-            .skip(skip)
             .map(move |(i, l)| (first + i as u64, l))
     }
 }

@@ -1,0 +1,52 @@
+//! Time to draw one frame at 200x50 with 4 and with 16 machine panes full of coloured lines.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use vmscope::app::keymap::Keymap;
+use vmscope::app::state::App;
+use vmscope::vm::Caps;
+use vmscope::vm::source::SourceEvent;
+
+mod synth;
+
+fn app(machines: usize) -> App {
+    let mut app = App::new(Caps::default(), Keymap::defaults(), "bench".into(), false);
+    app.ingest(SourceEvent::Data(
+        synth::log(machines, 8 * 1024 * 1024),
+        u32::MAX,
+    ));
+    app.ingest(SourceEvent::End);
+    app
+}
+
+fn frame(c: &mut Criterion) {
+    let mut g = c.benchmark_group("frame_200x50");
+    for machines in [4, 16] {
+        let mut app = app(machines);
+        let mut term = Terminal::new(TestBackend::new(200, 50)).expect("terminal");
+        term.draw(|f| vmscope::panes::draw(f, &mut app))
+            .expect("draw");
+        let shown = app.drawn.panes.len() - 1;
+        assert_eq!(shown, machines, "every machine has a pane");
+        g.bench_function(format!("{machines}_panes"), |b| {
+            b.iter(|| {
+                term.draw(|f| vmscope::panes::draw(f, &mut app))
+                    .expect("draw");
+            })
+        });
+        // Search highlights and wrapping are the costly paths.
+        app.search = vmscope::app::view::Matcher::new("ok");
+        app.wrap = true;
+        g.bench_function(format!("{machines}_panes_search_wrap"), |b| {
+            b.iter(|| {
+                term.draw(|f| vmscope::panes::draw(f, &mut app))
+                    .expect("draw");
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, frame);
+criterion_main!(benches);

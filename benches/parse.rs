@@ -1,0 +1,58 @@
+//! Parse-and-store throughput on a generated 100 MB log of 16 machines.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use vmscope::vm::{Caps, ParseOptions, Parser};
+
+mod synth;
+
+fn parse(c: &mut Criterion) {
+    let log = synth::log(16, 100 * 1024 * 1024);
+    let mut g = c.benchmark_group("parse");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(log.len() as u64));
+    g.bench_function("100MB_16_machines_coloured", |b| {
+        b.iter_with_large_drop(|| {
+            let mut p = Parser::new(Caps::default(), ParseOptions::default());
+            for chunk in log.chunks(1 << 20) {
+                p.feed(chunk, u32::MAX);
+            }
+            p.finish();
+            assert_eq!(p.run.tests[0].machines.len(), 16);
+            p
+        })
+    });
+    let stripped = strip(&log);
+    g.throughput(Throughput::Bytes(stripped.len() as u64));
+    g.bench_function("100MB_16_machines_plain", |b| {
+        b.iter_with_large_drop(|| {
+            let mut p = Parser::new(Caps::default(), ParseOptions::default());
+            for chunk in stripped.chunks(1 << 20) {
+                p.feed(chunk, u32::MAX);
+            }
+            p.finish();
+            p
+        })
+    });
+    g.finish();
+}
+
+/// The same log as `nix build -L` shows it when its stderr is no terminal: no escapes.
+fn strip(log: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(log.len());
+    let mut i = 0;
+    while i < log.len() {
+        if log[i] == 0x1b {
+            while i < log.len() && log[i] != b'm' {
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        out.push(log[i]);
+        i += 1;
+    }
+    out
+}
+
+criterion_group!(benches, parse);
+criterion_main!(benches);
