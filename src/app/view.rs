@@ -168,7 +168,7 @@ impl<'a> PaneLines<'a> {
         }
     }
 
-    pub fn visible(&self, line: &StoredLine) -> bool {
+    pub fn visible(&self, line: &StoredLine<'_>) -> bool {
         if self.driver {
             if line.kind == line_kind::STEP_END {
                 return false;
@@ -187,7 +187,7 @@ impl<'a> PaneLines<'a> {
     }
 
     /// The innermost step that contains a line without being opened by it.
-    fn own_container(&self, line: &StoredLine) -> StepId {
+    fn own_container(&self, line: &StoredLine<'_>) -> StepId {
         if line.kind == line_kind::STEP_HEAD {
             self.test.step(line.tag).map_or(ROOT, |s| s.parent)
         } else {
@@ -196,7 +196,7 @@ impl<'a> PaneLines<'a> {
     }
 
     /// Depth of a driver line in the step tree.
-    pub fn depth(&self, line: &StoredLine) -> usize {
+    pub fn depth(&self, line: &StoredLine<'_>) -> usize {
         if !self.driver {
             return 0;
         }
@@ -208,7 +208,7 @@ impl<'a> PaneLines<'a> {
         }
     }
 
-    pub fn get(&self, seq: u64) -> Option<&'a StoredLine> {
+    pub fn get(&self, seq: u64) -> Option<StoredLine<'a>> {
         self.store.get(seq)
     }
 
@@ -219,7 +219,7 @@ impl<'a> PaneLines<'a> {
 
     pub fn first(&self) -> Option<u64> {
         let start = self.store.first_seq();
-        if self.store.get(start).is_some_and(|l| self.visible(l)) {
+        if self.store.get(start).is_some_and(|l| self.visible(&l)) {
             Some(start)
         } else {
             self.next(start)
@@ -232,7 +232,7 @@ impl<'a> PaneLines<'a> {
         let mut s = seq;
         while s > first {
             s -= 1;
-            if self.store.get(s).is_some_and(|l| self.visible(l)) {
+            if self.store.get(s).is_some_and(|l| self.visible(&l)) {
                 return Some(s);
             }
         }
@@ -245,7 +245,7 @@ impl<'a> PaneLines<'a> {
         let mut s = seq.max(self.store.first_seq().saturating_sub(1));
         while s + 1 < end {
             s += 1;
-            if self.store.get(s).is_some_and(|l| self.visible(l)) {
+            if self.store.get(s).is_some_and(|l| self.visible(&l)) {
                 return Some(s);
             }
         }
@@ -292,7 +292,7 @@ impl<'a> PaneLines<'a> {
         let mut total = 0;
         let mut upto = 0;
         for (s, l) in self.store.iter() {
-            if self.visible(l) && m.is_match(l.plain()) {
+            if self.visible(&l) && m.is_match(l.plain()) {
                 total += 1;
                 if s <= seq {
                     upto += 1;

@@ -147,7 +147,7 @@ fn rows(
         return vec![Line::styled(msg, Style::new().fg(Color::DarkGray))];
     };
     let bottom = view.anchor.unwrap_or(last).min(last);
-    let bottom = if lines.get(bottom).is_some_and(|l| lines.visible(l)) {
+    let bottom = if lines.get(bottom).is_some_and(|l| lines.visible(&l)) {
         bottom
     } else {
         lines.prev(bottom).unwrap_or(last)
@@ -162,7 +162,7 @@ fn rows(
         let Some(line) = lines.get(s) else {
             break;
         };
-        let mut rendered = render_line(app, lines, line, s, width, view.hscroll);
+        let mut rendered = render_line(app, lines, &line, s, width, view.hscroll);
         if focused && view.cursor == Some(s) {
             for r in &mut rendered {
                 *r = std::mem::take(r).patch_style(cursor_style());

@@ -156,10 +156,10 @@ mod tests {
     use super::*;
     use crate::vm::store::{Caps, LineStore, NO_TIME};
 
-    fn line(display: &str, plain: &str) -> StoredLine {
+    fn store(display: &str, plain: &str) -> LineStore {
         let mut s = LineStore::new(Caps::default());
         s.push(display, (display != plain).then_some(plain), NO_TIME, 0, 0);
-        s.get(0).cloned().unwrap()
+        s
     }
 
     fn text(lines: &[Line<'_>]) -> Vec<String> {
@@ -171,10 +171,11 @@ mod tests {
 
     #[test]
     fn colours_and_matches() {
-        let l = line(
+        let st = store(
             "[\x1b[0;32m  OK  \x1b[0m] Started nginx",
             "[  OK  ] Started nginx",
         );
+        let l = st.get(0).unwrap();
         let m = Matcher::new("started").unwrap();
         let s = spans(&l, Style::new(), Some(&m));
         let joined: String = s.iter().map(|x| x.content.as_ref()).collect();
@@ -187,7 +188,8 @@ mod tests {
 
     #[test]
     fn wrapping_and_cropping() {
-        let l = line("abcdefghij", "abcdefghij");
+        let st = store("abcdefghij", "abcdefghij");
+        let l = st.get(0).unwrap();
         let rows = wrap(vec![Span::raw("> ")], spans(&l, Style::new(), None), 6);
         assert_eq!(text(&rows), ["> abcd", "  efgh", "  ij"]);
         let row = crop(vec![], spans(&l, Style::new(), None), 3, 4);

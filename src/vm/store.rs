@@ -9,8 +9,8 @@ use std::collections::VecDeque;
 pub const DEFAULT_MAX_LINES: usize = 100_000;
 pub const DEFAULT_MAX_BYTES: usize = 8 * 1024 * 1024;
 
-/// What a line costs beyond its text: the record and the allocator's bookkeeping.
-const LINE_OVERHEAD: usize = 48;
+/// What a line costs beyond its text: its record.
+const LINE_OVERHEAD: usize = 40;
 
 /// Sentinel for "no time known".
 pub const NO_TIME: u32 = u32::MAX;
@@ -30,12 +30,9 @@ impl Default for Caps {
     }
 }
 
-/// One stored line: its display form (SGR kept) and its plain form in one allocation.
-#[derive(Debug, Clone)]
-pub struct StoredLine {
-    buf: Box<str>,
-    /// Start of the plain form in `buf`; equal to `u32::MAX` when plain == display.
-    split: u32,
+/// What a pane keeps of a line besides its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineMeta {
     /// Milliseconds since the start of the input, or `NO_TIME`.
     pub time_ms: u32,
     /// Owner-defined data (the driver log keeps the innermost step here).
@@ -44,51 +41,71 @@ pub struct StoredLine {
     pub kind: u8,
 }
 
-impl StoredLine {
-    pub fn display(&self) -> &str {
-        if self.split == u32::MAX {
-            &self.buf
-        } else {
-            &self.buf[..self.split as usize]
-        }
+/// Where a line's text is: display form, then its plain form when that differs.
+#[derive(Debug, Clone, Copy)]
+struct Rec {
+    block: u64,
+    start: u32,
+    display: u32,
+    /// Length of the plain form after the display form; `u32::MAX` when plain == display.
+    plain: u32,
+    meta: LineMeta,
+}
+
+/// One stored line as the store hands it out.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredLine<'a> {
+    display: &'a str,
+    plain: Option<&'a str>,
+    pub time_ms: u32,
+    pub tag: u32,
+    pub kind: u8,
+}
+
+impl<'a> StoredLine<'a> {
+    pub fn display(&self) -> &'a str {
+        self.display
     }
 
-    pub fn plain(&self) -> &str {
-        if self.split == u32::MAX {
-            &self.buf
-        } else {
-            &self.buf[self.split as usize..]
-        }
+    pub fn plain(&self) -> &'a str {
+        self.plain.unwrap_or(self.display)
     }
 
     pub fn has_style(&self) -> bool {
-        self.split != u32::MAX
-    }
-
-    fn cost(&self) -> usize {
-        self.buf.len() + LINE_OVERHEAD
+        self.plain.is_some()
     }
 }
 
+/// Lines are packed into blocks of text, so storing and evicting a line costs no
+/// allocation of its own; a block is freed once no line uses it.
 #[derive(Debug, Clone)]
 pub struct LineStore {
-    lines: VecDeque<StoredLine>,
+    blocks: VecDeque<String>,
+    /// Absolute index of `blocks[0]`.
+    first_block: u64,
+    recs: VecDeque<Rec>,
     first_seq: u64,
     bytes: usize,
     caps: Caps,
+    block_size: usize,
     evicted_bytes: u64,
 }
 
 impl LineStore {
     pub fn new(caps: Caps) -> Self {
+        let caps = Caps {
+            max_lines: caps.max_lines.max(1),
+            max_bytes: caps.max_bytes.max(1),
+        };
         Self {
-            lines: VecDeque::new(),
+            blocks: VecDeque::new(),
+            first_block: 0,
+            recs: VecDeque::new(),
             first_seq: 0,
             bytes: 0,
-            caps: Caps {
-                max_lines: caps.max_lines.max(1),
-                max_bytes: caps.max_bytes.max(1),
-            },
+            // Small enough that a half-used block is a small part of the cap.
+            block_size: (caps.max_bytes / 16).clamp(4096, 256 * 1024),
+            caps,
             evicted_bytes: 0,
         }
     }
@@ -103,34 +120,68 @@ impl LineStore {
         kind: u8,
         tag: u32,
     ) -> u64 {
-        let (buf, split) = match plain {
-            Some(p) if p != display => {
-                let mut s = String::with_capacity(display.len() + p.len());
-                s.push_str(display);
-                s.push_str(p);
-                (s.into_boxed_str(), display.len() as u32)
-            }
-            _ => (Box::from(display), u32::MAX),
+        let plain = plain.filter(|p| *p != display);
+        let need = display.len() + plain.map_or(0, str::len);
+        let fits = self
+            .blocks
+            .back()
+            .is_some_and(|b| b.capacity() - b.len() >= need);
+        if !fits {
+            self.blocks
+                .push_back(String::with_capacity(need.max(self.block_size)));
+        }
+        let block_index = self.first_block + self.blocks.len() as u64 - 1;
+        let Some(block) = self.blocks.back_mut() else {
+            unreachable!("a block was just pushed");
         };
-        let line = StoredLine {
-            buf,
-            split,
-            time_ms,
-            tag,
-            kind,
-        };
-        self.bytes += line.cost();
-        self.lines.push_back(line);
-        while self.lines.len() > 1
-            && (self.lines.len() > self.caps.max_lines || self.bytes > self.caps.max_bytes)
+        let start = block.len() as u32;
+        block.push_str(display);
+        if let Some(p) = plain {
+            block.push_str(p);
+        }
+        self.recs.push_back(Rec {
+            block: block_index,
+            start,
+            display: display.len() as u32,
+            plain: plain.map_or(u32::MAX, |p| p.len() as u32),
+            meta: LineMeta { time_ms, tag, kind },
+        });
+        self.bytes += need + LINE_OVERHEAD;
+        while self.recs.len() > 1
+            && (self.recs.len() > self.caps.max_lines || self.bytes > self.caps.max_bytes)
         {
-            if let Some(old) = self.lines.pop_front() {
-                self.bytes -= old.cost();
-                self.evicted_bytes += old.buf.len() as u64;
+            if let Some(old) = self.recs.pop_front() {
+                let len = old.display as usize
+                    + if old.plain == u32::MAX {
+                        0
+                    } else {
+                        old.plain as usize
+                    };
+                self.bytes -= len + LINE_OVERHEAD;
+                self.evicted_bytes += old.display as u64;
                 self.first_seq += 1;
             }
         }
+        // Blocks before the oldest line's are no one's any more.
+        let keep_from = self.recs.front().map_or(block_index, |r| r.block);
+        while self.first_block < keep_from {
+            self.blocks.pop_front();
+            self.first_block += 1;
+        }
         self.end_seq() - 1
+    }
+
+    fn line(&self, rec: &Rec) -> StoredLine<'_> {
+        let block = &self.blocks[(rec.block - self.first_block) as usize];
+        let start = rec.start as usize;
+        let mid = start + rec.display as usize;
+        StoredLine {
+            display: &block[start..mid],
+            plain: (rec.plain != u32::MAX).then(|| &block[mid..mid + rec.plain as usize]),
+            time_ms: rec.meta.time_ms,
+            tag: rec.meta.tag,
+            kind: rec.meta.kind,
+        }
     }
 
     /// Sequence number of the oldest line still held.
@@ -140,15 +191,15 @@ impl LineStore {
 
     /// One past the newest line's sequence number (= lines ever pushed).
     pub fn end_seq(&self) -> u64 {
-        self.first_seq + self.lines.len() as u64
+        self.first_seq + self.recs.len() as u64
     }
 
     pub fn len(&self) -> usize {
-        self.lines.len()
+        self.recs.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
+        self.recs.is_empty()
     }
 
     /// Lines evicted so far.
@@ -160,54 +211,67 @@ impl LineStore {
         self.evicted_bytes
     }
 
+    /// Bytes the lines held take (text and records).
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Bytes of text blocks allocated (at most a block or two above `bytes`).
+    pub fn allocated(&self) -> usize {
+        self.blocks.iter().map(String::capacity).sum::<usize>()
+            + self.recs.len() * std::mem::size_of::<Rec>()
     }
 
     pub fn caps(&self) -> Caps {
         self.caps
     }
 
-    pub fn get(&self, seq: u64) -> Option<&StoredLine> {
-        let i = seq.checked_sub(self.first_seq)?;
-        self.lines.get(usize::try_from(i).ok()?)
+    fn index(&self, seq: u64) -> Option<usize> {
+        let i = usize::try_from(seq.checked_sub(self.first_seq)?).ok()?;
+        (i < self.recs.len()).then_some(i)
     }
 
-    pub fn get_mut(&mut self, seq: u64) -> Option<&mut StoredLine> {
-        let i = seq.checked_sub(self.first_seq)?;
-        self.lines.get_mut(usize::try_from(i).ok()?)
+    pub fn get(&self, seq: u64) -> Option<StoredLine<'_>> {
+        self.index(seq).map(|i| self.line(&self.recs[i]))
     }
 
-    pub fn last(&self) -> Option<&StoredLine> {
-        self.lines.back()
+    /// The line's kind, tag and time, to change.
+    pub fn get_mut(&mut self, seq: u64) -> Option<&mut LineMeta> {
+        let i = self.index(seq)?;
+        Some(&mut self.recs[i].meta)
+    }
+
+    pub fn last(&self) -> Option<StoredLine<'_>> {
+        self.recs.back().map(|r| self.line(r))
     }
 
     /// Lines held, oldest first, with their sequence numbers.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (u64, &StoredLine)> + '_ {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (u64, StoredLine<'_>)> + '_ {
         let first = self.first_seq;
-        self.lines
+        self.recs
             .iter()
             .enumerate()
-            .map(move |(i, l)| (first + i as u64, l))
+            .map(move |(i, r)| (first + i as u64, self.line(r)))
     }
 
     /// Lines from `seq` (clamped to what is held) to the end.
-    pub fn iter_from(&self, seq: u64) -> impl Iterator<Item = (u64, &StoredLine)> + '_ {
-        let skip = (seq.saturating_sub(self.first_seq) as usize).min(self.lines.len());
+    pub fn iter_from(&self, seq: u64) -> impl Iterator<Item = (u64, StoredLine<'_>)> + '_ {
+        let skip = (seq.saturating_sub(self.first_seq) as usize).min(self.recs.len());
         let first = self.first_seq + skip as u64;
-        self.lines
+        self.recs
             .range(skip..)
             .enumerate()
-            .map(move |(i, l)| (first + i as u64, l))
+            .map(move |(i, r)| (first + i as u64, self.line(r)))
     }
 
-    pub fn iter_mut_from(&mut self, seq: u64) -> impl Iterator<Item = (u64, &mut StoredLine)> + '_ {
-        let skip = (seq.saturating_sub(self.first_seq) as usize).min(self.lines.len());
+    /// Kinds and tags of the lines from `seq` to the end, to change.
+    pub fn iter_mut_from(&mut self, seq: u64) -> impl Iterator<Item = (u64, &mut LineMeta)> + '_ {
+        let skip = (seq.saturating_sub(self.first_seq) as usize).min(self.recs.len());
         let first = self.first_seq + skip as u64;
-        self.lines
+        self.recs
             .range_mut(skip..)
             .enumerate()
-            .map(move |(i, l)| (first + i as u64, l))
+            .map(move |(i, r)| (first + i as u64, &mut r.meta))
     }
 }
 
@@ -256,5 +320,34 @@ mod tests {
         s.push(&"y".repeat(5000), None, NO_TIME, 0, 0);
         assert_eq!(s.len(), 1);
         assert_eq!(s.get(10).unwrap().plain().len(), 5000);
+    }
+
+    #[test]
+    fn blocks_are_freed_with_their_lines() {
+        let mut s = LineStore::new(Caps {
+            max_lines: 100,
+            max_bytes: usize::MAX,
+        });
+        for i in 0..100_000 {
+            s.push(
+                &format!("line number {i} with some text"),
+                None,
+                NO_TIME,
+                0,
+                0,
+            );
+        }
+        assert_eq!(s.len(), 100);
+        assert!(
+            s.allocated() < 2 * 256 * 1024 + 100 * 64,
+            "{}",
+            s.allocated()
+        );
+        assert_eq!(
+            s.get(99_999).unwrap().plain(),
+            "line number 99999 with some text"
+        );
+        let tags: Vec<u64> = s.iter_from(99_990).map(|(q, _)| q).collect();
+        assert_eq!(tags.len(), 10);
     }
 }
