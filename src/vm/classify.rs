@@ -365,7 +365,9 @@ pub fn step_command(title: &str) -> Option<&str> {
 
 /// A kernel panic on a serial console.
 pub fn is_kernel_panic(text: &str) -> bool {
-    text.contains("Kernel panic - not syncing")
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("Kernel panic - not syncing"));
+    FINDER.find(text.as_bytes()).is_some()
 }
 
 /// `vm-test-run-NAME` inside a store path or derivation name.

@@ -184,16 +184,23 @@ impl Parser {
 
     fn piece(&mut self, piece: Piece<'_>) {
         self.run.lines += 1;
-        let mut display = std::mem::take(&mut self.display);
-        let has_sgr = sanitize::sanitize_into(piece.bytes, &mut display);
+        // A line that is already safe is used where it lies; others are cleaned in a buffer.
+        let mut buf = std::mem::take(&mut self.display);
+        let (display, has_sgr): (&str, bool) = match sanitize::clean(piece.bytes) {
+            Some((s, sgr)) => (s, sgr),
+            None => {
+                let sgr = sanitize::sanitize_into(piece.bytes, &mut buf);
+                (&buf, sgr)
+            }
+        };
         if piece.continued
             && let Some(dest) = self.last_dest
         {
-            self.continue_line(dest, &display, has_sgr);
+            self.continue_line(dest, display, has_sgr);
         } else {
-            self.line(&display, has_sgr);
+            self.line(display, has_sgr);
         }
-        self.display = display;
+        self.display = buf;
     }
 
     fn continue_line(&mut self, dest: Dest, display: &str, has_sgr: bool) {
@@ -264,6 +271,11 @@ impl Parser {
 
     /// Nix's own lines (not the builder's): they name the test they are about.
     fn nix_line(&mut self, display: &str, has_sgr: bool) -> bool {
+        // Most lines can be told apart by their first character.
+        let first = display.trim_start_matches(' ').as_bytes().first().copied();
+        if !matches!(first, Some(b'e' | b'b' | b'F' | b'l' | b't' | b'/' | 0x1b)) || display.starts_with("\x1b[2m") {
+            return false;
+        }
         let plain_owned;
         let plain = if has_sgr {
             plain_owned = sanitize::strip_sgr(display);

@@ -12,10 +12,7 @@ const MAX_SGR: usize = 64;
 /// expanded. Returns true when `out` contains at least one SGR sequence.
 pub fn sanitize_into(raw: &[u8], out: &mut String) -> bool {
     out.clear();
-    // Most lines are valid UTF-8 whose only escapes are SGR: they are kept as they are.
-    if let Some(has_sgr) = only_sgr(raw)
-        && let Ok(s) = std::str::from_utf8(raw)
-    {
+    if let Some((s, has_sgr)) = clean(raw) {
         out.push_str(s);
         return has_sgr;
     }
@@ -23,26 +20,39 @@ pub fn sanitize_into(raw: &[u8], out: &mut String) -> bool {
     sanitize_chars(&text, out)
 }
 
+/// Most lines are valid UTF-8 whose only escapes are SGR: they are displayed as they are.
+/// Returns the line and whether it has SGR, or `None` when it needs cleaning.
+pub fn clean(raw: &[u8]) -> Option<(&str, bool)> {
+    let has_sgr = only_sgr(raw)?;
+    let s = std::str::from_utf8(raw).ok()?;
+    Some((s, has_sgr))
+}
+
 /// `Some(has_sgr)` when the only control bytes of `raw` start well-formed SGR sequences
 /// (and no C1 control is encoded in it); `None` when the line needs the full treatment.
 fn only_sgr(raw: &[u8]) -> Option<bool> {
+    // C1 controls (U+0080..U+009F) are encoded as 0xC2 0x80..0x9F.
+    let mut rest = raw;
+    while let Some(i) = memchr::memchr(0xC2, rest) {
+        if matches!(rest.get(i + 1), Some(0x80..=0x9F)) {
+            return None;
+        }
+        rest = &rest[i + 1..];
+    }
     let mut has_sgr = false;
     let mut i = 0;
     let n = raw.len();
     while i < n {
-        let b = raw[i];
-        if b >= 0x20 && b != 0x7f && b != 0xC2 {
-            i += 1;
-            continue;
+        // The text up to the next escape must hold no control byte.
+        let next = memchr::memchr(0x1b, &raw[i..]).map_or(n, |j| i + j);
+        if raw[i..next].iter().any(|&b| b < 0x20 || b == 0x7f) {
+            return None;
         }
-        if b == 0xC2 {
-            if matches!(raw.get(i + 1), Some(0x80..=0x9F)) {
-                return None;
-            }
-            i += 1;
-            continue;
+        if next == n {
+            break;
         }
-        if b != 0x1b || raw.get(i + 1) != Some(&b'[') {
+        i = next;
+        if raw.get(i + 1) != Some(&b'[') {
             return None;
         }
         let start = i + 2;
@@ -148,10 +158,10 @@ fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, bel_ends: b
 /// Appends `display` without its SGR sequences to `out`.
 pub fn strip_sgr_into(display: &str, out: &mut String) {
     let mut rest = display;
-    while let Some(i) = rest.find('\x1b') {
+    while let Some(i) = memchr::memchr(0x1b, rest.as_bytes()) {
         out.push_str(&rest[..i]);
         let after = &rest[i + 1..];
-        match after.find('m') {
+        match memchr::memchr(b'm', after.as_bytes()) {
             Some(end) if after.starts_with('[') => rest = &after[end + 1..],
             _ => rest = after,
         }
