@@ -8,6 +8,7 @@ use vmscope::app::state::App;
 use vmscope::vm::Caps;
 use vmscope::vm::source::SourceEvent;
 
+#[path = "support/synth.rs"]
 mod synth;
 
 fn app(machines: usize) -> App {

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+#[path = "support/synth.rs"]
 mod synth;
 
 fn main() {

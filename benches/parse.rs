@@ -3,6 +3,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vmscope::vm::{Caps, ParseOptions, Parser};
 
+#[path = "support/synth.rs"]
 mod synth;
 
 fn parse(c: &mut Criterion) {

@@ -104,9 +104,12 @@ pub fn serial(plain: &str) -> Option<(&str, usize)> {
 /// `NAME: msg` with a syntactically valid name. Whether NAME is a machine is decided by the
 /// caller.
 pub fn machine_prefix(plain: &str) -> Option<(&str, &str)> {
-    let colon = plain
-        .find(": ")
-        .or_else(|| plain.strip_suffix(':').map(|s| s.len()))?;
+    // A name is at most 64 bytes: the colon is near the start or nowhere.
+    let head = &plain.as_bytes()[..plain.len().min(66)];
+    let colon = memchr::memchr(b':', head)?;
+    if colon + 1 < plain.len() && plain.as_bytes()[colon + 1] != b' ' {
+        return None;
+    }
     let name = &plain[..colon];
     // `error: …` and friends are messages, never machines.
     if !is_name(name)

@@ -273,7 +273,9 @@ impl Parser {
     fn nix_line(&mut self, display: &str, has_sgr: bool) -> bool {
         // Most lines can be told apart by their first character.
         let first = display.trim_start_matches(' ').as_bytes().first().copied();
-        if !matches!(first, Some(b'e' | b'b' | b'F' | b'l' | b't' | b'/' | 0x1b)) || display.starts_with("\x1b[2m") {
+        if !matches!(first, Some(b'e' | b'b' | b'F' | b'l' | b't' | b'/' | 0x1b))
+            || display.starts_with("\x1b[2m")
+        {
             return false;
         }
         let plain_owned;
