@@ -1179,9 +1179,10 @@ impl Parser {
             ROOT => &mut test.roots,
             p => &mut test.steps[p as usize].children,
         };
+        // The new step was inserted by head order, near the end.
         let pos = siblings
             .iter()
-            .position(|&s| s == id)
+            .rposition(|&s| s == id)
             .unwrap_or(siblings.len());
         let moved: Vec<StepId> = siblings.drain(pos + 1..).collect();
         for &m in &moved {

@@ -81,6 +81,8 @@ impl<'a> StoredLine<'a> {
 #[derive(Debug, Clone)]
 pub struct LineStore {
     blocks: VecDeque<String>,
+    /// A freed block kept for the next one: no allocator round trip (or mmap) per block.
+    spare: Option<String>,
     /// Absolute index of `blocks[0]`.
     first_block: u64,
     recs: VecDeque<Rec>,
@@ -99,6 +101,7 @@ impl LineStore {
         };
         Self {
             blocks: VecDeque::new(),
+            spare: None,
             first_block: 0,
             recs: VecDeque::new(),
             first_seq: 0,
@@ -165,7 +168,12 @@ impl LineStore {
         // Blocks before the oldest line's are no one's any more.
         let keep_from = self.recs.front().map_or(block_index, |r| r.block);
         while self.first_block < keep_from {
-            self.blocks.pop_front();
+            if let Some(mut b) = self.blocks.pop_front()
+                && b.capacity() == self.block_size
+            {
+                b.clear();
+                self.spare = Some(b);
+            }
             self.first_block += 1;
         }
         self.end_seq() - 1
