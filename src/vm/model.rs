@@ -182,6 +182,8 @@ pub mod line_kind {
 pub struct Test {
     pub name: Option<String>,
     pub machines: Vec<Machine>,
+    /// Machine index by name (kept by `add_machine` and `rename_machine`).
+    index: std::collections::HashMap<String, usize>,
     pub driver: LineStore,
     pub steps: Vec<Step>,
     /// Top-level steps, in order of their head line.
@@ -206,6 +208,7 @@ impl Test {
         Self {
             name,
             machines: Vec::new(),
+            index: std::collections::HashMap::new(),
             driver: LineStore::new(caps),
             steps: Vec::new(),
             roots: Vec::new(),
@@ -225,7 +228,22 @@ impl Test {
     }
 
     pub fn machine(&self, name: &str) -> Option<usize> {
-        self.machines.iter().position(|m| m.name == name)
+        self.index.get(name).copied()
+    }
+
+    pub fn add_machine(&mut self, machine: Machine) -> usize {
+        let i = self.machines.len();
+        self.index.insert(machine.name.clone(), i);
+        self.machines.push(machine);
+        i
+    }
+
+    pub fn rename_machine(&mut self, i: usize, name: &str) {
+        if let Some(m) = self.machines.get_mut(i) {
+            self.index.remove(&m.name);
+            m.name = name.to_string();
+            self.index.insert(m.name.clone(), i);
+        }
     }
 
     /// The outcome as the input shows it so far; `live` says whether more may come.

@@ -959,7 +959,7 @@ impl Parser {
             && test.machines[i].state == MachineState::NotStarted
         {
             // The symbols block spells names as Python identifiers.
-            test.machines[i].name = name.to_string();
+            test.rename_machine(i, name);
             return i;
         }
         if from_symbols
@@ -970,7 +970,7 @@ impl Parser {
         {
             return i;
         }
-        test.machines.push(Machine {
+        test.add_machine(Machine {
             name: name.to_string(),
             state: MachineState::NotStarted,
             pid: None,
@@ -979,8 +979,7 @@ impl Parser {
             serial: LineStore::new(self.run.caps),
             serial_lines: 0,
             errors: 0,
-        });
-        test.machines.len() - 1
+        })
     }
 
     fn push_driver(

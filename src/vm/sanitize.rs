@@ -42,17 +42,9 @@ fn only_sgr(raw: &[u8]) -> Option<bool> {
     let mut has_sgr = false;
     let mut i = 0;
     let n = raw.len();
-    while i < n {
-        // The text up to the next escape must hold no control byte.
-        let next = memchr::memchr(0x1b, &raw[i..]).map_or(n, |j| i + j);
-        if raw[i..next].iter().any(|&b| b < 0x20 || b == 0x7f) {
-            return None;
-        }
-        if next == n {
-            break;
-        }
+    while let Some(next) = next_control(raw, i) {
         i = next;
-        if raw.get(i + 1) != Some(&b'[') {
+        if raw[i] != 0x1b || raw.get(i + 1) != Some(&b'[') {
             return None;
         }
         let start = i + 2;
@@ -67,6 +59,30 @@ fn only_sgr(raw: &[u8]) -> Option<bool> {
         i = j + 1;
     }
     Some(has_sgr)
+}
+
+/// Index of the first byte at or after `from` that is a C0 control or DEL, eight bytes at a
+/// time.
+fn next_control(raw: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while i + 8 <= raw.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&raw[i..i + 8]);
+        let x = u64::from_le_bytes(word);
+        // A byte below 0x20 (high bit clear), or a byte equal to 0x7f.
+        let below = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+        let del = (x ^ (ONES * 0x7f)).wrapping_sub(ONES) & !(x ^ (ONES * 0x7f)) & HIGH;
+        if below | del != 0 {
+            break;
+        }
+        i += 8;
+    }
+    raw[i..]
+        .iter()
+        .position(|&b| b < 0x20 || b == 0x7f)
+        .map(|j| i + j)
 }
 
 fn sanitize_chars(text: &str, out: &mut String) -> bool {
@@ -232,6 +248,28 @@ mod tests {
     fn invalid_utf8_is_replaced_not_lost() {
         let (s, _) = clean(b"caf\xe9 ok");
         assert_eq!(s, "caf\u{fffd} ok");
+    }
+
+    #[test]
+    fn control_bytes_are_found_at_every_position() {
+        for len in 0..40 {
+            for at in 0..len {
+                for b in [0x00u8, 0x07, 0x1b, 0x1f, 0x7f] {
+                    let mut v = vec![b'a'; len];
+                    v[at] = b;
+                    assert_eq!(
+                        next_control(&v, 0),
+                        Some(at),
+                        "len {len} at {at} byte {b:#x}"
+                    );
+                }
+            }
+            let clean: Vec<u8> = (0..len)
+                .map(|i| 0x20 + (i as u8 % 95))
+                .chain([0x80, 0xff, 0xc3])
+                .collect();
+            assert_eq!(next_control(&clean, 0), None);
+        }
     }
 
     #[test]
