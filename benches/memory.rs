@@ -41,6 +41,8 @@ fn main() {
             cmd.env("XDG_CONFIG_HOME", dir.path().join("none"));
         }
         let start = std::time::Instant::now();
+        // Reaped by wait4, which also reports the child's peak memory.
+        #[allow(clippy::zombie_processes)]
         let child = cmd.spawn().expect("spawn vmscope");
         let (status, rss_kb) = wait_rss(child.id() as i32);
         let label = match caps {

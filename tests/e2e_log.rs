@@ -245,3 +245,22 @@ fn guest_escape_sequences_never_reach_the_terminal() {
         assert!(!raw.contains(bad), "{bad:?} reached the terminal");
     }
 }
+
+#[test]
+fn nothing_is_drawn_while_nothing_changes() {
+    let log = fixture("real-driver/pass.stderr");
+    let mut t = Term::spawn(&["log", &log], 120, 40);
+    t.wait_text("1 machine1", 10);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let before = t.raw.lock().unwrap().len();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let after = t.raw.lock().unwrap().len();
+    assert_eq!(before, after, "no bytes written while idle");
+    // A key that changes nothing visible still costs at most one small frame.
+    t.keys("j");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let moved = t.raw.lock().unwrap().len();
+    assert!(moved - after < 4096, "one key, {} bytes", moved - after);
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+}

@@ -233,7 +233,7 @@ fn colour_lines(lines: &[&str]) -> Vec<String> {
 fn wrapped(text: &str, name: &str) -> String {
     text.split('\n')
         .map(|l| {
-            if is_nix_line(l) || l.is_empty() && false {
+            if is_nix_line(l) {
                 l.to_string()
             } else {
                 format!("vm-test-run-{name}> {l}")

@@ -18,7 +18,7 @@ pub fn log(machines: usize, bytes: usize) -> Vec<u8> {
     let mut i = 0usize;
     while out.len() < bytes {
         let m = &names[i % machines];
-        if i % 40 == 0 {
+        if i.is_multiple_of(40) {
             let step = format!(
                 "{m}: \x1b[1m\x1b[32mmust succeed: systemctl is-active service-{i}\x1b[0m\n"
             );

@@ -176,12 +176,17 @@ impl Keymap {
     }
 
     fn merge(&mut self, text: &str) -> Result<(), KeymapError> {
-        let doc: BTreeMap<String, BTreeMap<String, Action>> = toml::from_str(text)?;
+        // Tables keep the file's order: it is the order of the help and the README.
+        let doc: toml::Table = toml::from_str(text)?;
         for (ctx_name, entries) in doc {
             let ctx = Context::from_name(&ctx_name)
                 .ok_or_else(|| KeymapError::Context(ctx_name.clone()))?;
+            let toml::Value::Table(entries) = entries else {
+                return Err(KeymapError::Context(ctx_name));
+            };
             let table = self.tables.entry(ctx).or_default();
-            for (key, action) in entries {
+            for (key, value) in entries {
+                let action: Action = value.try_into()?;
                 let chord = Chord::parse(&key)
                     .ok_or_else(|| KeymapError::Key(key.clone(), ctx_name.clone()))?;
                 table.retain(|(c, _)| *c != chord);
@@ -268,6 +273,52 @@ impl Keymap {
             if let (Some((k, _)), Some(label)) = (key, action.hint()) {
                 out.push((*k, label));
             }
+        }
+        out
+    }
+}
+
+impl Keymap {
+    /// The key list as a Markdown table per context: the README's list of keys.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        for ctx in [
+            Context::Global,
+            Context::Log,
+            Context::Driver,
+            Context::Help,
+        ] {
+            out.push_str(&format!(
+                "**{}**\n\n| keys | action |\n|---|---|\n",
+                ctx.title()
+            ));
+            let mut seen: Vec<Action> = Vec::new();
+            for (_, action) in self.bindings(ctx) {
+                if seen.contains(action) {
+                    continue;
+                }
+                seen.push(*action);
+                let keys: Vec<String> = self
+                    .bindings(ctx)
+                    .iter()
+                    .filter(|(_, a)| a == action)
+                    .map(|(k, _)| format!("`{}`", k.to_string().replace('|', "\\|")))
+                    .collect();
+                let what = match action {
+                    Action::FocusMachine(_) => "focus machine pane 1–9".to_string(),
+                    a => a.describe().to_string(),
+                };
+                if matches!(action, Action::FocusMachine(n) if *n > 1) {
+                    continue;
+                }
+                let keys = if matches!(action, Action::FocusMachine(_)) {
+                    "`1`…`9`".to_string()
+                } else {
+                    keys.join(" ")
+                };
+                out.push_str(&format!("| {keys} | {what} |\n"));
+            }
+            out.push('\n');
         }
         out
     }

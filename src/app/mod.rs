@@ -34,12 +34,7 @@ pub fn run_log(
 
 /// `vmscope demo`: the built-in scenario, live.
 pub fn run_demo(speed: f64, caps: Caps, config: config::Config) -> anyhow::Result<i32> {
-    let app = App::new(
-        caps,
-        config.keymap,
-        "the built-in demo (assets/demo)".into(),
-        true,
-    );
+    let app = App::new(caps, config.keymap, "demo".into(), true);
     let start: Instant = app.start;
     runner::run(app, move |send| demo::replay(speed, start, send))
 }

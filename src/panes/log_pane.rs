@@ -238,9 +238,16 @@ fn render_line(
                 if state == StepState::Failed {
                     base = base.fg(Color::Red);
                 }
-                suffix = step.and_then(|s| s.secs).map(|secs| {
-                    Span::styled(format!("  {secs:.2}s"), Style::new().fg(Color::DarkGray))
-                });
+                suffix = match step.map(|s| (s.state, s.secs)) {
+                    Some((_, Some(secs))) => Some(Span::styled(
+                        format!(" {secs:.2}s"),
+                        Style::new().fg(Color::DarkGray),
+                    )),
+                    Some((StepState::Running, None)) => {
+                        Some(Span::styled(" running", Style::new().fg(Color::Yellow)))
+                    }
+                    _ => None,
+                };
             }
             k::ERROR | k::TRACEBACK => base = base.fg(Color::Red),
             k::WARNING => base = base.fg(Color::Yellow),
@@ -254,12 +261,29 @@ fn render_line(
         }
     }
     let mut text = spans(line, base, app.search.as_ref());
-    if let Some(s) = suffix {
-        text.push(s);
-    }
     if app.wrap {
-        wrap(prefix, text, width)
-    } else {
-        vec![crop(prefix, text, hscroll, width)]
+        text.extend(suffix);
+        return wrap(prefix, text, width);
     }
+    // A step's duration stays in sight at the right edge; a long title gives way.
+    let Some(suffix) = suffix else {
+        return vec![crop(prefix, text, hscroll, width)];
+    };
+    let pw: usize = prefix.iter().map(Span::width).sum();
+    let tw: usize = text
+        .iter()
+        .map(Span::width)
+        .sum::<usize>()
+        .saturating_sub(hscroll);
+    let sw = suffix.width();
+    if pw + tw + sw <= width {
+        text.push(suffix);
+        return vec![crop(prefix, text, hscroll, width)];
+    }
+    let room = width.saturating_sub(sw + 1);
+    let mut row = crop(prefix, text, hscroll, room);
+    row.spans
+        .push(Span::styled("…", Style::new().fg(Color::DarkGray)));
+    row.spans.push(suffix);
+    vec![row]
 }
