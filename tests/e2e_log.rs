@@ -264,3 +264,108 @@ fn nothing_is_drawn_while_nothing_changes() {
     t.keys("q");
     assert_eq!(t.wait_exit(10), 0);
 }
+
+#[test]
+fn save_writes_the_pane_and_says_where() {
+    let log = fixture("real-driver/fail.stderr");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("machine2.txt");
+    let mut t = Term::spawn(&["log", &log], 140, 40);
+    t.wait_text("2 machine2", 10);
+    t.keys("2S");
+    t.wait_text("save to:", 5);
+    // Replace the proposed name with ours.
+    t.send(&[0x15]); // Ctrl-U clears the input
+    t.keys(out.to_str().unwrap());
+    t.keys("\r");
+    t.wait_text("saved 77 lines", 5);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text.lines().count(), 77);
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .contains("Linux version 6.12.10")
+    );
+    assert!(!text.contains('\x1b'), "saved as plain text");
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+}
+
+#[test]
+fn evicted_lines_are_announced_with_the_whole_log() {
+    let log = fixture("real-driver/pass.stderr");
+    let mut t = Term::spawn(&["log", "--max-lines", "20", &log], 140, 60);
+    t.wait_text("1 machine1", 10);
+    t.keys("1g");
+    t.wait_text("earlier lines not in memory; the whole log is in", 5);
+    assert!(t.text().contains("pass.stderr"));
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+}
+
+#[test]
+fn follow_shows_lines_appended_to_a_growing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("growing.log");
+    std::fs::write(&path, "\x1b[2mnode # first line\x1b[0m\n").unwrap();
+    let mut t = Term::spawn(&["log", "--follow", path.to_str().unwrap()], 120, 30);
+    t.wait_text("first line", 10);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    use std::io::Write as _;
+    f.write_all(
+        b"\x1b[2mnode # second line\x1b[0m\nnode: \x1b[1m\x1b[32mwaiting for unit x\x1b[0m\n",
+    )
+    .unwrap();
+    f.flush().unwrap();
+    t.wait_text("second line", 10);
+    t.wait_text("RUNNING", 5);
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+}
+
+#[test]
+fn the_demo_runs_to_its_failure() {
+    let mut t = Term::spawn(&["demo", "--speed", "20"], 160, 48);
+    t.wait_text("RUNNING", 10);
+    t.wait_text("FAILED", 30);
+    t.wait_text("input ended: FAILED", 30);
+    let s = t.text();
+    for m in ["1 client", "2 database", "3 server"] {
+        assert!(s.contains(m), "{m}: {s}");
+    }
+    assert!(s.contains("RequestedAssertionFailed"));
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+}
+
+#[test]
+fn many_machines_get_a_list_and_the_mouse_focuses() {
+    let mut log = String::new();
+    for i in 1..=12 {
+        log.push_str(&format!("\x1b[2mvm{i:02} # hello from vm{i:02}\x1b[0m\n"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.log");
+    std::fs::write(&path, log).unwrap();
+    let mut t = Term::spawn(&["log", path.to_str().unwrap()], 100, 30);
+    t.wait_text("machines (12)", 10);
+    let s = t.screen();
+    assert!(find(&s, "vm12").is_some(), "every machine is in the list");
+    // Click vm12 in the list: its pane appears, focused.
+    let (row, col) = find(&s, "vm12").unwrap();
+    let click = format!(
+        "\x1b[<0;{};{}M\x1b[<0;{};{}m",
+        col + 1,
+        row + 1,
+        col + 1,
+        row + 1
+    );
+    t.keys(&click);
+    t.wait_text("hello from vm12", 5);
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+}

@@ -85,6 +85,13 @@ pub struct App {
     seen: HashMap<(usize, usize), u64>,
 }
 
+/// Lines below the first one on the first screen: one row less when the top row says what
+/// was evicted.
+fn top_rows(lines: &PaneLines<'_>, height: i64) -> i64 {
+    let notice = i64::from(lines.store.evicted() > 0 && lines.filter.is_none());
+    (height - 1 - notice).max(0)
+}
+
 impl App {
     pub fn new(caps: Caps, keymap: Keymap, origin: String, live: bool) -> Self {
         let mut parser = Parser::new(caps, ParseOptions::default());
@@ -669,7 +676,9 @@ impl App {
                 let bottom = view.anchor.unwrap_or(last);
                 let h = self.pane_height(pane).max(1) as i64;
                 // The first screen ends where the top line is the first line.
-                let first_bottom = lines.first().map_or(last, |f| lines.step_by(f, h - 1));
+                let first_bottom = lines
+                    .first()
+                    .map_or(last, |f| lines.step_by(f, top_rows(&lines, h)));
                 let anchor = lines.step_by(bottom, n).max(first_bottom.min(last));
                 (last, anchor, None)
             }
@@ -692,7 +701,7 @@ impl App {
                 return;
             };
             let h = self.pane_height(pane).max(1) as i64;
-            (lines.step_by(first, h - 1), first)
+            (lines.step_by(first, top_rows(&lines, h)), first)
         };
         let v = self.view_mut(pane);
         v.anchor = Some(anchor);

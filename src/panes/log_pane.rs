@@ -177,7 +177,8 @@ fn rows(
     out.truncate(height);
     // At the top of what memory holds: say what was evicted and where it is.
     let evicted = lines.store.evicted();
-    if evicted > 0 && lines.prev(top_seq).is_none() && out.len() < height {
+    if evicted > 0 && lines.filter.is_none() && lines.prev(top_seq).is_none() && out.len() < height
+    {
         out.push(Line::styled(
             format!(
                 "⋯ {evicted} earlier lines not in memory; the whole log is in {}",

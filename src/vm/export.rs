@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::model::{
-    Failure, MachineState, Outcome, ROOT, StepId, StepKind, StepState, Subtest, Test, TestRun,
+    Failure, MachineState, Outcome, StepId, StepKind, StepState, Subtest, Test, TestRun,
 };
 use crate::vsock::Address;
 
@@ -320,9 +320,4 @@ pub fn file_stem(name: &str) -> String {
     } else {
         s
     }
-}
-
-/// Which step a driver line belongs to, for callers that walk the tree.
-pub fn line_step(tag: u32) -> Option<StepId> {
-    (tag != ROOT).then_some(tag)
 }

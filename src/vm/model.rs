@@ -45,8 +45,6 @@ pub struct Machine {
     pub serial: LineStore,
     /// Serial lines ever received (the store may have evicted some).
     pub serial_lines: u64,
-    /// Serial lines that arrived since the user last looked (maintained by the UI).
-    pub errors: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
