@@ -181,7 +181,7 @@ pub struct Test {
     pub name: Option<String>,
     pub machines: Vec<Machine>,
     /// Machine index by name (kept by `add_machine` and `rename_machine`).
-    index: std::collections::HashMap<String, usize>,
+    index: std::collections::HashMap<String, usize, NameHash>,
     pub driver: LineStore,
     pub steps: Vec<Step>,
     /// Top-level steps, in order of their head line.
@@ -206,7 +206,7 @@ impl Test {
         Self {
             name,
             machines: Vec::new(),
-            index: std::collections::HashMap::new(),
+            index: std::collections::HashMap::default(),
             driver: LineStore::new(caps),
             steps: Vec::new(),
             roots: Vec::new(),
@@ -290,6 +290,32 @@ impl Test {
 
     pub fn serial_total(&self) -> u64 {
         self.machines.iter().map(|m| m.serial_lines).sum()
+    }
+}
+
+/// FNV-1a for machine names: short keys looked up once per line, where SipHash's setup
+/// costs more than the lookup.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NameHash;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl std::hash::BuildHasher for NameHash {
+    type Hasher = Fnv;
+    fn build_hasher(&self) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
     }
 }
 

@@ -901,14 +901,12 @@ fn ssh_entry(plain: &str) -> Option<(&str, &str)> {
 
 /// Where a dim serial line starts in the middle of a display line.
 fn glued_serial(display: &str) -> Option<usize> {
+    static DIM: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\x1b[2m"));
     let mut from = 1;
     let bytes = display.as_bytes();
-    while let Some(i) = memchr::memchr(0x1b, bytes.get(from..)?) {
+    while let Some(i) = DIM.find(bytes.get(from..)?) {
         let at = from + i;
-        if !bytes[at..].starts_with(b"\x1b[2m") {
-            from = at + 1;
-            continue;
-        }
         let rest = &display[at + 4..];
         let head = &rest.as_bytes()[..rest.len().min(66)];
         if let Some(hash) = head.windows(2).position(|w| w == b" #") {
