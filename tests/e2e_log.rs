@@ -369,3 +369,19 @@ fn many_machines_get_a_list_and_the_mouse_focuses() {
     t.keys("q");
     assert_eq!(t.wait_exit(10), 0);
 }
+
+#[test]
+fn t_shows_input_line_numbers_for_files() {
+    let log = fixture("logs/08-prefixed-serveur-client-boot-interleaved.log");
+    let mut t = Term::spawn(&["log", &log], 160, 40);
+    t.wait_text("serveur", 10);
+    t.keys("t");
+    // serveur's first serial line is line 3 of the file, its last line 14.
+    t.wait_for("line numbers", 5, |s| {
+        let text = s.contents();
+        text.contains("     3 [   68.528118] systemd[1]: Starting Update is Completed...")
+            && text.contains("    13 [   73.540622]")
+    });
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+}

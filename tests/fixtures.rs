@@ -970,3 +970,28 @@ fn real_driver_interactive_pane() {
             .any(|s| s.title == "must succeed: echo hi" && s.state == StepState::Passed)
     );
 }
+
+/// The real driver's stderr as `nix build -L` shows it: escapes removed when Nix's stderr is
+/// no terminal, every line behind `vm-test-run-NAME> `, with and without colours.
+#[test]
+fn real_driver_captures_in_plain_and_wrapped_variants() {
+    for file in ["pass.stderr", "fail.stderr", "timeout.stderr"] {
+        let raw = common::real_driver(file);
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let run = parse(&raw);
+        let plain = vmscope::vm::sanitize::strip_sgr(&text);
+        assert_ne!(plain, text);
+        let plain_run = parse(plain.as_bytes());
+        assert_eq!(
+            summary(&plain_run),
+            summary(&run),
+            "{file}: without colours"
+        );
+        for variant in [wrapped(&text, "real"), wrapped(&plain, "real")] {
+            let run_w = parse(variant.as_bytes());
+            assert_eq!(summary(&run_w), summary(&run), "{file}: wrapped");
+            let names: Vec<_> = run_w.visible_tests().map(|(_, t)| t.name.clone()).collect();
+            assert_eq!(names, vec![Some("real".to_string())]);
+        }
+    }
+}

@@ -174,6 +174,31 @@ mod tests {
     }
 
     #[test]
+    fn every_size_gives_panes_inside_the_screen_that_never_overlap() {
+        for w in (MIN_WIDTH..=220).step_by(7) {
+            for h in (MIN_HEIGHT..=70).step_by(5) {
+                for n in 0..20 {
+                    let area = Rect::new(0, 0, w, h);
+                    let l = compute(area, n, Pane::Machine(n.saturating_sub(1)), false);
+                    assert!(!l.too_small);
+                    let mut rects: Vec<Rect> = l.panes.iter().map(|(_, r)| *r).collect();
+                    rects.extend(l.machine_list);
+                    for (i, a) in rects.iter().enumerate() {
+                        assert!(
+                            area.contains(a.as_position()) && a.right() <= w && a.bottom() <= h,
+                            "{w}x{h} n={n}: {a:?}"
+                        );
+                        for b in &rects[i + 1..] {
+                            assert!(!a.intersects(*b), "{w}x{h} n={n}: {a:?} overlaps {b:?}");
+                        }
+                    }
+                    assert!(l.panes.iter().any(|(p, _)| *p == Pane::Driver));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn zoom_and_tiny() {
         let l = compute(Rect::new(0, 0, 100, 30), 4, Pane::Machine(2), true);
         assert_eq!(l.panes, vec![(Pane::Machine(2), Rect::new(0, 1, 100, 28))]);

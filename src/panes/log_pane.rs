@@ -12,7 +12,7 @@ use crate::app::state::App;
 use crate::app::view::{Pane, PaneLines};
 use crate::vm::export::state_mark;
 use crate::vm::model::{MachineState, StepState, line_kind as k};
-use crate::vm::store::{NO_TIME, StoredLine};
+use crate::vm::store::StoredLine;
 
 pub fn state_color(state: MachineState) -> Color {
     match state {
@@ -203,16 +203,15 @@ fn render_line(
 ) -> Vec<Line<'static>> {
     let mut prefix: Vec<Span<'static>> = Vec::new();
     if app.times {
-        let gutter = if line.time_ms != NO_TIME {
-            let ms = line.time_ms;
-            format!(
+        let gutter = match (line.time(), line.input_line()) {
+            (Some(ms), _) => format!(
                 "{:>3}:{:02}.{:03} ",
                 ms / 60_000,
                 (ms / 1000) % 60,
                 ms % 1000
-            )
-        } else {
-            format!("{:>6} ", seq + 1)
+            ),
+            (None, Some(n)) => format!("{n:>6} "),
+            (None, None) => format!("{:>6} ", seq + 1),
         };
         prefix.push(Span::styled(gutter, Style::new().fg(Color::DarkGray)));
     }

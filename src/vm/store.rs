@@ -15,6 +15,15 @@ const LINE_OVERHEAD: usize = 40;
 /// Sentinel for "no time known".
 pub const NO_TIME: u32 = u32::MAX;
 
+/// A stamp with this bit set is a line number of the input file, not a time: files have
+/// no arrival times, but `less +N` understands line numbers.
+pub const LINE_FLAG: u32 = 1 << 31;
+
+/// The stamp of input line `n` (1-based).
+pub fn line_stamp(n: u64) -> u32 {
+    LINE_FLAG | (n.min(u64::from(LINE_FLAG - 2)) as u32)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Caps {
     pub max_lines: usize,
@@ -73,6 +82,17 @@ impl<'a> StoredLine<'a> {
 
     pub fn has_style(&self) -> bool {
         self.plain.is_some()
+    }
+
+    /// Milliseconds since the start, for live input.
+    pub fn time(&self) -> Option<u32> {
+        (self.time_ms & LINE_FLAG == 0).then_some(self.time_ms)
+    }
+
+    /// Line number in the input file, for files.
+    pub fn input_line(&self) -> Option<u32> {
+        (self.time_ms != NO_TIME && self.time_ms & LINE_FLAG != 0)
+            .then_some(self.time_ms & !LINE_FLAG)
     }
 }
 

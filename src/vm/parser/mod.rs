@@ -136,6 +136,15 @@ impl Parser {
         p.run
     }
 
+    /// What lines stored now carry: their arrival time, or their input line number.
+    fn stamp(&self) -> u32 {
+        if self.time_ms == super::store::NO_TIME {
+            super::store::line_stamp(self.run.lines)
+        } else {
+            self.time_ms
+        }
+    }
+
     /// Feeds bytes that arrived at `time_ms` (milliseconds since start, or `NO_TIME`).
     pub fn feed(&mut self, bytes: &[u8], time_ms: u32) {
         self.time_ms = time_ms;
@@ -204,7 +213,7 @@ impl Parser {
 
     fn continue_line(&mut self, dest: Dest, display: &str, has_sgr: bool) {
         let plain = has_sgr.then(|| sanitize::strip_sgr(display));
-        let time = self.time_ms;
+        let time = self.stamp();
         match dest {
             Dest::Driver(t, kind) => {
                 let tag = self.states[t].container();
@@ -541,7 +550,7 @@ impl Parser {
         has_sgr: bool,
     ) {
         let m = self.ensure_machine(t, name, false);
-        let time = self.time_ms;
+        let time = self.stamp();
         let text_plain = &plain[off..];
         let mut text = if has_sgr {
             &display[c::display_offset(display, off)..]
@@ -873,7 +882,7 @@ impl Parser {
         kind: u8,
     ) -> u64 {
         let tag = self.states[t].container();
-        let time = self.time_ms;
+        let time = self.stamp();
         self.last_dest = Some(Dest::Driver(t, kind));
         if let Some(sink) = &mut self.sink {
             sink(t, None, plain);

@@ -1,0 +1,94 @@
+//! Every fixture drawn at many sizes and after every action: the screen never panics, and
+//! what it shows comes from the model.
+
+mod common;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use vmscope::app::action::Action;
+use vmscope::app::keymap::Keymap;
+use vmscope::app::state::App;
+use vmscope::vm::Caps;
+use vmscope::vm::source::SourceEvent;
+
+fn app_for(bytes: Vec<u8>) -> App {
+    let mut app = App::new(Caps::default(), Keymap::defaults(), "fixture".into(), false);
+    app.ingest(SourceEvent::Data(bytes, u32::MAX));
+    app.ingest(SourceEvent::End);
+    app
+}
+
+fn draw(app: &mut App, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    term.draw(|f| vmscope::panes::draw(f, app)).expect("draw");
+    let buf = term.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn every_fixture_draws_at_every_size_after_every_action() {
+    let shared = common::shared();
+    let mut inputs: Vec<Vec<u8>> = common::all_log_fixtures()
+        .into_iter()
+        .map(|n| std::fs::read(shared.join("fixtures/logs").join(n)).unwrap())
+        .collect();
+    for f in [
+        "pass.stderr",
+        "fail.stderr",
+        "timeout.stderr",
+        "interactive.pane.raw",
+    ] {
+        inputs.push(common::real_driver(f));
+    }
+    let actions = [
+        Action::FocusNext,
+        Action::Zoom,
+        Action::ScrollUp,
+        Action::PageUp,
+        Action::Top,
+        Action::ScrollRight,
+        Action::Wrap,
+        Action::Times,
+        Action::FocusDriver,
+        Action::CollapseAll,
+        Action::ToggleStep,
+        Action::ExpandAll,
+        Action::JumpToFailure,
+        Action::SearchOlder,
+        Action::Help,
+        Action::PageDown,
+        Action::Close,
+        Action::NextTest,
+        Action::Bottom,
+    ];
+    for input in inputs {
+        let mut app = app_for(input);
+        app.search = vmscope::app::view::Matcher::new("a");
+        for (w, h) in [(40, 8), (80, 24), (200, 50), (39, 7), (133, 41)] {
+            draw(&mut app, w, h);
+            for a in actions {
+                app.update(a);
+                draw(&mut app, w, h);
+            }
+        }
+    }
+}
+
+#[test]
+fn machine_titles_and_outcome_come_from_the_model() {
+    let mut app = app_for(common::real_driver("timeout.stderr"));
+    let screen = draw(&mut app, 120, 30);
+    assert!(
+        screen.contains("1 machine1 ● killed · 90 lines"),
+        "{screen}"
+    );
+    assert!(screen.contains("TIMED OUT"), "{screen}");
+    assert!(screen.contains("✗ subtest: wait for something"), "{screen}");
+}
