@@ -34,29 +34,23 @@ fn parse(c: &mut Criterion) {
     );
     let mut g = c.benchmark_group("parse");
     g.sample_size(10);
-    g.throughput(Throughput::Bytes(log.len() as u64));
-    g.bench_function("100MB_16_machines_coloured", |b| {
-        b.iter_with_large_drop(|| {
-            let mut p = Parser::new(Caps::default(), ParseOptions::default());
-            for chunk in log.chunks(1 << 20) {
-                p.feed(chunk, u32::MAX);
-            }
-            p.finish();
-            assert_eq!(p.run.tests[0].machines.len(), 16);
-            p
-        })
-    });
-    g.throughput(Throughput::Bytes(stripped.len() as u64));
-    g.bench_function("100MB_16_machines_plain", |b| {
-        b.iter_with_large_drop(|| {
-            let mut p = Parser::new(Caps::default(), ParseOptions::default());
-            for chunk in stripped.chunks(1 << 20) {
-                p.feed(chunk, u32::MAX);
-            }
-            p.finish();
-            p
-        })
-    });
+    for (name, input) in [
+        ("100MB_16_machines_coloured", &log),
+        ("100MB_16_machines_plain", &stripped),
+    ] {
+        g.throughput(Throughput::Bytes(input.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter_with_large_drop(|| {
+                let mut p = Parser::new(Caps::default(), ParseOptions::default());
+                for chunk in input.chunks(1 << 20) {
+                    p.feed(chunk, u32::MAX);
+                }
+                p.finish();
+                assert_eq!(p.run.tests[0].machines.len(), 16);
+                p
+            })
+        });
+    }
     g.finish();
 }
 

@@ -42,26 +42,9 @@ fn json(out: &Output) -> serde_json::Value {
     })
 }
 
-fn all_inputs() -> Vec<std::path::PathBuf> {
-    let shared = common::shared();
-    let mut v: Vec<_> = common::all_log_fixtures()
-        .into_iter()
-        .map(|n| shared.join("fixtures/logs").join(n))
-        .collect();
-    for f in [
-        "pass.stderr",
-        "fail.stderr",
-        "timeout.stderr",
-        "interactive.pane.raw",
-    ] {
-        v.push(shared.join("fixtures/real-driver").join(f));
-    }
-    v
-}
-
 #[test]
 fn inspect_json_on_every_fixture_and_on_stdin() {
-    for path in all_inputs() {
+    for path in common::all_inputs() {
         let p = path.to_str().unwrap();
         let from_file = vmscope(&["inspect", "--json", p], None);
         let doc = json(&from_file);
@@ -142,7 +125,7 @@ fn inspect_json_gives_backdoor_addresses() {
 
 #[test]
 fn split_on_every_fixture_and_on_stdin() {
-    for path in all_inputs() {
+    for path in common::all_inputs() {
         let p = path.to_str().unwrap();
         let doc = json(&vmscope(&["inspect", "--json", p], None));
         let dir = tempfile::tempdir().unwrap();

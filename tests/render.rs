@@ -34,19 +34,10 @@ fn draw(app: &mut App, w: u16, h: u16) -> String {
 
 #[test]
 fn every_fixture_draws_at_every_size_after_every_action() {
-    let shared = common::shared();
-    let mut inputs: Vec<Vec<u8>> = common::all_log_fixtures()
+    let inputs: Vec<Vec<u8>> = common::all_inputs()
         .into_iter()
-        .map(|n| std::fs::read(shared.join("fixtures/logs").join(n)).unwrap())
+        .map(|p| std::fs::read(p).unwrap())
         .collect();
-    for f in [
-        "pass.stderr",
-        "fail.stderr",
-        "timeout.stderr",
-        "interactive.pane.raw",
-    ] {
-        inputs.push(common::real_driver(f));
-    }
     let actions = [
         Action::FocusNext,
         Action::Zoom,

@@ -28,6 +28,16 @@ impl Context {
         })
     }
 
+    /// The contexts whose keys apply here, most specific first.
+    pub fn chain(self) -> &'static [Context] {
+        match self {
+            Self::Driver => &[Self::Driver, Self::Log, Self::Global],
+            Self::Log => &[Self::Log, Self::Global],
+            Self::Global => &[Self::Global],
+            Self::Help => &[Self::Help],
+        }
+    }
+
     pub fn title(self) -> &'static str {
         match self {
             Self::Global => "everywhere",
@@ -200,12 +210,7 @@ impl Keymap {
 
     /// The action of a key in `ctx`, looking through the contexts it falls back to.
     pub fn lookup(&self, ctx: Context, chord: Chord) -> Option<Action> {
-        let chain: &[Context] = match ctx {
-            Context::Driver => &[Context::Driver, Context::Log, Context::Global],
-            Context::Log => &[Context::Log, Context::Global],
-            Context::Global => &[Context::Global],
-            Context::Help => &[Context::Help],
-        };
+        let chain = ctx.chain();
         chain.iter().find_map(|c| {
             self.tables
                 .get(c)?
@@ -226,12 +231,7 @@ impl Keymap {
 
     /// Every key bound to `action` in the contexts `ctx` sees.
     pub fn keys_for(&self, ctx: Context, action: Action) -> Vec<Chord> {
-        let chain: &[Context] = match ctx {
-            Context::Driver => &[Context::Driver, Context::Log, Context::Global],
-            Context::Log => &[Context::Log, Context::Global],
-            Context::Global => &[Context::Global],
-            Context::Help => &[Context::Help],
-        };
+        let chain = ctx.chain();
         chain
             .iter()
             .flat_map(|c| self.bindings(*c).iter())
@@ -242,12 +242,7 @@ impl Keymap {
 
     /// Key hints for the status bar: the first key of each hinted action of `ctx`.
     pub fn hints(&self, ctx: Context) -> Vec<(Chord, &'static str)> {
-        let chain: &[Context] = match ctx {
-            Context::Driver => &[Context::Driver, Context::Log, Context::Global],
-            Context::Log => &[Context::Log, Context::Global],
-            Context::Global => &[Context::Global],
-            Context::Help => &[Context::Help],
-        };
+        let chain = ctx.chain();
         let order = [
             Action::Help,
             Action::FocusNext,

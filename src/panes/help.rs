@@ -11,13 +11,8 @@ use crate::app::state::App;
 
 /// The rows of the help for a context: (section, keys, description).
 pub fn rows(app: &App, ctx: Context) -> Vec<(&'static str, String, &'static str)> {
-    let chain: &[Context] = match ctx {
-        Context::Driver => &[Context::Driver, Context::Log, Context::Global],
-        Context::Log => &[Context::Log, Context::Global],
-        _ => &[Context::Global],
-    };
     let mut out = Vec::new();
-    for &c in chain {
+    for &c in ctx.chain() {
         let mut seen = Vec::new();
         for (_, action) in app.keymap.bindings(c) {
             if seen.contains(action) {

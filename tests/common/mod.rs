@@ -52,3 +52,22 @@ pub fn all_log_fixtures() -> Vec<String> {
     v.sort();
     v
 }
+
+/// Every transcript and every capture of the real driver (its stderr and the terminal
+/// stream of an interactive run).
+pub fn all_inputs() -> Vec<PathBuf> {
+    let shared = shared();
+    let mut v: Vec<PathBuf> = all_log_fixtures()
+        .into_iter()
+        .map(|n| shared.join("fixtures/logs").join(n))
+        .collect();
+    for f in [
+        "pass.stderr",
+        "fail.stderr",
+        "timeout.stderr",
+        "interactive.pane.raw",
+    ] {
+        v.push(shared.join("fixtures/real-driver").join(f));
+    }
+    v
+}
