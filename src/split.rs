@@ -99,8 +99,16 @@ pub fn split(input: Input, out: &Path, caps: Caps) -> Result<(TestRun, Vec<PathB
     let mut written = Vec::new();
     for (i, t) in run.tests.iter().enumerate() {
         let scratch = w.scratch(i);
-        if !scratch.exists() {
+        if !visible.contains(&i) && !scratch.exists() {
             continue;
+        }
+        // Every machine gets its file, empty when it printed nothing: scripts can rely on it.
+        fs::create_dir_all(&scratch)?;
+        for m in &t.machines {
+            let path = scratch.join(machine_file(&m.name));
+            if !path.exists() {
+                File::create(&path).with_context(|| format!("writing {}", path.display()))?;
+            }
         }
         let dest = if visible.len() <= 1 {
             out.to_path_buf()
