@@ -148,8 +148,9 @@ fn split_on_every_fixture_and_on_stdin() {
                 let n = m["serial_lines"].as_u64().unwrap();
                 let file = base.join(format!("{name}.log"));
                 let got = std::fs::read_to_string(&file)
-                    .map(|s| s.lines().count() as u64)
-                    .unwrap_or(0);
+                    .unwrap_or_else(|e| panic!("{p}: {}: {e}", file.display()))
+                    .lines()
+                    .count() as u64;
                 assert_eq!(got, n, "{p}: {}", file.display());
             }
             if t["driver_lines"].as_u64().unwrap() > 0 {
