@@ -385,3 +385,21 @@ fn t_shows_input_line_numbers_for_files() {
     t.keys("q");
     assert_eq!(t.wait_exit(10), 0);
 }
+
+#[test]
+fn sigterm_and_sighup_restore_the_terminal() {
+    let log = fixture("real-driver/pass.stderr");
+    for (sig, status) in [(libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
+        let mut t = Term::spawn(&["log", &log], 120, 40);
+        t.wait_text("1 machine1", 10);
+        t.signal(sig);
+        assert_eq!(t.wait_exit(10), status);
+        let s = t.screen();
+        assert!(
+            !s.alternate_screen(),
+            "alternate screen left after signal {sig}"
+        );
+        assert!(!s.hide_cursor());
+        assert_eq!(s.mouse_protocol_mode(), vt100::MouseProtocolMode::None);
+    }
+}

@@ -136,13 +136,13 @@ pub fn run(
                         app.dirty = true;
                     }
                 }
-                _ = term_sig.recv() => break,
-                _ = hup_sig.recv() => break,
+                // Killed or its terminal closed: leave cleanly, with the shell's status for it.
+                _ = term_sig.recv() => return anyhow::Ok(128 + libc::SIGTERM),
+                _ = hup_sig.recv() => return anyhow::Ok(128 + libc::SIGHUP),
             }
         }
-        anyhow::Ok(())
-    })?;
-    Ok(0)
+        anyhow::Ok(0)
+    })
 }
 
 fn handle(app: &mut App, msg: Msg) -> anyhow::Result<()> {

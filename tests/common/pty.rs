@@ -104,6 +104,13 @@ impl Term {
         }
     }
 
+    /// Sends a signal to the program.
+    pub fn signal(&self, sig: i32) {
+        let pid = self.child.process_id().expect("pid") as i32;
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(pid, sig) };
+    }
+
     pub fn screen(&self) -> vt100::Screen {
         self.parser.lock().unwrap().screen().clone()
     }
