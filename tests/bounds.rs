@@ -64,3 +64,42 @@ fn an_escape_storm_leaves_only_sgr() {
         assert_eq!(line.display(), format!("\x1b[1;31mred{i}\x1b[0m"));
     }
 }
+
+/// What the status bar calls the current step, in plain and coloured live input.
+#[test]
+fn the_current_step_follows_the_run() {
+    for coloured in [false, true] {
+        let start = |m: &str, msg: &str| {
+            if coloured {
+                format!("{m}: \x1b[1m\x1b[32m{msg}\x1b[0m\n")
+            } else {
+                format!("{m}: {msg}\n")
+            }
+        };
+        let mut p = Parser::new(Caps::default(), ParseOptions::default());
+        p.run.live = true;
+        p.feed(
+            start("server", "waiting for unit nginx.service").as_bytes(),
+            0,
+        );
+        let cur = |p: &Parser| p.run.tests[0].current_step().map(|a| a.title.clone());
+        assert_eq!(
+            cur(&p).as_deref(),
+            Some("waiting for unit nginx.service"),
+            "coloured={coloured}"
+        );
+        p.feed(start("server", "must succeed: curl x").as_bytes(), 1);
+        assert_eq!(cur(&p).as_deref(), Some("must succeed: curl x"));
+        p.feed(
+            b"server: (finished: must succeed: curl x, in 0.10 seconds)\n",
+            2,
+        );
+        assert_eq!(cur(&p).as_deref(), Some("waiting for unit nginx.service"));
+        p.feed(
+            b"server: (finished: waiting for unit nginx.service, in 0.20 seconds)\n",
+            3,
+        );
+        assert_eq!(cur(&p), None);
+        assert_eq!(p.run.outcome(), vmscope::vm::Outcome::Running);
+    }
+}

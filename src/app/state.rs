@@ -741,8 +741,14 @@ impl App {
             });
             return;
         };
+        let unfolded = HashSet::new();
         let found = {
-            let lines = self.pane_lines(pane);
+            // Search sees inside folded steps too; a match there unfolds them.
+            let filter = self
+                .views
+                .get(&(self.test, pane))
+                .and_then(|v| v.filter.as_ref());
+            let lines = PaneLines::new(self.current_test(), pane, &unfolded, filter);
             let view = self.view(pane);
             let Some(last) = lines.last() else {
                 return;
@@ -771,6 +777,9 @@ impl App {
         };
         match found {
             Some((seq, (total, upto))) => {
+                if pane == Pane::Driver {
+                    self.unfold_around(seq);
+                }
                 self.reveal(pane, seq);
                 self.view_mut(pane).cursor = Some(seq);
                 self.message = Some(Message {
@@ -783,6 +792,26 @@ impl App {
                     text: format!("/{}: no match in this pane", m.pattern),
                     error: true,
                 });
+            }
+        }
+    }
+
+    /// Unfolds every step that holds driver line `seq`.
+    fn unfold_around(&mut self, seq: u64) {
+        let mut chain = Vec::new();
+        {
+            let t = self.current_test();
+            if let Some(line) = t.driver.get(seq) {
+                let mut id = line.tag;
+                while let Some(step) = t.step(id) {
+                    chain.push(id);
+                    id = step.parent;
+                }
+            }
+        }
+        if let Some(set) = self.collapsed.get_mut(&self.test) {
+            for id in chain {
+                set.remove(&id);
             }
         }
     }

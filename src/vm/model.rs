@@ -79,6 +79,18 @@ pub struct Step {
     pub end: Option<u64>,
 }
 
+/// A step that is open now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Activity {
+    /// The driver line that opened it.
+    pub head: u64,
+    pub machine: Option<String>,
+    pub title: String,
+}
+
+/// Open steps remembered at most: plain logs whose ends were cut out leave starts behind.
+pub const MAX_ACTIVITY: usize = 64;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Subtest {
     pub name: String,
@@ -195,6 +207,9 @@ pub struct Test {
     /// `test script finished in N s`.
     pub script_secs: Option<f64>,
     pub exit_code: Option<i32>,
+    /// What the test is doing now: the steps open at this point, innermost last (steps
+    /// opened in colour, and in plain text the nested starts not yet finished).
+    pub activity: Vec<Activity>,
     pub passed_evidence: bool,
     pub timed_out: bool,
     pub finished: bool,
@@ -218,6 +233,7 @@ impl Test {
             global_timeout_secs: None,
             script_secs: None,
             exit_code: None,
+            activity: Vec::new(),
             passed_evidence: false,
             timed_out: false,
             finished: false,
@@ -265,11 +281,23 @@ impl Test {
     }
 
     /// The innermost open step: what the test is doing now.
-    pub fn current_step(&self) -> Option<&Step> {
-        self.steps
-            .iter()
-            .rev()
-            .find(|s| s.state == StepState::Running)
+    pub fn current_step(&self) -> Option<&Activity> {
+        self.activity.last()
+    }
+
+    pub fn open_activity(&mut self, head: u64, machine: Option<String>, title: &str) {
+        if self.activity.len() >= MAX_ACTIVITY {
+            self.activity.remove(0);
+        }
+        self.activity.push(Activity {
+            head,
+            machine,
+            title: title.to_string(),
+        });
+    }
+
+    pub fn close_activity(&mut self, head: u64) {
+        self.activity.retain(|a| a.head != head);
     }
 
     pub fn step(&self, id: StepId) -> Option<&Step> {

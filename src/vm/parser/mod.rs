@@ -161,6 +161,7 @@ impl Parser {
         self.splitter = splitter;
         for (t, st) in self.run.tests.iter_mut().zip(&mut self.states) {
             t.finished = true;
+            t.activity.clear();
             for f in &mut t.failures {
                 if f.message.is_empty() {
                     f.message = "(the input ends inside the traceback, before its exception line)"
@@ -658,6 +659,7 @@ impl Parser {
                 StepState::Running,
             );
             self.states[t].open.push(id);
+            self.run.tests[t].open_activity(seq, machine_name.clone(), msg);
             if let Some(d) = self.run.tests[t].driver.get_mut(seq) {
                 d.tag = id;
             }
@@ -719,6 +721,10 @@ impl Parser {
                 .entry(hash_msg(msg))
                 .or_default()
                 .push(seq);
+            if c::is_known_nested(msg) && !matches!(msg, "cleanup" | "cleaning up") {
+                let who = machine.map(|m| self.run.tests[t].machines[m].name.clone());
+                self.run.tests[t].open_activity(seq, who, msg);
+            }
         }
         self.after_message(t, machine, msg, line);
     }

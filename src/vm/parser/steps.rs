@@ -106,12 +106,14 @@ impl Parser {
         step.state = StepState::Passed;
         step.secs = secs;
         step.end = Some(seq);
+        let head = step.head;
         if step.machine.is_none() {
             step.machine = machine.map(str::to_string);
         }
         if let Some(d) = test.driver.get_mut(seq) {
             d.tag = id;
         }
+        test.close_activity(head);
         self.finish_subtest(t, title, StepState::Passed, secs);
     }
 
@@ -265,6 +267,7 @@ impl Parser {
             }
             let id = self.promote(t, head, &title, StepState::Passed, seq);
             let test = &mut self.run.tests[t];
+            test.close_activity(head);
             test.steps[id as usize].secs = Some(secs);
             if let Some(d) = test.driver.get_mut(seq) {
                 d.tag = id;
@@ -276,6 +279,8 @@ impl Parser {
     /// steps this failure left (outermost first), or the previous failure's chain.
     pub(super) fn fail_open_steps(&mut self, t: usize) -> Vec<StepId> {
         let mut chain: Vec<StepId> = std::mem::take(&mut self.states[t].open);
+        // Whatever was going on has stopped.
+        self.run.tests[t].activity.clear();
         // Plain input: unclosed starts that every generation nests are the open steps.
         let mut heads: Vec<(u64, String)> = Vec::new();
         {

@@ -1,0 +1,121 @@
+//! `App` driven by actions, as a user would, with the screen drawn to a test backend.
+
+mod common;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use vmscope::app::action::Action;
+use vmscope::app::keymap::Keymap;
+use vmscope::app::state::{App, PromptKind};
+use vmscope::app::view::{Matcher, Pane};
+use vmscope::vm::Caps;
+use vmscope::vm::source::SourceEvent;
+
+fn app(file: &str) -> (App, Terminal<TestBackend>) {
+    let mut app = App::new(Caps::default(), Keymap::defaults(), file.into(), false);
+    app.ingest(SourceEvent::Data(common::real_driver(file), u32::MAX));
+    app.ingest(SourceEvent::End);
+    let mut term = Terminal::new(TestBackend::new(220, 50)).unwrap();
+    term.draw(|f| vmscope::panes::draw(f, &mut app)).unwrap();
+    (app, term)
+}
+
+fn screen(app: &mut App, term: &mut Terminal<TestBackend>) -> String {
+    term.draw(|f| vmscope::panes::draw(f, app)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn a_search_finds_lines_inside_folded_steps_and_unfolds_them() {
+    let (mut app, mut term) = app("fail.stderr");
+    app.update(Action::FocusDriver);
+    app.update(Action::CollapseAll);
+    let s = screen(&mut app, &mut term);
+    assert!(!s.contains("connecting took 1.49"), "folded:\n{s}");
+    app.search = Matcher::new("connecting took 1.49");
+    app.update(Action::SearchOlder);
+    let s = screen(&mut app, &mut term);
+    assert!(
+        s.contains("machine1: (connecting took 1.49 seconds)"),
+        "unfolded:\n{s}"
+    );
+    assert!(s.contains("match 1 of 1"));
+}
+
+#[test]
+fn scrolling_up_pauses_and_the_end_follows_again() {
+    let (mut app, mut term) = app("pass.stderr");
+    app.update(Action::FocusMachine(1));
+    assert!(app.view(Pane::Machine(0)).following());
+    app.update(Action::PageUp);
+    assert!(!app.view(Pane::Machine(0)).following());
+    assert!(screen(&mut app, &mut term).contains("[paused]"));
+    app.update(Action::PageDown);
+    app.update(Action::PageDown);
+    assert!(
+        app.view(Pane::Machine(0)).following(),
+        "back at the end, following again"
+    );
+    app.update(Action::Top);
+    assert!(screen(&mut app, &mut term).contains("Linux version 6.12.10"));
+    app.update(Action::Bottom);
+    assert!(app.view(Pane::Machine(0)).following());
+}
+
+#[test]
+fn a_filter_keeps_matching_lines_and_shows_in_the_title() {
+    let (mut app, mut term) = app("pass.stderr");
+    app.update(Action::FocusMachine(2));
+    app.update(Action::Filter);
+    assert_eq!(
+        app.prompt.as_ref().map(|p| p.kind),
+        Some(PromptKind::Filter)
+    );
+    for c in "Reached target".chars() {
+        app.on_key(crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Char(c),
+        ));
+    }
+    app.on_key(crossterm::event::KeyEvent::from(
+        crossterm::event::KeyCode::Enter,
+    ));
+    let s = screen(&mut app, &mut term);
+    assert!(s.contains("[filter: Reached target]"), "{s}");
+    let pane: Vec<&str> = s
+        .lines()
+        .filter(|l| l.contains("┃[  OK  ] Reached target"))
+        .collect();
+    assert!(pane.len() >= 5, "{s}");
+    assert!(
+        !s.contains("Linux version"),
+        "non-matching lines are hidden"
+    );
+    // An empty filter clears it.
+    app.update(Action::Filter);
+    app.on_key(crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Char('u'),
+        crossterm::event::KeyModifiers::CONTROL,
+    ));
+    app.on_key(crossterm::event::KeyEvent::from(
+        crossterm::event::KeyCode::Enter,
+    ));
+    assert!(!screen(&mut app, &mut term).contains("[filter:"));
+}
+
+#[test]
+fn jump_to_the_failure_shows_the_error_lines() {
+    let (mut app, mut term) = app("fail.stderr");
+    app.update(Action::FocusMachine(1));
+    app.update(Action::JumpToFailure);
+    assert_eq!(app.focus, Pane::Driver);
+    let s = screen(&mut app, &mut term);
+    assert!(s.contains("!!! Test \"this one fails\" failed"), "{s}");
+}
