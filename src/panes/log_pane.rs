@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
+use ratatui::widgets::{Block, BorderType, Borders};
 
 use super::text::{crop, cursor_style, spans, wrap};
 use crate::app::state::App;
@@ -123,7 +123,12 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, pane: Pane) {
         return;
     }
     let rows = rows(app, &lines, &view, inner, focused);
-    f.render_widget(Paragraph::new(rows), inner);
+    // Rows are already cut to the pane's width: written straight into the buffer, without
+    // a Paragraph reflowing them again.
+    let buf = f.buffer_mut();
+    for (i, row) in rows.iter().enumerate().take(inner.height as usize) {
+        buf.set_line(inner.x, inner.y + i as u16, row, inner.width);
+    }
 }
 
 /// The rows of the view, bottom-anchored: the anchor line (or the newest) ends the view.
