@@ -272,6 +272,9 @@ impl Parser {
             if let Some(d) = test.driver.get_mut(seq) {
                 d.tag = id;
             }
+        } else if let Some(d) = self.run.tests[t].driver.get_mut(seq) {
+            // Its start is not in the input: the line stays in sight as it is.
+            d.kind = k::PLAIN;
         }
     }
 
