@@ -315,10 +315,6 @@ impl Test {
         }
         d
     }
-
-    pub fn serial_total(&self) -> u64 {
-        self.machines.iter().map(|m| m.serial_lines).sum()
-    }
 }
 
 /// FNV-1a for machine names: short keys looked up once per line, where SipHash's setup

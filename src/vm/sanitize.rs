@@ -192,17 +192,6 @@ pub fn strip_sgr(display: &str) -> String {
     out
 }
 
-/// Removes every escape sequence (SGR included) and control character from raw bytes:
-/// the plain text of a line.
-pub fn plain_text(raw: &[u8]) -> String {
-    let mut display = String::new();
-    if sanitize_into(raw, &mut display) {
-        strip_sgr(&display)
-    } else {
-        display
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
