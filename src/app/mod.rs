@@ -1,12 +1,15 @@
 //! The application: state with one owner, actions, keymap, layout and the event loop.
 
 pub mod action;
+pub mod child;
 pub mod config;
 pub mod demo;
 pub mod keymap;
+pub mod keys;
 pub mod layout;
 pub mod runner;
 pub mod state;
+pub mod terminal;
 pub mod view;
 
 use std::time::Instant;

@@ -1,0 +1,311 @@
+//! The driver as a child: stdin and stdout on a pseudo-terminal vmscope owns (the REPL, the
+//! test script's prints), stderr on a pipe (every logger line), in a session and process
+//! group of its own so that the whole group can be ended on every way out.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long the group gets between SIGTERM and SIGKILL.
+pub const GRACE: Duration = Duration::from_secs(3);
+
+/// What the child's reader threads report.
+#[derive(Debug)]
+pub enum ChildEvent {
+    /// Bytes the child wrote on its terminal.
+    Pty(Vec<u8>),
+    /// Bytes the child wrote on stderr.
+    Stderr(Vec<u8>),
+    /// The child ended: its exit status (128 + signal when killed).
+    Exited(i32),
+}
+
+/// A running driver.
+pub struct Child {
+    pid: libc::pid_t,
+    master: File,
+    /// Ends the group if vmscope dies without doing it (SIGKILL): see `spawn_guardian`.
+    guardian_pipe: Option<OwnedFd>,
+    exited: bool,
+}
+
+fn winsize(cols: u16, rows: u16) -> libc::winsize {
+    libc::winsize {
+        ws_row: rows.max(1),
+        ws_col: cols.max(1),
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    }
+}
+
+fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+impl Child {
+    /// Starts `program args` on a new terminal of `cols`x`rows`; `send` receives what it
+    /// writes and when it ends. The reader threads stop when `send` returns false.
+    pub fn spawn(
+        program: &OsString,
+        args: &[OsString],
+        cols: u16,
+        rows: u16,
+        send: impl Fn(ChildEvent) -> bool + Send + Sync + Clone + 'static,
+    ) -> io::Result<Self> {
+        let (mut master_fd, mut slave_fd) = (0, 0);
+        let ws = winsize(cols, rows);
+        // SAFETY: openpty writes two descriptors; the name and termios pointers may be null.
+        cvt(unsafe {
+            libc::openpty(
+                &mut master_fd,
+                &mut slave_fd,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &ws,
+            )
+        })?;
+        // SAFETY: openpty returned two fresh descriptors that nothing else owns.
+        let (master, slave) = unsafe {
+            (
+                OwnedFd::from_raw_fd(master_fd),
+                OwnedFd::from_raw_fd(slave_fd),
+            )
+        };
+        set_cloexec(&master)?;
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .stdin(Stdio::from(slave.try_clone()?))
+            .stdout(Stdio::from(slave.try_clone()?))
+            .stderr(Stdio::piped())
+            .env("PYTHONUNBUFFERED", "1")
+            .env("TERM", "xterm-256color");
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                // A session of its own, with the new terminal as its controlling terminal:
+                // Ctrl-C typed there interrupts the driver's REPL, not vmscope.
+                cvt(libc::setsid())?;
+                cvt(libc::ioctl(0, libc::TIOCSCTTY as _, 0))?;
+                // If vmscope dies, the driver hears of it at once.
+                cvt(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM))?;
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn()?;
+        drop(slave);
+        let pid = child.id() as libc::pid_t;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| io::Error::other("no stderr pipe"))?;
+        // The process is reaped by our own waitpid below, not by std.
+        std::mem::forget(child);
+        let guardian_pipe = spawn_guardian(pid).ok();
+
+        let master_file = File::from(master);
+        let mut pty_reader = master_file.try_clone()?;
+        let s1 = send.clone();
+        std::thread::Builder::new()
+            .name("pty".into())
+            .spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    match pty_reader.read(&mut buf) {
+                        Ok(0) => return,
+                        Ok(n) => {
+                            if !s1(ChildEvent::Pty(buf[..n].to_vec())) {
+                                return;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        // EIO: every process closed the terminal.
+                        Err(_) => return,
+                    }
+                }
+            })?;
+        let s2 = send.clone();
+        std::thread::Builder::new()
+            .name("stderr".into())
+            .spawn(move || {
+                let mut stderr = stderr;
+                let mut buf = vec![0u8; 256 * 1024];
+                loop {
+                    match stderr.read(&mut buf) {
+                        Ok(0) => return,
+                        Ok(n) => {
+                            if !s2(ChildEvent::Stderr(buf[..n].to_vec())) {
+                                return;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => return,
+                    }
+                }
+            })?;
+        std::thread::Builder::new()
+            .name("wait".into())
+            .spawn(move || {
+                let mut status = 0;
+                loop {
+                    // SAFETY: waiting for our own child.
+                    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+                    if r == pid {
+                        break;
+                    }
+                    if r == -1 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                        status = 0;
+                        break;
+                    }
+                }
+                let code = if libc::WIFSIGNALED(status) {
+                    128 + libc::WTERMSIG(status)
+                } else {
+                    libc::WEXITSTATUS(status)
+                };
+                send(ChildEvent::Exited(code));
+            })?;
+        Ok(Self {
+            pid,
+            master: master_file,
+            guardian_pipe,
+            exited: false,
+        })
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Writes to the child's terminal (keys, pastes, answers to its queries).
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.master.write_all(bytes)
+    }
+
+    /// Tells the child its terminal changed size (it gets SIGWINCH).
+    pub fn resize(&self, cols: u16, rows: u16) -> io::Result<()> {
+        let ws = winsize(cols, rows);
+        // SAFETY: TIOCSWINSZ reads a winsize from a live descriptor.
+        cvt(unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ as _, &ws) }).map(|_| ())
+    }
+
+    pub fn mark_exited(&mut self) {
+        self.exited = true;
+    }
+
+    pub fn exited(&self) -> bool {
+        self.exited
+    }
+
+    /// Ends the child's whole process group: SIGTERM, then SIGKILL after `grace` for what
+    /// is left. Returns once the group is gone or the SIGKILL was sent.
+    pub fn end_group(&mut self, grace: Duration) {
+        signal_group(self.pid, libc::SIGTERM);
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline && group_alive(self.pid) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if group_alive(self.pid) {
+            signal_group(self.pid, libc::SIGKILL);
+        }
+        // The guardian has nothing left to do.
+        self.guardian_pipe = None;
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if group_alive(self.pid) {
+            self.end_group(GRACE);
+        }
+    }
+}
+
+fn signal_group(pgid: libc::pid_t, sig: libc::c_int) {
+    // SAFETY: kill(2) on a process group vmscope created.
+    unsafe { libc::kill(-pgid, sig) };
+}
+
+/// Whether any process of the group is left (zombies of the driver included until reaped).
+pub fn group_alive(pgid: libc::pid_t) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    unsafe { libc::kill(-pgid, 0) == 0 }
+}
+
+fn set_cloexec(fd: &OwnedFd) -> io::Result<()> {
+    // SAFETY: fcntl on a live descriptor.
+    unsafe {
+        let flags = cvt(libc::fcntl(fd.as_raw_fd(), libc::F_GETFD))?;
+        cvt(libc::fcntl(
+            fd.as_raw_fd(),
+            libc::F_SETFD,
+            flags | libc::FD_CLOEXEC,
+        ))?;
+    }
+    Ok(())
+}
+
+/// A small process that outlives vmscope only to end the driver's group: it waits for the
+/// pipe vmscope holds to close (vmscope exited, crashed or was SIGKILLed), then sends the
+/// group SIGTERM and, after the grace period, SIGKILL. The parent-death signal covers the
+/// driver itself; this covers QEMU and every other process of the group.
+fn spawn_guardian(pgid: libc::pid_t) -> io::Result<OwnedFd> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: fresh descriptors owned here.
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: the child only calls async-signal-safe functions (read, kill, nanosleep,
+    // _exit) and never returns into Rust code.
+    let pid = cvt(unsafe { libc::fork() })?;
+    if pid == 0 {
+        // SAFETY: see above.
+        unsafe {
+            // Hold nothing of vmscope's: not its terminal, not another guardian's pipe.
+            let keep = read_end.as_raw_fd();
+            for fd in 0..4096 {
+                if fd != keep {
+                    libc::close(fd);
+                }
+            }
+            let mut b = 0u8;
+            while libc::read(read_end.as_raw_fd(), (&mut b as *mut u8).cast(), 1) != 0 {
+                if *libc::__errno_location() != libc::EINTR {
+                    break;
+                }
+            }
+            if libc::kill(-pgid, 0) == 0 {
+                libc::kill(-pgid, libc::SIGTERM);
+                let step = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 50_000_000,
+                };
+                let mut waited = 0;
+                while waited < GRACE.as_millis() as i32 / 50 && libc::kill(-pgid, 0) == 0 {
+                    libc::nanosleep(&step, std::ptr::null_mut());
+                    waited += 1;
+                }
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+            libc::_exit(0);
+        }
+    }
+    drop(read_end);
+    // The guardian is reaped by a thread so it never lingers as a zombie.
+    std::thread::Builder::new()
+        .name("guardian".into())
+        .spawn(move || {
+            let mut status = 0;
+            // SAFETY: waiting for our own child.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+        })?;
+    Ok(write_end)
+}
