@@ -51,6 +51,16 @@ pub enum Command {
         #[arg(short, long)]
         out: PathBuf,
     },
+    /// Run a test driver live: its VMs' consoles in panes, its REPL in the command pane.
+    ///
+    /// Example: vmscope run -- ./result/bin/nixos-test-driver -I
+    Run {
+        #[command(flatten)]
+        caps: CapArgs,
+        /// The driver and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "DRIVER")]
+        command: Vec<std::ffi::OsString>,
+    },
     /// Replay a simulated test run: three machines, subtests, a failure. No Nix, no KVM.
     Demo {
         /// Replay speed factor (2 = twice as fast).
@@ -143,5 +153,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             app::run_log(input, follow, caps.caps(config.caps), config)
         }
         Command::Demo { speed, caps } => app::run_demo(speed, caps.caps(config.caps), config),
+        Command::Run { caps, mut command } => {
+            let program = command.remove(0);
+            app::run_driver(program, command, caps.caps(config.caps), config)
+        }
     }
 }

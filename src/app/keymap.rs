@@ -118,7 +118,16 @@ impl Chord {
         let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
         let alt = ev.modifiers.contains(KeyModifiers::ALT);
         let code = match ev.code {
-            KeyCode::Char(c) => ChordCode::Char(if ctrl { c.to_ascii_lowercase() } else { c }),
+            // Terminals send Ctrl-\\ Ctrl-] Ctrl-^ Ctrl-_ as the bytes of Ctrl-4..7, and
+            // crossterm reports them as digits.
+            KeyCode::Char(c) if ctrl => ChordCode::Char(match c {
+                '4' => '\\',
+                '5' => ']',
+                '6' => '^',
+                '7' => '_',
+                c => c.to_ascii_lowercase(),
+            }),
+            KeyCode::Char(c) => ChordCode::Char(c),
             KeyCode::F(n) => ChordCode::F(n),
             other => ChordCode::Named(NAMED.iter().find(|(_, k)| *k == other)?.0),
         };
@@ -365,6 +374,13 @@ mod tests {
             k.lookup_event(Context::Log, &key(KeyCode::BackTab, KeyModifiers::SHIFT)),
             Some(Action::FocusPrev)
         );
+    }
+
+    #[test]
+    fn control_punctuation_reads_as_itself() {
+        let ev = key(KeyCode::Char('5'), KeyModifiers::CONTROL);
+        assert_eq!(Chord::from_event(&ev), Chord::parse("ctrl-]"));
+        assert_eq!(Chord::parse("ctrl-]").unwrap().to_string(), "Ctrl-]");
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub struct Layout {
     pub too_small: bool,
 }
 
-pub fn compute(area: Rect, machines: usize, focus: Pane, zoom: bool) -> Layout {
+pub fn compute(area: Rect, machines: usize, focus: Pane, zoom: bool, command: bool) -> Layout {
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         return Layout {
             too_small: true,
@@ -32,15 +32,31 @@ pub fn compute(area: Rect, machines: usize, focus: Pane, zoom: bool) -> Layout {
     }
     let top = Rect::new(area.x, area.y, area.width, 1);
     let bottom = Rect::new(area.x, area.bottom() - 1, area.width, 1);
-    let body = Rect::new(area.x, area.y + 1, area.width, area.height - 2);
+    let mut body = Rect::new(area.x, area.y + 1, area.width, area.height - 2);
     let mut out = Layout {
         top,
         bottom,
         ..Layout::default()
     };
-    if zoom || machines == 0 {
-        let pane = if machines == 0 { Pane::Driver } else { focus };
-        out.panes.push((pane, body));
+    if zoom && (focus != Pane::Command || command) {
+        out.panes.push((focus, body));
+        return out;
+    }
+    // A live run's terminal: a band across the bottom.
+    if command {
+        let h = if body.height >= 16 {
+            (body.height * 2 / 5).max(8)
+        } else {
+            body.height / 2
+        };
+        out.panes.push((
+            Pane::Command,
+            Rect::new(body.x, body.bottom() - h, body.width, h),
+        ));
+        body.height -= h;
+    }
+    if machines == 0 {
+        out.panes.push((Pane::Driver, body));
         return out;
     }
     // The driver pane: a column on the right, or a band below on narrow terminals.
@@ -82,7 +98,7 @@ pub fn compute(area: Rect, machines: usize, focus: Pane, zoom: bool) -> Layout {
             // A window of machines that holds the focused one.
             let focused = match focus {
                 Pane::Machine(m) => m,
-                Pane::Driver => 0,
+                Pane::Driver | Pane::Command => 0,
             };
             let start = focused.saturating_sub(fit - 1).min(machines - fit);
             let shown: Vec<usize> = (start..start + fit).collect();
@@ -144,7 +160,7 @@ mod tests {
 
     #[test]
     fn few_machines_get_a_grid_and_the_driver_a_column() {
-        let l = compute(Rect::new(0, 0, 200, 50), 3, Pane::Driver, false);
+        let l = compute(Rect::new(0, 0, 200, 50), 3, Pane::Driver, false, false);
         assert_eq!(machines(&l), 3);
         assert!(l.machine_list.is_none());
         let driver = l.panes.iter().find(|(p, _)| *p == Pane::Driver).unwrap().1;
@@ -158,7 +174,13 @@ mod tests {
 
     #[test]
     fn many_machines_get_a_list() {
-        let l = compute(Rect::new(0, 0, 120, 30), 16, Pane::Machine(15), false);
+        let l = compute(
+            Rect::new(0, 0, 120, 30),
+            16,
+            Pane::Machine(15),
+            false,
+            false,
+        );
         assert!(l.machine_list.is_some());
         assert!(machines(&l) < 16);
         assert!(
@@ -169,7 +191,7 @@ mod tests {
 
     #[test]
     fn sixteen_fit_on_a_big_terminal() {
-        let l = compute(Rect::new(0, 0, 300, 90), 16, Pane::Driver, false);
+        let l = compute(Rect::new(0, 0, 300, 90), 16, Pane::Driver, false, false);
         assert_eq!(machines(&l), 16);
     }
 
@@ -177,9 +199,9 @@ mod tests {
     fn every_size_gives_panes_inside_the_screen_that_never_overlap() {
         for w in (MIN_WIDTH..=220).step_by(7) {
             for h in (MIN_HEIGHT..=70).step_by(5) {
-                for n in 0..20 {
+                for (n, command) in (0..20).flat_map(|n| [(n, false), (n, true)]) {
                     let area = Rect::new(0, 0, w, h);
-                    let l = compute(area, n, Pane::Machine(n.saturating_sub(1)), false);
+                    let l = compute(area, n, Pane::Machine(n.saturating_sub(1)), false, command);
                     assert!(!l.too_small);
                     let mut rects: Vec<Rect> = l.panes.iter().map(|(_, r)| *r).collect();
                     rects.extend(l.machine_list);
@@ -193,6 +215,7 @@ mod tests {
                         }
                     }
                     assert!(l.panes.iter().any(|(p, _)| *p == Pane::Driver));
+                    assert_eq!(l.panes.iter().any(|(p, _)| *p == Pane::Command), command);
                 }
             }
         }
@@ -200,8 +223,8 @@ mod tests {
 
     #[test]
     fn zoom_and_tiny() {
-        let l = compute(Rect::new(0, 0, 100, 30), 4, Pane::Machine(2), true);
+        let l = compute(Rect::new(0, 0, 100, 30), 4, Pane::Machine(2), true, false);
         assert_eq!(l.panes, vec![(Pane::Machine(2), Rect::new(0, 1, 100, 28))]);
-        assert!(compute(Rect::new(0, 0, 30, 5), 4, Pane::Driver, false).too_small);
+        assert!(compute(Rect::new(0, 0, 30, 5), 4, Pane::Driver, false, false).too_small);
     }
 }

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod keymap;
 pub mod keys;
 pub mod layout;
+pub mod live;
 pub mod runner;
 pub mod state;
 pub mod terminal;
@@ -32,12 +33,39 @@ pub fn run_log(
         follow,
         timed: live,
     };
-    runner::run(app, move |send| pump(input, mode, start, send))
+    runner::run(
+        app,
+        runner::Feed::Source(Box::new(move |send| pump(input, mode, start, send))),
+    )
 }
 
 /// `vmscope demo`: the built-in scenario, live.
 pub fn run_demo(speed: f64, caps: Caps, config: config::Config) -> anyhow::Result<i32> {
     let app = App::new(caps, config.keymap, "demo".into(), true);
     let start: Instant = app.start;
-    runner::run(app, move |send| demo::replay(speed, start, send))
+    runner::run(
+        app,
+        runner::Feed::Source(Box::new(move |send| demo::replay(speed, start, send))),
+    )
+}
+
+/// `vmscope run -- DRIVER ARGS…`: the driver live, its REPL in the command pane.
+pub fn run_driver(
+    program: std::ffi::OsString,
+    args: Vec<std::ffi::OsString>,
+    caps: Caps,
+    config: config::Config,
+) -> anyhow::Result<i32> {
+    let name = std::path::Path::new(&program).file_name().map_or_else(
+        || program.to_string_lossy().into_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let interactive = args.iter().any(|a| a == "-I" || a == "--interactive");
+    let mut app = App::new(caps, config.keymap, name, true);
+    if interactive {
+        // The user came to type.
+        app.focus = view::Pane::Command;
+        app.term_input = true;
+    }
+    runner::run(app, runner::Feed::Child(program, args))
 }

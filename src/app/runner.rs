@@ -4,14 +4,20 @@
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind};
+use crossterm::event::{
+    self, DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    Event, KeyEventKind,
+};
 use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
 use crossterm::{cursor, execute};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
-use super::state::{App, Effect};
+use super::child::{Child, ChildEvent, GRACE};
+use super::live::CommandPane;
+use super::state::{App, Effect, Message};
+use super::view::Pane;
 use crate::vm::source::SourceEvent;
 
 /// Redraws are coalesced to at most this rate.
@@ -22,13 +28,20 @@ const INGEST_BUDGET: Duration = Duration::from_millis(30);
 enum Msg {
     Term(Event),
     Source(SourceEvent),
+    Child(ChildEvent),
     TermGone(String),
 }
 
 /// Puts the terminal back as it was. Safe to call more than once.
 pub fn restore_terminal() {
     let mut out = io::stdout();
-    let _ = execute!(out, DisableMouseCapture, LeaveAlternateScreen, cursor::Show);
+    let _ = execute!(
+        out,
+        DisableBracketedPaste,
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        cursor::Show
+    );
     let _ = terminal::disable_raw_mode();
     let _ = out.flush();
 }
@@ -49,12 +62,19 @@ fn install_panic_hook() {
     }));
 }
 
-/// Runs the screen until the user quits. `source` is started on its own thread and sends
-/// what it reads; it must return when sending fails.
-pub fn run(
-    mut app: App,
-    source: impl FnOnce(&dyn Fn(SourceEvent) -> bool) + Send + 'static,
-) -> anyhow::Result<i32> {
+/// A reader run on its own thread (file, stdin, demo); it returns when sending fails.
+pub type Reader = Box<dyn FnOnce(&dyn Fn(SourceEvent) -> bool) + Send>;
+
+/// Where a screen's lines come from.
+pub enum Feed {
+    Source(Reader),
+    /// A driver to run, with its arguments.
+    Child(std::ffi::OsString, Vec<std::ffi::OsString>),
+}
+
+/// Runs the screen until the user quits. Returns vmscope's exit status: the driver's for a
+/// live run, 128 + the signal when vmscope was told to stop.
+pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -67,6 +87,7 @@ pub fn run(
         stdout,
         EnterAlternateScreen,
         EnableMouseCapture,
+        EnableBracketedPaste,
         cursor::Hide,
         terminal::Clear(terminal::ClearType::All)
     )?;
@@ -91,16 +112,42 @@ pub fn run(
                 }
             }
         })?;
-    let source_tx = tx.clone();
-    std::thread::Builder::new()
-        .name("source".into())
-        .spawn(move || {
-            let send = |ev: SourceEvent| source_tx.blocking_send(Msg::Source(ev)).is_ok();
-            source(&send);
-        })?;
+    let mut child: Option<Child> = None;
+    match feed {
+        Feed::Source(source) => {
+            let source_tx = tx.clone();
+            std::thread::Builder::new()
+                .name("source".into())
+                .spawn(move || {
+                    let send = |ev: SourceEvent| source_tx.blocking_send(Msg::Source(ev)).is_ok();
+                    source(&send);
+                })?;
+        }
+        Feed::Child(program, args) => {
+            // The terminal's size is the command pane's: draw once to know it.
+            let title = std::iter::once(&program)
+                .chain(&args)
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ");
+            app.command = Some(CommandPane::new(title, 80, 24));
+            term.draw(|f| crate::panes::draw(f, &mut app))?;
+            let (cols, rows) = command_size(&app).unwrap_or((80, 24));
+            if let Some(cmd) = &mut app.command {
+                cmd.emu.resize(cols, rows);
+            }
+            let child_tx = tx.clone();
+            let send = move |ev: ChildEvent| child_tx.blocking_send(Msg::Child(ev)).is_ok();
+            child = Some(
+                Child::spawn(&program, &args, cols, rows, send).map_err(|e| {
+                    anyhow::anyhow!("cannot start {}: {e}", program.to_string_lossy())
+                })?,
+            );
+        }
+    }
     drop(tx);
 
-    rt.block_on(async move {
+    let status = rt.block_on(async {
         let mut term_sig =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut hup_sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
@@ -111,6 +158,7 @@ pub fn run(
                 term.draw(|f| crate::panes::draw(f, &mut app))?;
                 app.dirty = false;
                 last_draw = Instant::now();
+                follow_size(&mut app, child.as_mut());
             }
             if app.quit {
                 break;
@@ -123,7 +171,7 @@ pub fn run(
                     let mut next = Some(msg);
                     // Take what is queued before drawing, within a budget.
                     while let Some(m) = next.take() {
-                        handle(&mut app, m)?;
+                        handle(&mut app, child.as_mut(), m)?;
                         if app.quit || started.elapsed() > INGEST_BUDGET {
                             break;
                         }
@@ -137,39 +185,101 @@ pub fn run(
                     }
                 }
                 // Killed or its terminal closed: leave cleanly, with the shell's status for it.
-                _ = term_sig.recv() => return anyhow::Ok(128 + libc::SIGTERM),
-                _ = hup_sig.recv() => return anyhow::Ok(128 + libc::SIGHUP),
+                _ = term_sig.recv() => return anyhow::Ok(Some(128 + libc::SIGTERM)),
+                _ = hup_sig.recv() => return anyhow::Ok(Some(128 + libc::SIGHUP)),
             }
         }
-        anyhow::Ok(0)
-    })
+        anyhow::Ok(None)
+    })?;
+    // No driver, QEMU or helper outlives vmscope.
+    if let Some(mut c) = child.take()
+        && !c.exited()
+    {
+        c.end_group(GRACE);
+    }
+    Ok(status.unwrap_or_else(|| {
+        app.exit_code.unwrap_or(if app.command.is_some() {
+            128 + libc::SIGTERM
+        } else {
+            0
+        })
+    }))
 }
 
-fn handle(app: &mut App, msg: Msg) -> anyhow::Result<()> {
-    match msg {
-        Msg::Term(Event::Key(k)) if k.kind != KeyEventKind::Release => {
-            let effects = app.on_key(k);
-            perform(app, effects);
-        }
-        Msg::Term(Event::Mouse(m)) => {
-            let effects = app.on_mouse(m);
-            perform(app, effects);
-        }
-        Msg::Term(Event::Resize(..)) => app.dirty = true,
-        Msg::Term(_) => {}
-        Msg::Source(ev) => app.ingest(ev),
-        Msg::TermGone(e) => anyhow::bail!("terminal input failed: {e}"),
+/// The inner size of the command pane as last drawn.
+fn command_size(app: &App) -> Option<(u16, u16)> {
+    app.drawn
+        .panes
+        .iter()
+        .find(|(p, _)| *p == Pane::Command)
+        .map(|(_, r)| {
+            (
+                r.width.saturating_sub(2).max(1),
+                r.height.saturating_sub(2).max(1),
+            )
+        })
+}
+
+/// Keeps the driver's terminal the size of its pane.
+fn follow_size(app: &mut App, child: Option<&mut Child>) {
+    let (Some(size), Some(child)) = (command_size(app), child) else {
+        return;
+    };
+    let Some(cmd) = &mut app.command else { return };
+    if cmd.emu.size() != size {
+        cmd.emu.resize(size.0, size.1);
+        let _ = child.resize(size.0, size.1);
+        app.dirty = true;
     }
+}
+
+fn handle(app: &mut App, child: Option<&mut Child>, msg: Msg) -> anyhow::Result<()> {
+    let effects = match msg {
+        Msg::Term(Event::Key(k)) if k.kind != KeyEventKind::Release => app.on_key(k),
+        Msg::Term(Event::Mouse(m)) => app.on_mouse(m),
+        Msg::Term(Event::Paste(text)) => app.on_paste(&text),
+        Msg::Term(Event::Resize(..)) => {
+            app.dirty = true;
+            Vec::new()
+        }
+        Msg::Term(_) => Vec::new(),
+        Msg::Source(ev) => {
+            app.ingest(ev);
+            Vec::new()
+        }
+        Msg::Child(ev) => {
+            let exited = matches!(ev, ChildEvent::Exited(_));
+            let effects = app.on_child(ev);
+            if exited && let Some(c) = child {
+                c.mark_exited();
+                perform(app, Some(c), effects);
+                return Ok(());
+            }
+            effects
+        }
+        Msg::TermGone(e) => anyhow::bail!("terminal input failed: {e}"),
+    };
+    perform(app, child, effects);
     Ok(())
 }
 
-fn perform(app: &mut App, effects: Vec<Effect>) {
+fn perform(app: &mut App, mut child: Option<&mut Child>, effects: Vec<Effect>) {
     for e in effects {
         match e {
             Effect::Save { path, text } => {
                 let n = text.lines().count();
                 let result = std::fs::write(&path, text).map(|_| n);
                 app.saved(&path, result);
+            }
+            Effect::WritePty(bytes) => {
+                if let Some(c) = child.as_deref_mut()
+                    && let Err(e) = c.write(&bytes)
+                {
+                    app.message = Some(Message {
+                        text: format!("cannot write to the driver's terminal: {e}"),
+                        error: true,
+                    });
+                }
             }
         }
     }

@@ -22,6 +22,8 @@ use crate::vm::{Caps, ParseOptions, Parser, TestRun};
 pub enum Effect {
     /// Write `text` to `path`; the outcome is reported with `App::saved`.
     Save { path: PathBuf, text: String },
+    /// Write to the live run's terminal (keys, answers to its queries).
+    WritePty(Vec<u8>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +85,16 @@ pub struct App {
     pub drawn: Drawn,
     /// Lines each machine had when it was last focused, for unread counts.
     seen: HashMap<(usize, usize), u64>,
+    /// The driver's terminal in a live run.
+    pub command: Option<super::live::CommandPane>,
+    /// Keys go to the command pane's program (it is focused and not left with `leave`).
+    pub term_input: bool,
+    /// The chord that leaves a terminal pane.
+    pub leave: super::keymap::Chord,
+    /// The live run's exit status, once it ended.
+    pub exit_code: Option<i32>,
+    /// Quit was asked once while the driver runs.
+    confirm_quit: bool,
 }
 
 /// Lines below the first one on the first screen: one row less when the top row says what
@@ -119,6 +131,12 @@ impl App {
             quit: false,
             drawn: Drawn::default(),
             seen: HashMap::new(),
+            command: None,
+            term_input: false,
+            leave: super::keymap::Chord::parse(super::live::DEFAULT_LEAVE)
+                .unwrap_or_else(|| unreachable!()),
+            exit_code: None,
+            confirm_quit: false,
         }
     }
 
@@ -199,6 +217,9 @@ impl App {
             .map(Pane::Machine)
             .collect();
         v.push(Pane::Driver);
+        if self.command.is_some() {
+            v.push(Pane::Command);
+        }
         v
     }
 
@@ -279,6 +300,14 @@ impl App {
         self.dirty = true;
         if self.prompt.is_some() {
             return self.prompt_key(key);
+        }
+        if self.typing() && self.help.is_none() {
+            return self.terminal_key(key);
+        }
+        if self.help.is_none()
+            && let Some(effects) = self.command_nav_key(&key)
+        {
+            return effects;
         }
         let ctx = self.context();
         if ctx == Context::Help
@@ -386,9 +415,13 @@ impl App {
                 if value.trim().is_empty() {
                     return Vec::new();
                 }
+                let text = match (&self.command, self.focus) {
+                    (Some(cmd), Pane::Command) => cmd.emu.screen().contents(),
+                    _ => self.pane_text(self.focus),
+                };
                 return vec![Effect::Save {
                     path: PathBuf::from(value.trim()),
-                    text: self.pane_text(self.focus),
+                    text,
                 }];
             }
             PromptKind::HelpSearch => {
@@ -445,6 +478,7 @@ impl App {
         let test = t.name.clone().unwrap_or_else(|| "vmscope".to_string());
         let pane = match self.focus {
             Pane::Driver => "driver".to_string(),
+            Pane::Command => "command".to_string(),
             Pane::Machine(m) => t
                 .machines
                 .get(m)
@@ -467,9 +501,25 @@ impl App {
         if !matches!(action, Action::Close) {
             self.message = None;
         }
+        if action != Action::Quit {
+            self.confirm_quit = false;
+        }
         let focus = self.focus;
         match action {
-            Action::Quit => self.quit = true,
+            Action::Quit => {
+                let running = self.command.as_ref().is_some_and(|c| c.exit.is_none());
+                if running && !self.confirm_quit {
+                    self.confirm_quit = true;
+                    self.message = Some(Message {
+                        text:
+                            "the driver is still running: q again stops it (and its VMs) and quits"
+                                .into(),
+                        error: true,
+                    });
+                    return Vec::new();
+                }
+                self.quit = true;
+            }
             Action::Help => {
                 self.help = match self.help {
                     Some(_) => None,
@@ -639,6 +689,8 @@ impl App {
 
     pub fn set_focus(&mut self, pane: Pane) {
         self.focus = pane;
+        // Focusing the terminal is coming to type in it.
+        self.term_input = pane == Pane::Command;
         if let Pane::Machine(m) = pane {
             self.mark_seen(m);
         }
@@ -660,6 +712,10 @@ impl App {
 
     /// Moves a pane's view by `n` lines (the driver pane moves its cursor).
     pub fn scroll(&mut self, pane: Pane, n: i64) {
+        if pane == Pane::Command {
+            self.scroll_command(n);
+            return;
+        }
         let (last, new_anchor, new_cursor) = {
             let lines = self.pane_lines(pane);
             let Some(last) = lines.last() else {

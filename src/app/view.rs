@@ -11,6 +11,8 @@ use crate::vm::store::{LineStore, StoredLine};
 pub enum Pane {
     Driver,
     Machine(usize),
+    /// The driver's terminal (its REPL) in a live run.
+    Command,
 }
 
 /// Where a pane's view is.
@@ -153,7 +155,7 @@ impl<'a> PaneLines<'a> {
         filter: Option<&'a Matcher>,
     ) -> Self {
         let (store, driver) = match pane {
-            Pane::Driver => (&test.driver, true),
+            Pane::Driver | Pane::Command => (&test.driver, true),
             Pane::Machine(m) => (
                 test.machines.get(m).map_or(&test.driver, |x| &x.serial),
                 test.machines.get(m).is_none(),

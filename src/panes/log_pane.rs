@@ -72,6 +72,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, pane: Pane) {
                 ));
             }
         }
+        Pane::Command => return,
         Pane::Driver => {
             title.push(Span::styled(" 0 ", Style::new().fg(Color::DarkGray)));
             title.push(Span::styled(

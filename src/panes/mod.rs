@@ -4,6 +4,7 @@ pub mod help;
 pub mod log_pane;
 pub mod machine_list;
 pub mod status_bar;
+pub mod terminal_pane;
 pub mod text;
 
 use ratatui::Frame;
@@ -19,7 +20,13 @@ use crate::app::state::{App, Drawn};
 pub fn draw(f: &mut Frame<'_>, app: &mut App) {
     let area = f.area();
     let test = app.current_test();
-    let l = layout::compute(area, test.machines.len(), app.focus, app.zoom);
+    let l = layout::compute(
+        area,
+        test.machines.len(),
+        app.focus,
+        app.zoom,
+        app.command.is_some(),
+    );
     if l.too_small {
         let msg = format!(
             "terminal too small: {}x{} (vmscope needs {MIN_WIDTH}x{MIN_HEIGHT})",
@@ -42,7 +49,13 @@ pub fn draw(f: &mut Frame<'_>, app: &mut App) {
         machine_list::draw(f, list, app_ref);
     }
     for (pane, rect) in &l.panes {
-        log_pane::draw(f, *rect, app_ref, *pane);
+        match (pane, &app_ref.command) {
+            (crate::app::view::Pane::Command, Some(cmd)) => {
+                terminal_pane::draw(f, *rect, app_ref, cmd)
+            }
+            (crate::app::view::Pane::Command, None) => {}
+            _ => log_pane::draw(f, *rect, app_ref, *pane),
+        }
     }
     status_bar::draw_bottom(f, l.bottom, app_ref);
     if app_ref.help.is_some() {

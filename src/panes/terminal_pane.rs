@@ -1,0 +1,128 @@
+//! A terminal pane: the emulator's screen drawn cell by cell, its cursor placed when the
+//! pane has the keyboard.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders};
+
+use crate::app::live::CommandPane;
+use crate::app::state::App;
+use crate::app::view::Pane;
+
+fn color(c: vt100::Color) -> Option<Color> {
+    match c {
+        vt100::Color::Default => None,
+        vt100::Color::Idx(i) => Some(Color::Indexed(i)),
+        vt100::Color::Rgb(r, g, b) => Some(Color::Rgb(r, g, b)),
+    }
+}
+
+fn cell_style(cell: &vt100::Cell) -> Style {
+    let mut style = Style::new();
+    if let Some(fg) = color(cell.fgcolor()) {
+        style = style.fg(fg);
+    }
+    if let Some(bg) = color(cell.bgcolor()) {
+        style = style.bg(bg);
+    }
+    let mut m = Modifier::empty();
+    if cell.bold() {
+        m |= Modifier::BOLD;
+    }
+    if cell.dim() {
+        m |= Modifier::DIM;
+    }
+    if cell.italic() {
+        m |= Modifier::ITALIC;
+    }
+    if cell.underline() {
+        m |= Modifier::UNDERLINED;
+    }
+    if cell.inverse() {
+        m |= Modifier::REVERSED;
+    }
+    style.add_modifier(m)
+}
+
+pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, cmd: &CommandPane) {
+    let focused = app.focus == Pane::Command && app.help.is_none();
+    let typing = focused && app.typing();
+    let mut title = vec![
+        Span::styled(" command ", Style::new().add_modifier(Modifier::BOLD)),
+        Span::styled(format!("{} ", cmd.title), Style::new().fg(Color::DarkGray)),
+    ];
+    match cmd.exit {
+        None => title.push(Span::styled("● running ", Style::new().fg(Color::Yellow))),
+        Some(0) => title.push(Span::styled("exited 0 ", Style::new().fg(Color::Green))),
+        Some(c) => title.push(Span::styled(
+            format!("exited {c} "),
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        )),
+    }
+    if typing {
+        title.push(Span::styled(
+            format!("[typing · {} leaves] ", app.leave),
+            Style::new().fg(Color::Black).bg(Color::Cyan),
+        ));
+    } else if focused && cmd.exit.is_none() {
+        title.push(Span::styled(
+            "[navigation · Enter types] ",
+            Style::new().fg(Color::Cyan),
+        ));
+    }
+    let back = cmd.emu.scrollback();
+    if back > 0 {
+        title.push(Span::styled(
+            format!("[history -{back}] "),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    let border = if typing {
+        Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
+    } else if focused {
+        Style::new().fg(Color::Cyan)
+    } else {
+        Style::new().fg(Color::DarkGray)
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Rounded
+        })
+        .border_style(border)
+        .title(Line::from(title));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let screen = cmd.emu.screen();
+    let (rows, cols) = screen.size();
+    let buf = f.buffer_mut();
+    for row in 0..rows.get().min(inner.height) {
+        for col in 0..cols.get().min(inner.width) {
+            let Some(cell) = screen.cell(row, col) else {
+                continue;
+            };
+            if cell.is_wide_continuation() {
+                continue;
+            }
+            let x = inner.x + col;
+            let y = inner.y + row;
+            let target = &mut buf[(x, y)];
+            if cell.has_contents() {
+                target.set_symbol(cell.contents());
+            } else {
+                target.set_symbol(" ");
+            }
+            target.set_style(cell_style(cell));
+        }
+    }
+    if typing && back == 0 && !screen.hide_cursor() {
+        let (r, c) = screen.cursor_position();
+        if r < inner.height && c < inner.width {
+            f.set_cursor_position((inner.x + c, inner.y + r));
+        }
+    }
+}
