@@ -119,3 +119,34 @@ fn jump_to_the_failure_shows_the_error_lines() {
     let s = screen(&mut app, &mut term);
     assert!(s.contains("!!! Test \"this one fails\" failed"), "{s}");
 }
+
+#[test]
+fn the_leave_chord_pressed_twice_goes_to_the_program() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use vmscope::app::live::CommandPane;
+    use vmscope::app::state::Effect;
+    let mut app = App::new(Caps::default(), Keymap::defaults(), "driver".into(), true);
+    app.command = Some(CommandPane::new("driver".into(), 80, 24));
+    app.set_focus(Pane::Command);
+    assert!(app.typing());
+    let key = |c: char| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+    assert_eq!(
+        app.on_key(key('q')),
+        vec![Effect::WritePty(b"q".to_vec())],
+        "q is typed, not quit"
+    );
+    assert!(!app.quit);
+    let leave = KeyEvent::new(KeyCode::Char(']'), KeyModifiers::CONTROL);
+    assert!(app.on_key(leave).is_empty());
+    assert!(!app.typing(), "first press: navigation");
+    assert_eq!(
+        app.on_key(leave),
+        vec![Effect::WritePty(vec![0x1d])],
+        "second press goes through"
+    );
+    assert!(app.typing());
+    // Ctrl-C while typing is the program's.
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(app.on_key(ctrl_c), vec![Effect::WritePty(vec![0x03])]);
+    assert!(!app.quit);
+}
