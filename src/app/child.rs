@@ -1,6 +1,7 @@
 //! The driver as a child: stdin and stdout on a pseudo-terminal vmscope owns (the REPL, the
-//! test script's prints), stderr on a pipe (every logger line), in a session and process
-//! group of its own so that the whole group can be ended on every way out.
+//! test script's prints), stderr on a second, raw one read apart (every logger line), in a
+//! session and process group of its own so that the whole group can be ended on every way
+//! out.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -80,11 +81,15 @@ impl Child {
             )
         };
         set_cloexec(&master)?;
+        // stderr gets a terminal of its own, in raw mode so that its bytes pass unchanged:
+        // IPython falls back to a bare `input()` prompt (written to stderr, no line editing)
+        // unless stdin, stdout and stderr are all terminals.
+        let (err_master, err_slave) = raw_pty(cols, rows)?;
         let mut cmd = Command::new(program);
         cmd.args(args)
             .stdin(Stdio::from(slave.try_clone()?))
             .stdout(Stdio::from(slave.try_clone()?))
-            .stderr(Stdio::piped())
+            .stderr(Stdio::from(err_slave))
             .env("PYTHONUNBUFFERED", "1")
             .env("TERM", "xterm-256color");
         // SAFETY: only async-signal-safe calls between fork and exec.
@@ -99,13 +104,12 @@ impl Child {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn()?;
+        let child = cmd.spawn()?;
+        // Only the child holds the slaves now: their reads end when it is gone.
         drop(slave);
+        drop(cmd);
         let pid = child.id() as libc::pid_t;
-        let stderr = child
-            .stderr
-            .take()
-            .ok_or_else(|| io::Error::other("no stderr pipe"))?;
+        let stderr = File::from(err_master);
         // The process is reaped by our own waitpid below, not by std.
         std::mem::forget(child);
         let guardian_pipe = spawn_guardian(pid).ok();
@@ -256,6 +260,25 @@ pub fn group_alive(pgid: libc::pid_t) -> bool {
         let pgrp = fields.nth(1).and_then(|f| f.parse::<libc::pid_t>().ok());
         pgrp == Some(pgid) && state != Some("Z")
     })
+}
+
+/// A pseudo-terminal pair whose slave passes bytes unchanged (no `\n` → `\r\n`, no echo).
+fn raw_pty(cols: u16, rows: u16) -> io::Result<(OwnedFd, OwnedFd)> {
+    let (mut m, mut s) = (0, 0);
+    let ws = winsize(cols, rows);
+    // SAFETY: as in `Child::spawn`.
+    cvt(unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), &ws) })?;
+    // SAFETY: fresh descriptors owned here.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
+    set_cloexec(&master)?;
+    // SAFETY: termios of a live terminal descriptor.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        cvt(libc::tcgetattr(slave.as_raw_fd(), &mut t))?;
+        libc::cfmakeraw(&mut t);
+        cvt(libc::tcsetattr(slave.as_raw_fd(), libc::TCSANOW, &t))?;
+    }
+    Ok((master, slave))
 }
 
 fn set_cloexec(fd: &OwnedFd) -> io::Result<()> {

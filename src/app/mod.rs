@@ -39,14 +39,51 @@ pub fn run_log(
     )
 }
 
-/// `vmscope demo`: the built-in scenario, live.
+/// The fake driver and what it reads, built into the binary.
+const FAKE_DRIVER: &str = include_str!("../../assets/demo/fake-driver.py");
+const BOOT_LOG: &str = include_str!("../../assets/demo/boot.txt");
+
+/// `vmscope demo`: the fake driver run live (a failing subtest, then its REPL to play
+/// with); without `python3`, the recorded scenario replayed in real time.
 pub fn run_demo(speed: f64, caps: Caps, config: config::Config) -> anyhow::Result<i32> {
-    let app = App::new(caps, config.keymap, "demo".into(), true);
+    if let Some(python) = find_in_path("python3") {
+        let dir = tempfile::Builder::new().prefix("vmscope-demo-").tempdir()?;
+        std::fs::write(dir.path().join("fake-driver.py"), FAKE_DRIVER)?;
+        std::fs::write(dir.path().join("boot.txt"), BOOT_LOG)?;
+        let args: Vec<std::ffi::OsString> = vec![
+            dir.path().join("fake-driver.py").into(),
+            "-I".into(),
+            "--then-repl".into(),
+            "--scenario".into(),
+            "fail".into(),
+            "--speed".into(),
+            format!("{speed}").into(),
+            "--ssh-dir".into(),
+            dir.path().into(),
+        ];
+        let status = run_driver(python.into_os_string(), args, caps, config);
+        drop(dir);
+        return status;
+    }
+    let mut app = App::new(caps, config.keymap, "demo".into(), true);
+    app.message = Some(state::Message {
+        text: "python3 is not installed: replaying a recorded run (no REPL)".into(),
+        error: false,
+    });
     let start: Instant = app.start;
     runner::run(
         app,
         runner::Feed::Source(Box::new(move |send| demo::replay(speed, start, send))),
     )
+}
+
+/// A program on `$PATH`.
+fn find_in_path(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
 }
 
 /// `vmscope run -- DRIVER ARGS…`: the driver live, its REPL in the command pane.

@@ -1,0 +1,409 @@
+#!/usr/bin/env python3
+"""A stand-in for nixpkgs' nixos-test-driver, for vmscope's demo and tests.
+
+It prints what the current driver prints, where it prints it: logger lines on stderr with
+their colours, the SSH backdoor and symbols blocks and the test script's prints on stdout,
+the REPL (IPython through ptpython when installed) on its terminal. Machines are simulated:
+each "QEMU" is a real `sleep` process in the driver's process group, its serial console
+replays a boot log, and `succeed`/`fail` run their commands in a local shell, whose stderr
+shows up on the serial console as a guest's would.
+
+Standard library only; ptpython and IPython are used when they are installed.
+"""
+
+import argparse
+import contextlib
+import datetime
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LOCK = threading.RLock()
+SPEED = 1.0
+
+BOLD, DIM, NORMAL, RESET = "\x1b[1m", "\x1b[2m", "\x1b[22m", "\x1b[0m"
+RED, GREEN, YELLOW = "\x1b[31m", "\x1b[32m", "\x1b[33m"
+
+
+def eprint(text):
+    with LOCK:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+
+def pause(seconds):
+    time.sleep(seconds / SPEED)
+
+
+def prefix(machine):
+    return f"{machine}: " if machine else ""
+
+
+def log(msg, machine=None):
+    eprint(prefix(machine) + msg)
+
+
+def log_test_error(msg):
+    for line in msg.split("\n"):
+        eprint(f"{RED}!!! {RESET}{line}")
+
+
+def warn(msg, line):
+    # Like the driver's formatwarning: no newline after the final reset.
+    with LOCK:
+        sys.stderr.write(f"{BOLD}{YELLOW}??? Warning (UserWarning): {NORMAL}{msg}\n"
+                         f"    File \"<string>\", line {line}\n{RESET}")
+        sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def nested(msg, machine=None):
+    eprint(f"{prefix(machine)}{BOLD}{GREEN}{msg}{RESET}")
+    start = time.monotonic()
+    yield
+    # No "finished" line when the block is left by an exception.
+    eprint(f"{prefix(machine)}(finished: {msg}, in {time.monotonic() - start:.2f} seconds)")
+
+
+class RequestedAssertionFailed(AssertionError):
+    pass
+
+
+def boot_lines(name):
+    with open(os.path.join(HERE, "boot.txt"), encoding="utf-8") as f:
+        lines = [l.rstrip("\n") for l in f if not l.startswith("#")]
+    return [l.replace("\\e", "\x1b").replace("{name}", name) for l in lines]
+
+
+class Machine:
+    def __init__(self, name):
+        self.name = name
+        self.qemu = None
+        self.booted = threading.Event()
+        self.connected = False
+        self.crashed = False
+
+    def serial(self, line):
+        eprint(f"{DIM}{self.name} # {line}{RESET}")
+
+    def start(self):
+        if self.qemu is not None:
+            return
+        log("starting vm", self.name)
+        # The "QEMU" of this machine: a real process of the driver's group.
+        self.qemu = subprocess.Popen(["sleep", "100000"])
+        log(f"QEMU running (pid {self.qemu.pid})", self.name)
+        threading.Thread(target=self._boot, daemon=True).start()
+
+    def _boot(self):
+        for line in boot_lines(self.name):
+            if self.crashed:
+                return
+            self.serial(line)
+            if line.startswith("connecting to host"):
+                self.booted.set()
+            pause(0.02)
+        self.booted.set()
+
+    def connect(self):
+        if self.connected:
+            return
+        self.start()
+        with nested("waiting for the VM to finish booting", self.name):
+            start = time.monotonic()
+            self.booted.wait()
+            if self.crashed:
+                raise RuntimeError("Shell disconnected")
+            log("Guest shell says: b'Spawning backdoor root shell...\\n'", self.name)
+            log("connected to guest root shell", self.name)
+            log(f"(connecting took {time.monotonic() - start:.2f} seconds)", self.name)
+            self.connected = True
+
+    def execute(self, command):
+        self.connect()
+        if self.crashed:
+            raise RuntimeError("Shell disconnected")
+        proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+        for line in proc.stderr.splitlines():
+            self.serial(line)
+        return proc.returncode, proc.stdout
+
+    def succeed(self, *commands):
+        output = ""
+        for command in commands:
+            with nested(f"must succeed: {command}", self.name):
+                rc, out = self.execute(command)
+                if rc != 0:
+                    log(f"output: {out}", self.name)
+                    raise RequestedAssertionFailed(f"command `{command}` failed (exit code {rc})")
+                output += out
+        return output
+
+    def fail(self, *commands):
+        output = ""
+        for command in commands:
+            with nested(f"must fail: {command}", self.name):
+                rc, out = self.execute(command)
+                if rc == 0:
+                    raise RequestedAssertionFailed(f"command `{command}` unexpectedly succeeded")
+                output += out
+        return output
+
+    def wait_for_unit(self, unit):
+        with nested(f"waiting for unit {unit}", self.name):
+            self.connect()
+            pause(0.1)
+            self.serial(f"[\x1b[0;32m  OK  \x1b[0m] Started \x1b[0;1;39m{unit}\x1b[0m.")
+
+    def wait_until_succeeds(self, command, timeout=900):
+        if isinstance(timeout, (int, float)):
+            warn("wait_until_succeeds(): passing a bare int/float as a duration is deprecated. "
+                 "Use datetime.timedelta instead.", 1)
+            timeout = datetime.timedelta(seconds=timeout)
+        with nested(f"waiting for success: {command}", self.name):
+            start = time.monotonic()
+            while True:
+                rc, out = self.execute(command)
+                if rc == 0:
+                    return out
+                elapsed = time.monotonic() - start
+                if elapsed > timeout.total_seconds():
+                    raise RequestedAssertionFailed(
+                        f"action timed out after {elapsed:.2f} seconds "
+                        f"(timeout={timeout.total_seconds()})")
+                pause(1)
+
+    def shutdown(self):
+        with nested("waiting for the VM to power off", self.name):
+            self.serial("[  312.500000] reboot: Power down")
+            self.stop()
+
+    def crash(self):
+        log("forced crash", self.name)
+        self.stop()
+
+    def panic(self):
+        """The guest's kernel panics: the console says so and QEMU goes away."""
+        self.serial("[  313.000000] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000009")
+        self.crashed = True
+        self.booted.set()
+        self.stop()
+
+    def stop(self):
+        if self.qemu is not None and self.qemu.poll() is None:
+            self.qemu.terminate()
+            self.qemu.wait()
+
+    def __repr__(self):
+        return f"<Machine '{self.name}'>"
+
+
+class Driver:
+    def __init__(self, names, global_timeout, ssh_dir):
+        self.machines = [Machine(n) for n in names]
+        self.global_timeout = global_timeout
+        self.ssh_dir = ssh_dir
+        self.timer = None
+        self.script = ""
+
+    def start_all(self):
+        with nested("start all VMs"):
+            threads = [threading.Thread(target=m.start) for m in self.machines]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+    def symbols(self):
+        general = dict(start_all=self.start_all, machines=self.machines, log=log, os=os,
+                       subtest=self.subtest, test_script=self.test_script, run_tests=self.run_tests,
+                       dump_machine_ssh=self.dump_machine_ssh, driver=self,
+                       RequestedAssertionFailed=RequestedAssertionFailed)
+        names = {m.name.replace("-", "_"): m for m in self.machines}
+        if len(self.machines) == 1:
+            general["machine"] = self.machines[0]
+        print("additionally exposed symbols:")
+        print("    " + "".join(f"{n}, " for n in names).rstrip() )
+        print("    ,")
+        print("    start_all, test_script, machines, machines_qemu, machines_nspawn, vlans, driver, "
+              "log, os, create_machine, subtest, run_tests, join_all, retry, serial_stdout_off, "
+              "serial_stdout_on, polling_condition, BaseMachine, QemuMachine, NspawnMachine, t, "
+              "debug, dump_machine_ssh")
+        sys.stdout.flush()
+        return {**general, **names}
+
+    @contextlib.contextmanager
+    def subtest(self, name):
+        with nested(f"subtest: {name}"):
+            try:
+                yield
+            except Exception as e:
+                log_test_error(f'Test "{name}" failed with error: "{e}"')
+                raise
+
+    def dump_machine_ssh(self):
+        if not self.ssh_dir:
+            return
+        width = max(len(m.name) for m in self.machines)
+        print("SSH backdoor enabled, the machines can be accessed like this:")
+        print(f"{BOLD}Note:{RESET} this requires {BOLD}systemd-ssh-proxy(1){RESET} to be enabled "
+              "(default on NixOS 25.05 and newer).")
+        for m in sorted(self.machines, key=lambda m: m.name):
+            pad = " " * (width - len(m.name) + 2)
+            print(f"    {m.name}:{pad}{BOLD}ssh -o User=root "
+                  f"vsock-mux/{self.ssh_dir}/{m.name}_host.socket{RESET}")
+        sys.stdout.flush()
+
+    def terminate(self):
+        with nested("timeout reached; test terminating..."):
+            for m in self.machines:
+                if m.qemu is not None and m.qemu.poll() is None:
+                    log(f"kill QemuMachine (pid {m.qemu.pid})")
+                    m.stop()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def test_script(self, script=None):
+        self.script = script if script is not None else self.script
+        symbols = self.symbols()
+        exec(compile(self.script, "<string>", "exec"), symbols)
+
+    def report(self, exc, tb):
+        """Prints a failed assertion the way the driver does: only the script's frames."""
+        source = self.script.splitlines()
+        frames = [f for f in traceback.extract_tb(tb) if f.filename == "<string>"]
+        lines = ["Traceback (most recent call last):"]
+        for f in frames:
+            lines.append(f'  File "<string>", line {f.lineno}, in {f.name}')
+            if 0 < f.lineno <= len(source):
+                lines.append(f"    {source[f.lineno - 1].strip()}")
+        lines.append("")
+        lines.append(f"{type(exc).__name__}: {exc}")
+        log_test_error("\n".join(lines))
+
+    def run_tests(self, script):
+        self.timer = threading.Timer(self.global_timeout, self.terminate)
+        self.timer.daemon = True
+        self.timer.start()
+        started = time.monotonic()
+        with nested("run the VM test script"):
+            try:
+                self.test_script(script)
+            except RequestedAssertionFailed as e:
+                self.report(e, e.__traceback__)
+                self.cleanup()
+                sys.exit(1)
+        log(f"test script finished in {time.monotonic() - started:.2f}s")
+
+    def cleanup(self):
+        if self.timer:
+            self.timer.cancel()
+        with nested("cleanup"):
+            for m in self.machines:
+                if m.qemu is not None and m.qemu.poll() is None:
+                    log(f"kill QemuMachine (pid {m.qemu.pid})")
+                    m.stop()
+
+
+SCENARIOS = {
+    "pass": '''
+start_all()
+with subtest("machines boot"):
+    for m in machines:
+        m.wait_for_unit("multi-user.target")
+with subtest("the server answers"):
+    server.wait_for_unit("nginx.service")
+    print("server says:", server.succeed("echo hello from server").strip())
+with subtest("the client fetches the page"):
+    client.succeed("echo fetching >&2; true")
+    client.wait_until_succeeds("true", 30)
+''',
+    "fail": '''
+start_all()
+with subtest("machines boot"):
+    for m in machines:
+        m.wait_for_unit("multi-user.target")
+with subtest("the client fetches the page"):
+    client.succeed("echo fetching >&2; true")
+with subtest("the database accepts connections"):
+    database.wait_for_unit("postgresql.service")
+    database.succeed("echo 'psql: error: connection refused' >&2; exit 2")
+''',
+    "timeout": '''
+start_all()
+with subtest("wait for something that never happens"):
+    client.wait_for_unit("multi-user.target")
+    client.wait_until_succeeds("test -e /this-file-is-never-created", datetime.timedelta(seconds=600))
+''',
+    "crash": '''
+start_all()
+with subtest("machines boot"):
+    client.wait_for_unit("multi-user.target")
+database.panic()
+with subtest("the database answers"):
+    database.succeed("true")
+''',
+}
+
+
+def main():
+    global SPEED
+    p = argparse.ArgumentParser(prog="nixos-test-driver", description=__doc__.splitlines()[0])
+    p.add_argument("-I", "--interactive", action="store_true")
+    p.add_argument("--scenario", choices=sorted(SCENARIOS), default="pass")
+    p.add_argument("--machines", default="client,database,server")
+    p.add_argument("--global-timeout", type=float, default=600.0)
+    p.add_argument("--ssh-dir", help="announce an SSH backdoor with host sockets in this directory")
+    p.add_argument("--speed", type=float, default=1.0)
+    p.add_argument("--then-repl", action="store_true",
+                   help="with -I: run the scenario first, then open the REPL (the demo)")
+    args = p.parse_args()
+    SPEED = max(args.speed, 0.01)
+    driver = Driver([n for n in args.machines.split(",") if n], args.global_timeout, args.ssh_dir)
+
+    log("Machine state will be reset. To keep it, pass --keep-machine-state")
+    with nested("start all VLans"):
+        pass
+    driver.dump_machine_ssh()
+    log(f"Test will time out and terminate in {float(args.global_timeout)} seconds")
+    try:
+        if args.interactive:
+            if args.then_repl:
+                try:
+                    driver.test_script("import datetime\n" + SCENARIOS[args.scenario])
+                except RequestedAssertionFailed as e:
+                    driver.report(e, e.__traceback__)
+            repl(driver)
+        else:
+            script = "import datetime\n" + SCENARIOS[args.scenario]
+            driver.run_tests(script)
+    finally:
+        if sys.exc_info()[0] is not SystemExit:
+            driver.cleanup()
+
+
+def repl(driver):
+    symbols = driver.symbols()
+    history = os.path.join(os.getcwd(), ".nixos-test-history")
+    try:
+        from ptpython.ipython import embed
+        embed(user_ns=symbols, history_filename=history)
+        return
+    except ImportError:
+        pass
+    try:
+        from ptpython.repl import embed as pt_embed
+        pt_embed(globals=symbols, history_filename=history)
+        return
+    except ImportError:
+        pass
+    import code
+    code.interact(local=symbols, banner="")
+
+
+if __name__ == "__main__":
+    main()
