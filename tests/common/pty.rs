@@ -38,6 +38,18 @@ impl Term {
         Self::spawn_full(program, args, cols, rows, &[])
     }
 
+    /// vmscope started in `dir` (where the driver keeps its REPL history).
+    pub fn spawn_in(dir: &std::path::Path, args: &[&str], cols: u16, rows: u16) -> Self {
+        let dir = dir.display().to_string();
+        Self::spawn_full(
+            env!("CARGO_BIN_EXE_vmscope"),
+            args,
+            cols,
+            rows,
+            &[("VMSCOPE_TEST_CWD", &dir)],
+        )
+    }
+
     fn spawn_full(
         program: &str,
         args: &[&str],
@@ -60,10 +72,14 @@ impl Term {
         // No user configuration leaks into tests.
         let cfg = std::env::temp_dir().join(format!("vmscope-test-config-{}", std::process::id()));
         cmd.env("XDG_CONFIG_HOME", cfg);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
         cmd.cwd(std::env::temp_dir());
+        for (k, v) in env {
+            if *k == "VMSCOPE_TEST_CWD" {
+                cmd.cwd(v);
+            } else {
+                cmd.env(k, v);
+            }
+        }
         let child = pair.slave.spawn_command(cmd).expect("spawn vmscope");
         drop(pair.slave);
         let parser = Arc::new(Mutex::new(vt100::Parser::new(nz(rows), nz(cols), 0)));

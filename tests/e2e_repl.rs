@@ -1,0 +1,105 @@
+//! The fake driver under `vmscope run`: its logger lines fill the panes live, and with `-I`
+//! the command pane hosts the real ptpython/IPython REPL (installed by scripts/test).
+
+mod common;
+
+use common::pty::{Term, find};
+
+fn fake_driver() -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/demo/fake-driver.py")
+        .display()
+        .to_string()
+}
+
+fn python_has_the_repl() {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import ptpython.ipython, IPython"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "python3 with ptpython and IPython is needed (scripts/test installs them)"
+    );
+}
+
+#[test]
+fn ipython_in_the_command_pane() {
+    python_has_the_repl();
+    let dir = tempfile::tempdir().unwrap();
+    let drv = fake_driver();
+    let mut t = Term::spawn_in(
+        dir.path(),
+        &["run", "--", "python3", &drv, "-I", "--speed", "5"],
+        160,
+        48,
+    );
+    t.wait_text("In [1]:", 30);
+    t.keys("1+1\r");
+    t.wait_text("Out[1]: 2", 10);
+    assert!(
+        !t.text().contains("CPR"),
+        "no warning about cursor position requests:\n{}",
+        t.text()
+    );
+    // History: the up arrow brings the last line back.
+    t.keys("\x1b[A");
+    t.wait_text("In [2]: 1+1", 10);
+    // Ctrl-C interrupts the statement, not the run.
+    t.keys("\x15import time; time.sleep(30)\r");
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    t.keys("\x03");
+    t.wait_text("KeyboardInterrupt", 10);
+    t.wait_text("In [3]:", 10);
+    assert!(t.text().contains("RUNNING"), "the run goes on");
+    // The REPL sees the command pane's size, and its changes.
+    t.resize(120, 40);
+    t.wait_for("a redraw at the new size", 10, |s| {
+        find(s, "In [3]:").is_some() && s.size().1.get() == 120
+    });
+    t.keys("import shutil; shutil.get_terminal_size()\r");
+    t.wait_text("columns=118", 10);
+    // Leaving the REPL ends the driver, which cleans up its machines.
+    t.keys("exit()\r");
+    t.wait_text("exited 0", 20);
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+    assert!(
+        dir.path().join(".nixos-test-history").exists(),
+        "history in the working directory"
+    );
+}
+
+#[test]
+fn a_failing_run_of_the_fake_driver_fills_the_panes_live() {
+    let drv = fake_driver();
+    let mut t = Term::spawn(
+        &[
+            "run",
+            "--",
+            "python3",
+            &drv,
+            "--scenario",
+            "fail",
+            "--speed",
+            "5",
+        ],
+        160,
+        48,
+    );
+    t.wait_text("1 client", 20);
+    t.wait_text("3 server", 20);
+    t.wait_text("subtest: machines boot", 20);
+    t.wait_text("exited 1", 30);
+    let s = t.text();
+    assert!(s.contains("FAILED"));
+    assert!(s.contains("RequestedAssertionFailed"));
+    assert!(
+        s.contains("psql: error: connection refused"),
+        "guest stderr on the serial console"
+    );
+    // The test script's print and the symbols block are on the terminal.
+    assert!(s.contains("additionally exposed symbols:"));
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 1);
+}
