@@ -328,18 +328,22 @@ fn follow_shows_lines_appended_to_a_growing_file() {
 }
 
 #[test]
-fn the_demo_runs_to_its_failure() {
-    let mut t = Term::spawn(&["demo", "--speed", "20"], 160, 48);
-    t.wait_text("RUNNING", 10);
+fn the_demo_runs_to_its_failure_and_opens_the_repl() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Term::spawn_in(dir.path(), &["demo", "--speed", "5"], 160, 48);
+    t.wait_text("RUNNING", 20);
     t.wait_text("FAILED", 30);
-    t.wait_text("input ended: FAILED", 30);
+    // After the failing subtest, the REPL is there to play with.
+    t.wait_text("In [1]:", 30);
     let s = t.text();
-    for m in ["1 client", "2 database", "3 server"] {
+    for m in ["1 client", "2 database", "3 server", "fake-driver.py"] {
         assert!(s.contains(m), "{m}: {s}");
     }
     assert!(s.contains("RequestedAssertionFailed"));
-    t.keys("q");
-    assert_eq!(t.wait_exit(10), 0);
+    t.keys("client.succeed('echo hi from the demo')\r");
+    t.wait_text("hi from the demo", 10);
+    t.keys("\x1dqq");
+    assert_eq!(t.wait_exit(15), 143, "the driver was stopped");
 }
 
 #[test]

@@ -93,8 +93,13 @@ pub fn run_driver(
     caps: Caps,
     config: config::Config,
 ) -> anyhow::Result<i32> {
-    let name = std::path::Path::new(&program).file_name().map_or_else(
-        || program.to_string_lossy().into_owned(),
+    // An interpreter running a script is called by the script.
+    let interpreted = std::path::Path::new(&program)
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("python"));
+    let shown = args.first().filter(|_| interpreted).unwrap_or(&program);
+    let name = std::path::Path::new(shown).file_name().map_or_else(
+        || shown.to_string_lossy().into_owned(),
         |n| n.to_string_lossy().into_owned(),
     );
     let interactive = args.iter().any(|a| a == "-I" || a == "--interactive");
