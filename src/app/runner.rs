@@ -127,7 +127,16 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
             // The terminal's size is the command pane's: draw once to know it.
             let title = std::iter::once(&program)
                 .chain(&args)
-                .map(|a| a.to_string_lossy().into_owned())
+                .map(|a| {
+                    // Paths by their last part: the title is short enough to read.
+                    let a = a.to_string_lossy();
+                    match a.rsplit_once('/') {
+                        Some((_, last)) if !last.is_empty() && !a.starts_with('-') => {
+                            last.to_string()
+                        }
+                        _ => a.into_owned(),
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(" ");
             app.command = Some(CommandPane::new(title, 80, 24));

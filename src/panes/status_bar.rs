@@ -127,6 +127,25 @@ pub fn draw_bottom(f: &mut Frame<'_>, area: Rect, app: &App) {
         );
         return;
     }
+    if app.typing() {
+        let line = Line::from(vec![
+            Span::styled(
+                " TYPING ",
+                Style::new()
+                    .fg(Color::Black)
+                    .bg(Color::Cyan)
+                    .add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(" every key goes to the driver's terminal · "),
+            Span::styled(
+                app.leave.to_string(),
+                Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(" returns to navigation"),
+        ]);
+        f.render_widget(Paragraph::new(line), area);
+        return;
+    }
     let mut spans: Vec<Span<'static>> = Vec::new();
     for (key, label) in app.keymap.hints(app.context()) {
         spans.push(Span::styled(
