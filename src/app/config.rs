@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use serde::Deserialize;
 
-use super::keymap::Keymap;
+use super::keymap::{Chord, Keymap};
 use crate::vm::Caps;
 
 pub const DEFAULT_CONFIG: &str = include_str!("../../assets/config.toml");
@@ -16,6 +16,14 @@ pub const DEFAULT_CONFIG: &str = include_str!("../../assets/config.toml");
 struct File {
     #[serde(default)]
     memory: Memory,
+    #[serde(default)]
+    terminal: TerminalSection,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TerminalSection {
+    leave: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -29,6 +37,8 @@ struct Memory {
 pub struct Config {
     pub caps: Caps,
     pub keymap: Keymap,
+    /// The chord that leaves a terminal pane.
+    pub leave: Chord,
 }
 
 impl Default for Config {
@@ -36,6 +46,7 @@ impl Default for Config {
         Self {
             caps: Caps::default(),
             keymap: Keymap::defaults(),
+            leave: Chord::parse(super::live::DEFAULT_LEAVE).unwrap_or_else(|| unreachable!()),
         }
     }
 }
@@ -54,12 +65,14 @@ impl Config {
     /// names the file.
     pub fn load() -> anyhow::Result<Self> {
         let mut caps = Caps::default();
-        apply(&mut caps, DEFAULT_CONFIG).context("built-in config")?;
+        let mut leave = Chord::parse(super::live::DEFAULT_LEAVE).unwrap_or_else(|| unreachable!());
+        apply(&mut caps, &mut leave, DEFAULT_CONFIG).context("built-in config")?;
         let mut keymap_text = None;
         if let Some(dir) = dir() {
             let path = dir.join("config.toml");
             if let Ok(text) = std::fs::read_to_string(&path) {
-                apply(&mut caps, &text).with_context(|| format!("in {}", path.display()))?;
+                apply(&mut caps, &mut leave, &text)
+                    .with_context(|| format!("in {}", path.display()))?;
             }
             let kpath = dir.join("keymap.toml");
             if let Ok(text) = std::fs::read_to_string(&kpath) {
@@ -72,12 +85,20 @@ impl Config {
             }
             None => Keymap::defaults(),
         };
-        Ok(Self { caps, keymap })
+        Ok(Self {
+            caps,
+            keymap,
+            leave,
+        })
     }
 }
 
-fn apply(caps: &mut Caps, text: &str) -> anyhow::Result<()> {
+fn apply(caps: &mut Caps, leave: &mut Chord, text: &str) -> anyhow::Result<()> {
     let f: File = toml::from_str(text)?;
+    if let Some(l) = &f.terminal.leave {
+        *leave = Chord::parse(l)
+            .ok_or_else(|| anyhow::anyhow!("[terminal] leave: cannot read key {l:?}"))?;
+    }
     if let Some(n) = f.memory.max_lines {
         caps.max_lines = n;
     }
@@ -97,15 +118,25 @@ mod tests {
             max_lines: 1,
             max_bytes: 1,
         };
-        apply(&mut caps, DEFAULT_CONFIG).unwrap();
+        let mut leave = Chord::parse("x").unwrap();
+        apply(&mut caps, &mut leave, DEFAULT_CONFIG).unwrap();
         assert_eq!(caps, Caps::default());
+        assert_eq!(Some(leave), Chord::parse(super::super::live::DEFAULT_LEAVE));
     }
 
     #[test]
     fn unknown_keys_are_errors() {
         let mut caps = Caps::default();
-        assert!(apply(&mut caps, "[memory]\nmax_line = 3\n").is_err());
-        apply(&mut caps, "[memory]\nmax_lines = 3\n").unwrap();
+        let mut leave = Chord::parse("x").unwrap();
+        assert!(apply(&mut caps, &mut leave, "[memory]\nmax_line = 3\n").is_err());
+        assert!(apply(&mut caps, &mut leave, "[terminal]\nleave = \"ctrl-xyz\"\n").is_err());
+        apply(
+            &mut caps,
+            &mut leave,
+            "[memory]\nmax_lines = 3\n[terminal]\nleave = \"ctrl-g\"\n",
+        )
+        .unwrap();
         assert_eq!(caps.max_lines, 3);
+        assert_eq!(leave.to_string(), "Ctrl-g");
     }
 }

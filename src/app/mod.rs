@@ -104,6 +104,7 @@ pub fn run_driver(
     );
     let interactive = args.iter().any(|a| a == "-I" || a == "--interactive");
     let mut app = App::new(caps, config.keymap, name, true);
+    app.leave = config.leave;
     if interactive {
         // The user came to type.
         app.focus = view::Pane::Command;
