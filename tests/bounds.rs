@@ -1,5 +1,7 @@
 //! Memory stays bounded whatever the input does, and nothing but SGR is ever stored.
 
+mod common;
+
 use vmscope::vm::{Caps, ParseOptions, Parser};
 
 #[test]
@@ -102,4 +104,50 @@ fn the_current_step_follows_the_run() {
         assert_eq!(cur(&p), None);
         assert_eq!(p.run.outcome(), vmscope::vm::Outcome::Running);
     }
+}
+
+/// The driver's terminal names the machines (symbols block) and their backdoor (SSH block)
+/// before any of them boots; the REPL's drawing around them is ignored.
+#[test]
+fn the_terminal_stream_names_machines_and_backdoor_addresses() {
+    let raw = common::real_driver("interactive.pane.raw");
+    let mut p = Parser::new(Caps::default(), ParseOptions::default());
+    // Only the part before `start_all()`: nothing has booted yet.
+    let before = raw
+        .windows(9)
+        .position(|w| w == b"start_all")
+        .unwrap_or(raw.len());
+    p.feed_terminal(&raw[..before]);
+    let names: Vec<&str> = p.run.tests[0]
+        .machines
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    assert_eq!(names, ["machine1", "machine2", "machine3"]);
+    assert_eq!(
+        p.run.tests[0].driver.len(),
+        0,
+        "the terminal's lines are not driver lines"
+    );
+
+    let mut p = Parser::new(Caps::default(), ParseOptions::default());
+    p.feed_terminal(b"SSH backdoor enabled, the machines can be accessed like this:\r\n\x1b[1mNote:\x1b[0m this requires \x1b[1msystemd-ssh-proxy(1)\x1b[0m to be enabled.\r\n    client:  \x1b[1mssh -o User=root vsock-mux//tmp/x/client_host.socket\x1b[0m\r\n    server:  \x1b[1mssh -o User=root vsock-mux//tmp/x/server_host.socket\x1b[0m\r\nIn [1]: ");
+    let ssh: Vec<(&str, &str)> = p.run.tests[0]
+        .ssh
+        .iter()
+        .map(|e| (e.machine.as_str(), e.command.as_str()))
+        .collect();
+    assert_eq!(
+        ssh,
+        [
+            (
+                "client",
+                "ssh -o User=root vsock-mux//tmp/x/client_host.socket"
+            ),
+            (
+                "server",
+                "ssh -o User=root vsock-mux//tmp/x/server_host.socket"
+            )
+        ]
+    );
 }

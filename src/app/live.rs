@@ -42,6 +42,7 @@ impl App {
         self.dirty = true;
         match ev {
             ChildEvent::Pty(bytes) => {
+                self.parser.feed_terminal(&bytes);
                 let Some(cmd) = &mut self.command else {
                     return Vec::new();
                 };

@@ -108,6 +108,17 @@ pub struct Parser {
     display: String,
     plain_buf: String,
     time_ms: u32,
+    /// Lines of the driver's terminal (stdout), read only for the blocks that name machines.
+    term_splitter: LineSplitter,
+    term_block: TermBlock,
+}
+
+/// Where the reading of the driver's terminal is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TermBlock {
+    None,
+    Symbols,
+    Ssh,
 }
 
 impl Parser {
@@ -125,6 +136,8 @@ impl Parser {
             display: String::new(),
             plain_buf: String::new(),
             time_ms: super::store::NO_TIME,
+            term_splitter: LineSplitter::new(max_line),
+            term_block: TermBlock::None,
         }
     }
 
@@ -152,6 +165,53 @@ impl Parser {
         let mut splitter = std::mem::take(&mut self.splitter);
         splitter.feed(bytes, &mut |piece| self.piece(piece));
         self.splitter = splitter;
+    }
+
+    /// What the driver printed on its terminal (stdout, shared with the REPL). Only the
+    /// `additionally exposed symbols:` and SSH backdoor blocks are read from it: they name
+    /// the machines and their addresses; the rest is the REPL's and stays in its pane.
+    pub fn feed_terminal(&mut self, bytes: &[u8]) {
+        let mut splitter = std::mem::take(&mut self.term_splitter);
+        splitter.feed(bytes, &mut |piece| self.terminal_line(piece.bytes));
+        self.term_splitter = splitter;
+    }
+
+    fn terminal_line(&mut self, raw: &[u8]) {
+        let mut display = String::new();
+        sanitize::sanitize_into(raw, &mut display);
+        let plain = sanitize::strip_sgr(&display);
+        let plain = plain.trim_end();
+        let t = self.current;
+        self.term_block = match self.term_block {
+            TermBlock::Symbols => {
+                if let Some(list) = plain.strip_prefix("    ") {
+                    for name in list.split(',').map(str::trim).filter(|s| c::is_name(s)) {
+                        self.ensure_machine(t, name, true);
+                    }
+                }
+                TermBlock::None
+            }
+            TermBlock::Ssh if plain.starts_with("Note:") => TermBlock::Ssh,
+            TermBlock::Ssh => match ssh_entry(plain) {
+                Some((name, command)) => {
+                    self.ensure_machine(t, name, false);
+                    let test = &mut self.run.tests[t];
+                    test.ssh.retain(|e| e.machine != name);
+                    test.ssh.push(SshEntry {
+                        machine: name.to_string(),
+                        command: command.to_string(),
+                    });
+                    TermBlock::Ssh
+                }
+                None => TermBlock::None,
+            },
+            TermBlock::None => TermBlock::None,
+        };
+        if plain == "additionally exposed symbols:" {
+            self.term_block = TermBlock::Symbols;
+        } else if plain == "SSH backdoor enabled, the machines can be accessed like this:" {
+            self.term_block = TermBlock::Ssh;
+        }
     }
 
     /// The input has ended: flush the last line and settle open steps.
