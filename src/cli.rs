@@ -57,6 +57,13 @@ pub enum Command {
     Run {
         #[command(flatten)]
         caps: CapArgs,
+        /// Record the session into this directory (default: a new one under
+        /// $XDG_STATE_HOME/vmscope/sessions).
+        #[arg(long, value_name = "DIR", conflicts_with = "no_record")]
+        record: Option<PathBuf>,
+        /// Do not record the session.
+        #[arg(long)]
+        no_record: bool,
         /// The driver and its arguments, after `--`.
         #[arg(last = true, required = true, value_name = "DRIVER")]
         command: Vec<std::ffi::OsString>,
@@ -153,9 +160,19 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             app::run_log(input, follow, caps.caps(config.caps), config)
         }
         Command::Demo { speed, caps } => app::run_demo(speed, caps.caps(config.caps), config),
-        Command::Run { caps, mut command } => {
+        Command::Run {
+            caps,
+            record,
+            no_record,
+            mut command,
+        } => {
             let program = command.remove(0);
-            app::run_driver(program, command, caps.caps(config.caps), config)
+            let record = match (record, no_record) {
+                (_, true) => app::Record::Off,
+                (Some(dir), _) => app::Record::Into(dir),
+                (None, false) => app::Record::Default,
+            };
+            app::run_driver(program, command, record, caps.caps(config.caps), config)
         }
     }
 }

@@ -190,3 +190,91 @@ fn a_driver_that_cannot_start_is_a_clear_error() {
     );
     assert!(!t.screen().alternate_screen());
 }
+
+#[test]
+fn a_recording_reopens_with_the_same_lines_and_their_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let drv = driver(dir.path());
+    let rec = dir.path().join("session");
+    let mut t = Term::spawn(
+        &[
+            "run",
+            "--record",
+            rec.to_str().unwrap(),
+            "--",
+            drv.to_str().unwrap(),
+        ],
+        140,
+        40,
+    );
+    t.wait_text("type something:", 10);
+    t.keys("\t\t\trecorded line\r");
+    t.wait_text("got: recorded line", 5);
+    t.keys("0\r");
+    t.wait_text("exited 0", 10);
+    t.keys("q");
+    let status = t.wait_exit(10);
+    assert_eq!(status, 0, "{}", t.text());
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&rec).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o700, "recordings are private");
+
+    // The same model from the recording as from the live run.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmscope"))
+        .args(["inspect", "--json", rec.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let machines: Vec<(String, u64)> = doc["tests"][0]["machines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["serial_lines"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(machines, [("vm1".to_string(), 1), ("vm2".to_string(), 1)]);
+    assert_eq!(doc["tests"][0]["steps"][0]["title"], "start all VMs");
+
+    // On the screen: panes, arrival times, and the terminal as it was.
+    let mut t = Term::spawn(&["log", rec.to_str().unwrap()], 140, 40);
+    t.wait_text("booting vm2", 10);
+    t.wait_text("got: recorded line", 10);
+    t.keys("2t");
+    t.wait_for("an arrival time", 5, |s| {
+        s.contents()
+            .lines()
+            .any(|l| l.contains("0:00.") && l.contains("booting vm2"))
+    });
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+}
+
+#[test]
+fn a_full_disk_stops_the_recording_not_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let drv = driver(dir.path());
+    let rec = dir.path().join("session");
+    std::fs::create_dir(&rec).unwrap();
+    std::os::unix::fs::symlink("/dev/full", rec.join("session.rec")).unwrap();
+    let mut t = Term::spawn(
+        &[
+            "run",
+            "--record",
+            rec.to_str().unwrap(),
+            "--",
+            drv.to_str().unwrap(),
+        ],
+        140,
+        40,
+    );
+    t.wait_text("session recording stopped", 10);
+    assert!(t.text().contains("No space left on device"));
+    t.keys("\t\t\tstill here\r");
+    t.wait_text("got: still here", 10);
+    t.keys("\x1dqq");
+    assert_eq!(t.wait_exit(15), 143);
+}

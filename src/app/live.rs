@@ -34,7 +34,7 @@ impl CommandPane {
 
 impl App {
     /// Milliseconds since the start, for line times.
-    fn now_ms(&self) -> u32 {
+    pub fn now_ms(&self) -> u32 {
         u32::try_from(self.start.elapsed().as_millis()).unwrap_or(u32::MAX - 2)
     }
 

@@ -8,6 +8,7 @@ pub mod keymap;
 pub mod keys;
 pub mod layout;
 pub mod live;
+pub mod recording;
 pub mod runner;
 pub mod state;
 pub mod terminal;
@@ -27,7 +28,13 @@ pub fn run_log(
     config: config::Config,
 ) -> anyhow::Result<i32> {
     let live = follow || input.is_stdin();
-    let app = App::new(caps, config.keymap, input.describe(), live);
+    let mut app = App::new(caps, config.keymap, input.describe(), live);
+    if let Input::Recording(dir) = &input {
+        // The driver's terminal as it was, read-only.
+        let mut pane = live::CommandPane::new("recorded terminal".into(), 200, 50);
+        pane.exit = Some(recording::recorded_exit(dir).unwrap_or(-1));
+        app.command = Some(pane);
+    }
     let start = app.start;
     let mode = ReadMode {
         follow,
@@ -61,7 +68,7 @@ pub fn run_demo(speed: f64, caps: Caps, config: config::Config) -> anyhow::Resul
             "--ssh-dir".into(),
             dir.path().into(),
         ];
-        let status = run_driver(python.into_os_string(), args, caps, config);
+        let status = run_driver(python.into_os_string(), args, Record::Off, caps, config);
         drop(dir);
         return status;
     }
@@ -90,6 +97,7 @@ fn find_in_path(name: &str) -> Option<std::path::PathBuf> {
 pub fn run_driver(
     program: std::ffi::OsString,
     args: Vec<std::ffi::OsString>,
+    record: Record,
     caps: Caps,
     config: config::Config,
 ) -> anyhow::Result<i32> {
@@ -110,5 +118,28 @@ pub fn run_driver(
         app.focus = view::Pane::Command;
         app.term_input = true;
     }
-    runner::run(app, runner::Feed::Child(program, args))
+    let dir = match record {
+        Record::Off => None,
+        Record::Into(dir) => Some(dir),
+        Record::Default => match recording::new_session_dir(&app.origin) {
+            Ok(dir) => Some(dir),
+            Err(e) => {
+                app.message = Some(state::Message {
+                    text: format!("not recording this run: {e}"),
+                    error: true,
+                });
+                None
+            }
+        },
+    };
+    runner::run(app, runner::Feed::Child(program, args, dir))
+}
+
+/// Where a live run is recorded.
+#[derive(Debug, Clone)]
+pub enum Record {
+    /// A new directory under `$XDG_STATE_HOME/vmscope/sessions`.
+    Default,
+    Into(std::path::PathBuf),
+    Off,
 }

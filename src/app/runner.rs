@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use super::child::{Child, ChildEvent, GRACE};
 use super::live::CommandPane;
+use super::recording::{Recorder, Stream};
 use super::state::{App, Effect, Message};
 use super::view::Pane;
 use crate::vm::source::SourceEvent;
@@ -29,6 +30,8 @@ enum Msg {
     Term(Event),
     Source(SourceEvent),
     Child(ChildEvent),
+    /// Something went wrong that the user must know of, and the run goes on.
+    Warn(String),
     TermGone(String),
 }
 
@@ -68,8 +71,12 @@ pub type Reader = Box<dyn FnOnce(&dyn Fn(SourceEvent) -> bool) + Send>;
 /// Where a screen's lines come from.
 pub enum Feed {
     Source(Reader),
-    /// A driver to run, with its arguments.
-    Child(std::ffi::OsString, Vec<std::ffi::OsString>),
+    /// A driver to run, with its arguments, recorded into a session directory.
+    Child(
+        std::ffi::OsString,
+        Vec<std::ffi::OsString>,
+        Option<std::path::PathBuf>,
+    ),
 }
 
 /// Runs the screen until the user quits. Returns vmscope's exit status: the driver's for a
@@ -113,6 +120,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
             }
         })?;
     let mut child: Option<Child> = None;
+    let mut recorder: Option<Recorder> = None;
     match feed {
         Feed::Source(source) => {
             let source_tx = tx.clone();
@@ -123,7 +131,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                     source(&send);
                 })?;
         }
-        Feed::Child(program, args) => {
+        Feed::Child(program, args, record) => {
             // The terminal's size is the command pane's: draw once to know it.
             let title = std::iter::once(&program)
                 .chain(&args)
@@ -152,6 +160,28 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                     anyhow::anyhow!("cannot start {}: {e}", program.to_string_lossy())
                 })?,
             );
+            if let Some(dir) = record {
+                let command: Vec<String> = std::iter::once(&program)
+                    .chain(&args)
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect();
+                let warn_tx = tx.clone();
+                let warn = move |m: String| {
+                    let _ = warn_tx.blocking_send(Msg::Warn(m));
+                };
+                match Recorder::start(&dir, &command, warn) {
+                    Ok(r) => {
+                        app.archive = Some(dir.display().to_string());
+                        recorder = Some(r);
+                    }
+                    Err(e) => {
+                        app.message = Some(Message {
+                            text: format!("not recording this run: {}: {e}", dir.display()),
+                            error: true,
+                        });
+                    }
+                }
+            }
         }
     }
     drop(tx);
@@ -180,7 +210,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                     let mut next = Some(msg);
                     // Take what is queued before drawing, within a budget.
                     while let Some(m) = next.take() {
-                        handle(&mut app, child.as_mut(), m)?;
+                        handle(&mut app, child.as_mut(), recorder.as_ref(), m)?;
                         if app.quit || started.elapsed() > INGEST_BUDGET {
                             break;
                         }
@@ -201,18 +231,19 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
         anyhow::Ok(None)
     })?;
     // No driver, QEMU or helper outlives vmscope.
+    let ran_a_driver = child.is_some();
     if let Some(mut c) = child.take()
         && !c.exited()
     {
         c.end_group(GRACE);
     }
-    Ok(status.unwrap_or_else(|| {
-        app.exit_code.unwrap_or(if app.command.is_some() {
-            128 + libc::SIGTERM
-        } else {
-            0
-        })
-    }))
+    // A live run ends with the driver's status; one stopped here ended by SIGTERM.
+    let ended = if ran_a_driver {
+        app.exit_code.unwrap_or(128 + libc::SIGTERM)
+    } else {
+        0
+    };
+    Ok(status.unwrap_or(ended))
 }
 
 /// The inner size of the command pane as last drawn.
@@ -242,7 +273,12 @@ fn follow_size(app: &mut App, child: Option<&mut Child>) {
     }
 }
 
-fn handle(app: &mut App, child: Option<&mut Child>, msg: Msg) -> anyhow::Result<()> {
+fn handle(
+    app: &mut App,
+    child: Option<&mut Child>,
+    recorder: Option<&Recorder>,
+    msg: Msg,
+) -> anyhow::Result<()> {
     let effects = match msg {
         Msg::Term(Event::Key(k)) if k.kind != KeyEventKind::Release => app.on_key(k),
         Msg::Term(Event::Mouse(m)) => app.on_mouse(m),
@@ -256,7 +292,20 @@ fn handle(app: &mut App, child: Option<&mut Child>, msg: Msg) -> anyhow::Result<
             app.ingest(ev);
             Vec::new()
         }
+        Msg::Warn(text) => {
+            app.message = Some(Message { text, error: true });
+            app.dirty = true;
+            Vec::new()
+        }
         Msg::Child(ev) => {
+            if let Some(r) = recorder {
+                let ms = app.now_ms();
+                match &ev {
+                    ChildEvent::Stderr(b) => r.record(Stream::Stderr, ms, b),
+                    ChildEvent::Pty(b) => r.record(Stream::Terminal, ms, b),
+                    ChildEvent::Exited(code) => r.exit(*code),
+                }
+            }
             let exited = matches!(ev, ChildEvent::Exited(_));
             let effects = app.on_child(ev);
             if exited && let Some(c) = child {

@@ -93,6 +93,8 @@ pub struct App {
     pub leave: super::keymap::Chord,
     /// The live run's exit status, once it ended.
     pub exit_code: Option<i32>,
+    /// Where the whole input is kept when it is not `origin` (a live run's recording).
+    pub archive: Option<String>,
     /// Quit was asked once while the driver runs.
     confirm_quit: bool,
 }
@@ -136,6 +138,7 @@ impl App {
             leave: super::keymap::Chord::parse(super::live::DEFAULT_LEAVE)
                 .unwrap_or_else(|| unreachable!()),
             exit_code: None,
+            archive: None,
             confirm_quit: false,
         }
     }
@@ -266,6 +269,12 @@ impl App {
                     {
                         v.unread += new;
                     }
+                }
+            }
+            SourceEvent::Terminal(bytes) => {
+                self.parser.feed_terminal(&bytes);
+                if let Some(cmd) = &mut self.command {
+                    cmd.emu.process(&bytes);
                 }
             }
             SourceEvent::End => {
@@ -442,7 +451,7 @@ impl App {
                 let note = if evicted > 0 {
                     format!(
                         " ({evicted} older lines were evicted from memory; the whole log is in {})",
-                        self.origin
+                        self.archive.as_deref().unwrap_or(&self.origin)
                     )
                 } else {
                     String::new()

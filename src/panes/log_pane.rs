@@ -188,7 +188,7 @@ fn rows(
         out.push(Line::styled(
             format!(
                 "⋯ {evicted} earlier lines not in memory; the whole log is in {}",
-                app.origin
+                app.archive.as_deref().unwrap_or(&app.origin)
             ),
             Style::new()
                 .fg(Color::Yellow)

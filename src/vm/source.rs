@@ -14,6 +14,8 @@ const CHUNK: usize = 1 << 20;
 pub enum Input {
     Stdin,
     File(PathBuf, File),
+    /// A session directory written by a live run.
+    Recording(PathBuf),
 }
 
 /// Opening an input failed, in words the user can act on.
@@ -23,7 +25,7 @@ pub enum InputError {
     Missing(String),
     #[error("{0}: permission denied")]
     Denied(String),
-    #[error("{0}: is a directory (give a log file)")]
+    #[error("{0}: is a directory (give a log file, or a session recording)")]
     Directory(String),
     #[error("standard input is a terminal: pipe a log into `vmscope log -`, or name a file")]
     TerminalStdin,
@@ -41,6 +43,9 @@ impl Input {
         }
         let p = Path::new(path);
         if p.is_dir() {
+            if crate::app::recording::is_recording(p) {
+                return Ok(Self::Recording(p.to_path_buf()));
+            }
             return Err(InputError::Directory(path.to_string()));
         }
         match File::open(p) {
@@ -59,7 +64,7 @@ impl Input {
     pub fn describe(&self) -> String {
         match self {
             Self::Stdin => "standard input".to_string(),
-            Self::File(p, _) => p.display().to_string(),
+            Self::File(p, _) | Self::Recording(p) => p.display().to_string(),
         }
     }
 
@@ -73,6 +78,17 @@ pub fn read_all(input: Input, parser: &mut Parser) -> io::Result<()> {
     let mut reader: Box<dyn Read> = match input {
         Input::Stdin => Box::new(io::stdin().lock()),
         Input::File(_, f) => Box::new(f),
+        Input::Recording(dir) => {
+            crate::app::recording::read_records(&dir, |r| {
+                match r.stream {
+                    crate::app::recording::Stream::Stderr => parser.feed(&r.bytes, r.ms),
+                    crate::app::recording::Stream::Terminal => parser.feed_terminal(&r.bytes),
+                }
+                true
+            })?;
+            parser.finish();
+            return Ok(());
+        }
     };
     let mut buf = vec![0u8; CHUNK];
     loop {
@@ -92,6 +108,8 @@ pub fn read_all(input: Input, parser: &mut Parser) -> io::Result<()> {
 pub enum SourceEvent {
     /// Bytes, and when they arrived (ms since start) for live inputs.
     Data(Vec<u8>, u32),
+    /// What the driver wrote on its terminal (a recording's other stream).
+    Terminal(Vec<u8>),
     /// The input ended (not sent while following a file).
     End,
     /// Reading failed; the message says why.
@@ -124,6 +142,16 @@ pub fn pump(
     };
     let mut buf = vec![0u8; CHUNK];
     match input {
+        Input::Recording(dir) => {
+            let r = crate::app::recording::read_records(&dir, |r| match r.stream {
+                crate::app::recording::Stream::Stderr => send(SourceEvent::Data(r.bytes, r.ms)),
+                crate::app::recording::Stream::Terminal => send(SourceEvent::Terminal(r.bytes)),
+            });
+            let _ = match r {
+                Ok(()) => send(SourceEvent::End),
+                Err(e) => send(SourceEvent::Error(format!("{}: {e}", dir.display()))),
+            };
+        }
         Input::Stdin => {
             let mut r = io::stdin().lock();
             loop {

@@ -72,6 +72,9 @@ impl Term {
         // No user configuration leaks into tests.
         let cfg = std::env::temp_dir().join(format!("vmscope-test-config-{}", std::process::id()));
         cmd.env("XDG_CONFIG_HOME", cfg);
+        // Session recordings of the tests' live runs stay out of the user's state.
+        let state = std::env::temp_dir().join(format!("vmscope-test-state-{}", std::process::id()));
+        cmd.env("XDG_STATE_HOME", state);
         cmd.cwd(std::env::temp_dir());
         for (k, v) in env {
             if *k == "VMSCOPE_TEST_CWD" {
