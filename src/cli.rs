@@ -57,16 +57,46 @@ pub enum Command {
     Run {
         #[command(flatten)]
         caps: CapArgs,
-        /// Record the session into this directory (default: a new one under
-        /// $XDG_STATE_HOME/vmscope/sessions).
-        #[arg(long, value_name = "DIR", conflicts_with = "no_record")]
-        record: Option<PathBuf>,
-        /// Do not record the session.
-        #[arg(long)]
-        no_record: bool,
+        #[command(flatten)]
+        rec: RecordArgs,
         /// The driver and its arguments, after `--`.
         #[arg(last = true, required = true, value_name = "DRIVER")]
         command: Vec<std::ffi::OsString>,
+    },
+    /// Build a test's interactive driver with nix, then run it live (`-I` is not needed).
+    ///
+    /// Example: vmscope interactive .#checks.x86_64-linux.foo
+    Interactive {
+        /// The test, as nix build names it (`.driverInteractive` is added).
+        installable: String,
+        #[command(flatten)]
+        caps: CapArgs,
+        #[command(flatten)]
+        rec: RecordArgs,
+        /// Arguments for nix build, after `--`.
+        #[arg(last = true)]
+        nix_args: Vec<std::ffi::OsString>,
+    },
+    /// Build a test with `nix build -L` and follow its log live (several tests at once too).
+    ///
+    /// Example: vmscope build .#checks.x86_64-linux.foo
+    Build {
+        /// The test derivation, as nix build names it.
+        #[arg(required_unless_present = "nix_build")]
+        installable: Option<String>,
+        /// Use nix-build FILE instead of nix build.
+        #[arg(long, value_name = "FILE", requires = "attr")]
+        nix_build: Option<PathBuf>,
+        /// The attribute for --nix-build.
+        #[arg(short = 'A', long = "attr", value_name = "ATTR")]
+        attr: Option<String>,
+        #[command(flatten)]
+        caps: CapArgs,
+        #[command(flatten)]
+        rec: RecordArgs,
+        /// Arguments for nix, after `--`.
+        #[arg(last = true)]
+        nix_args: Vec<std::ffi::OsString>,
     },
     /// Replay a simulated test run: three machines, subtests, a failure. No Nix, no KVM.
     Demo {
@@ -76,6 +106,27 @@ pub enum Command {
         #[command(flatten)]
         caps: CapArgs,
     },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RecordArgs {
+    /// Record the session into this directory (default: a new one under
+    /// $XDG_STATE_HOME/vmscope/sessions).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_record")]
+    pub record: Option<PathBuf>,
+    /// Do not record the session.
+    #[arg(long)]
+    pub no_record: bool,
+}
+
+impl RecordArgs {
+    pub fn choice(self) -> app::Record {
+        match (self.record, self.no_record) {
+            (_, true) => app::Record::Off,
+            (Some(dir), _) => app::Record::Into(dir),
+            (None, false) => app::Record::Default,
+        }
+    }
 }
 
 #[derive(Debug, Args, Clone, Copy)]
@@ -162,17 +213,55 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Demo { speed, caps } => app::run_demo(speed, caps.caps(config.caps), config),
         Command::Run {
             caps,
-            record,
-            no_record,
+            rec,
             mut command,
         } => {
             let program = command.remove(0);
-            let record = match (record, no_record) {
-                (_, true) => app::Record::Off,
-                (Some(dir), _) => app::Record::Into(dir),
-                (None, false) => app::Record::Default,
-            };
-            app::run_driver(program, command, record, caps.caps(config.caps), config)
+            app::run_driver(
+                program,
+                command,
+                rec.choice(),
+                caps.caps(config.caps),
+                config,
+            )
+        }
+        Command::Interactive {
+            installable,
+            caps,
+            rec,
+            nix_args,
+        } => app::run_interactive(
+            &installable,
+            nix_args,
+            rec.choice(),
+            caps.caps(config.caps),
+            config,
+        ),
+        Command::Build {
+            installable,
+            nix_build,
+            attr,
+            caps,
+            rec,
+            nix_args,
+        } => {
+            let (program, mut args): (&str, Vec<std::ffi::OsString>) =
+                match (nix_build, installable) {
+                    (Some(file), _) => (
+                        "nix-build",
+                        vec![
+                            file.into_os_string(),
+                            "-A".into(),
+                            attr.unwrap_or_default().into(),
+                        ],
+                    ),
+                    (None, Some(i)) => ("nix", vec!["build".into(), "-L".into(), i.into()]),
+                    (None, None) => {
+                        anyhow::bail!("give an installable, or --nix-build FILE -A ATTR")
+                    }
+                };
+            args.extend(nix_args);
+            app::run_build(program, args, rec.choice(), caps.caps(config.caps), config)
         }
     }
 }

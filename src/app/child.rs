@@ -59,6 +59,7 @@ impl Child {
         args: &[OsString],
         cols: u16,
         rows: u16,
+        stderr_pipe: bool,
         send: impl Fn(ChildEvent) -> bool + Send + Sync + Clone + 'static,
     ) -> io::Result<Self> {
         let (mut master_fd, mut slave_fd) = (0, 0);
@@ -84,12 +85,19 @@ impl Child {
         // stderr gets a terminal of its own, in raw mode so that its bytes pass unchanged:
         // IPython falls back to a bare `input()` prompt (written to stderr, no line editing)
         // unless stdin, stdout and stderr are all terminals.
-        let (err_master, err_slave) = raw_pty(cols, rows)?;
+        // `nix build` is the exception: on a terminal it draws a progress bar, on a pipe it
+        // prints plain lines.
+        let (err_master, err_stdio) = if stderr_pipe {
+            (None, Stdio::piped())
+        } else {
+            let (m, s) = raw_pty(cols, rows)?;
+            (Some(m), Stdio::from(s))
+        };
         let mut cmd = Command::new(program);
         cmd.args(args)
             .stdin(Stdio::from(slave.try_clone()?))
             .stdout(Stdio::from(slave.try_clone()?))
-            .stderr(Stdio::from(err_slave))
+            .stderr(err_stdio)
             .env("PYTHONUNBUFFERED", "1")
             .env("TERM", "xterm-256color");
         // SAFETY: only async-signal-safe calls between fork and exec.
@@ -104,12 +112,16 @@ impl Child {
                 Ok(())
             });
         }
-        let child = cmd.spawn()?;
+        let mut child = cmd.spawn()?;
         // Only the child holds the slaves now: their reads end when it is gone.
         drop(slave);
         drop(cmd);
         let pid = child.id() as libc::pid_t;
-        let stderr = File::from(err_master);
+        let stderr: Box<dyn Read + Send> = match (err_master, child.stderr.take()) {
+            (Some(m), _) => Box::new(File::from(m)),
+            (None, Some(pipe)) => Box::new(pipe),
+            (None, None) => return Err(io::Error::other("no stderr")),
+        };
         // The process is reaped by our own waitpid below, not by std.
         std::mem::forget(child);
         let guardian_pipe = spawn_guardian(pid).ok();

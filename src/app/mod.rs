@@ -101,6 +101,20 @@ pub fn run_driver(
     caps: Caps,
     config: config::Config,
 ) -> anyhow::Result<i32> {
+    let interactive = args.iter().any(|a| a == "-I" || a == "--interactive");
+    run_live(program, args, record, false, interactive, caps, config)
+}
+
+/// A live run of `program`: a driver, or `nix build` whose stderr is a pipe.
+fn run_live(
+    program: std::ffi::OsString,
+    args: Vec<std::ffi::OsString>,
+    record: Record,
+    stderr_pipe: bool,
+    interactive: bool,
+    caps: Caps,
+    config: config::Config,
+) -> anyhow::Result<i32> {
     // An interpreter running a script is called by the script.
     let interpreted = std::path::Path::new(&program)
         .file_name()
@@ -110,7 +124,6 @@ pub fn run_driver(
         || shown.to_string_lossy().into_owned(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let interactive = args.iter().any(|a| a == "-I" || a == "--interactive");
     let mut app = App::new(caps, config.keymap, name, true);
     app.leave = config.leave;
     if interactive {
@@ -132,7 +145,15 @@ pub fn run_driver(
             }
         },
     };
-    runner::run(app, runner::Feed::Child(program, args, dir))
+    runner::run(
+        app,
+        runner::Feed::Child(runner::LiveSpec {
+            program,
+            args,
+            record: dir,
+            stderr_pipe,
+        }),
+    )
 }
 
 /// Where a live run is recorded.
@@ -142,4 +163,55 @@ pub enum Record {
     Default,
     Into(std::path::PathBuf),
     Off,
+}
+
+/// `vmscope interactive INSTALLABLE [-- NIX ARGS]`: builds the interactive driver (its
+/// output shown as it builds), then runs it live.
+pub fn run_interactive(
+    installable: &str,
+    nix_args: Vec<std::ffi::OsString>,
+    record: Record,
+    caps: Caps,
+    config: config::Config,
+) -> anyhow::Result<i32> {
+    let dir = tempfile::Builder::new()
+        .prefix("vmscope-interactive-")
+        .tempdir()?;
+    let link = dir.path().join("result");
+    let status = std::process::Command::new("nix")
+        .arg("build")
+        .arg(format!("{installable}.driverInteractive"))
+        .arg("--out-link")
+        .arg(&link)
+        .args(&nix_args)
+        .status()
+        .map_err(|e| anyhow::anyhow!("cannot run nix: {e}"))?;
+    if !status.success() {
+        eprintln!("vmscope: nix build of {installable}.driverInteractive failed");
+        return Ok(status.code().unwrap_or(1));
+    }
+    let driver = link.join("bin/nixos-test-driver");
+    let code = run_live(
+        driver.into_os_string(),
+        Vec::new(),
+        record,
+        false,
+        true,
+        caps,
+        config,
+    );
+    drop(dir);
+    code
+}
+
+/// `vmscope build INSTALLABLE [-- NIX ARGS]` (or `--nix-build FILE -A ATTR`): the test's
+/// derivation built with its log parsed live, each `vm-test-run-NAME` its own test.
+pub fn run_build(
+    program: &str,
+    args: Vec<std::ffi::OsString>,
+    record: Record,
+    caps: Caps,
+    config: config::Config,
+) -> anyhow::Result<i32> {
+    run_live(program.into(), args, record, true, false, caps, config)
 }

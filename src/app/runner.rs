@@ -71,12 +71,19 @@ pub type Reader = Box<dyn FnOnce(&dyn Fn(SourceEvent) -> bool) + Send>;
 /// Where a screen's lines come from.
 pub enum Feed {
     Source(Reader),
-    /// A driver to run, with its arguments, recorded into a session directory.
-    Child(
-        std::ffi::OsString,
-        Vec<std::ffi::OsString>,
-        Option<std::path::PathBuf>,
-    ),
+    /// A driver (or `nix build`) to run live.
+    Child(LiveSpec),
+}
+
+/// What a live run runs.
+pub struct LiveSpec {
+    pub program: std::ffi::OsString,
+    pub args: Vec<std::ffi::OsString>,
+    /// The session directory to record into.
+    pub record: Option<std::path::PathBuf>,
+    /// stderr on a pipe rather than a raw terminal (`nix build`, which draws a progress bar
+    /// on terminals).
+    pub stderr_pipe: bool,
 }
 
 /// Runs the screen until the user quits. Returns vmscope's exit status: the driver's for a
@@ -131,7 +138,12 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                     source(&send);
                 })?;
         }
-        Feed::Child(program, args, record) => {
+        Feed::Child(LiveSpec {
+            program,
+            args,
+            record,
+            stderr_pipe,
+        }) => {
             // The terminal's size is the command pane's: draw once to know it.
             let title = std::iter::once(&program)
                 .chain(&args)
@@ -156,7 +168,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
             let child_tx = tx.clone();
             let send = move |ev: ChildEvent| child_tx.blocking_send(Msg::Child(ev)).is_ok();
             child = Some(
-                Child::spawn(&program, &args, cols, rows, send).map_err(|e| {
+                Child::spawn(&program, &args, cols, rows, stderr_pipe, send).map_err(|e| {
                     anyhow::anyhow!("cannot start {}: {e}", program.to_string_lossy())
                 })?,
             );
