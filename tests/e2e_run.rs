@@ -278,3 +278,34 @@ fn a_full_disk_stops_the_recording_not_the_run() {
     t.keys("\x1dqq");
     assert_eq!(t.wait_exit(15), 143);
 }
+
+#[test]
+fn a_panic_in_the_ui_restores_the_terminal_and_ends_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let drv = driver(dir.path());
+    let mut t = Term::spawn_env(
+        &["run", "--no-record", "--", drv.to_str().unwrap()],
+        140,
+        40,
+        &[("VMSCOPE_TEST_PANIC_AFTER_MS", "1500")],
+    );
+    t.wait_text("type something:", 10);
+    let bg = background_pid(dir.path());
+    let status = t.wait_exit(15);
+    assert_eq!(status, 101, "a panic's exit status");
+    let s = t.screen();
+    assert!(!s.alternate_screen(), "terminal restored after the panic");
+    assert!(!s.hide_cursor());
+    let raw = String::from_utf8_lossy(&t.raw.lock().unwrap()).into_owned();
+    let restored = raw
+        .find("\x1b[?1049l")
+        .expect("the alternate screen was left");
+    let message = raw
+        .find("a panic on purpose")
+        .expect("the panic message is printed");
+    assert!(
+        message > restored,
+        "the message comes after the terminal is restored, where it stays readable"
+    );
+    wait_gone(bg, 10);
+}

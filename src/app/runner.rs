@@ -204,7 +204,15 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
         let mut hup_sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         let mut last_draw = Instant::now() - FRAME;
         let mut tick = tokio::time::interval(Duration::from_millis(250));
+        // Test-only: a panic in the UI loop, to check the terminal and the run are cleaned up.
+        let panic_at = std::env::var("VMSCOPE_TEST_PANIC_AFTER_MS")
+            .ok()
+            .and_then(|ms| ms.parse::<u64>().ok())
+            .map(|ms| Instant::now() + Duration::from_millis(ms));
         loop {
+            if panic_at.is_some_and(|t| Instant::now() >= t) {
+                panic!("VMSCOPE_TEST_PANIC_AFTER_MS: a panic on purpose");
+            }
             if app.dirty && last_draw.elapsed() >= FRAME {
                 term.draw(|f| crate::panes::draw(f, &mut app))?;
                 app.dirty = false;
