@@ -109,7 +109,19 @@ fn the_fake_drivers_other_scenarios() {
     let drv = fake_driver();
     // The global timeout: the driver kills itself with SIGTERM.
     let mut t = Term::spawn(
-        &["run", "--no-record", "--", "python3", &drv, "--scenario", "timeout", "--speed", "5", "--global-timeout", "3"],
+        &[
+            "run",
+            "--no-record",
+            "--",
+            "python3",
+            &drv,
+            "--scenario",
+            "timeout",
+            "--speed",
+            "5",
+            "--global-timeout",
+            "3",
+        ],
         160,
         48,
     );
@@ -118,7 +130,21 @@ fn the_fake_drivers_other_scenarios() {
     t.keys("q");
     assert_eq!(t.wait_exit(10), 143);
     // A kernel panic: the machine is crashed and the next command fails.
-    let mut t = Term::spawn(&["run", "--no-record", "--", "python3", &drv, "--scenario", "crash", "--speed", "5"], 160, 48);
+    let mut t = Term::spawn(
+        &[
+            "run",
+            "--no-record",
+            "--",
+            "python3",
+            &drv,
+            "--scenario",
+            "crash",
+            "--speed",
+            "5",
+        ],
+        160,
+        48,
+    );
     t.wait_text("exited 1", 30);
     let s = t.text();
     assert!(s.contains("database ● crashed"), "{s}");
@@ -126,7 +152,21 @@ fn the_fake_drivers_other_scenarios() {
     t.keys("q");
     assert_eq!(t.wait_exit(10), 1);
     // A passing run.
-    let mut t = Term::spawn(&["run", "--no-record", "--", "python3", &drv, "--scenario", "pass", "--speed", "5"], 160, 48);
+    let mut t = Term::spawn(
+        &[
+            "run",
+            "--no-record",
+            "--",
+            "python3",
+            &drv,
+            "--scenario",
+            "pass",
+            "--speed",
+            "5",
+        ],
+        160,
+        48,
+    );
     t.wait_text("exited 0", 30);
     assert!(t.text().contains("PASSED"), "{}", t.text());
     t.keys("q");

@@ -359,10 +359,16 @@ def main():
     p.add_argument("--global-timeout", type=float, default=600.0)
     p.add_argument("--ssh-dir", help="announce an SSH backdoor with host sockets in this directory")
     p.add_argument("--speed", type=float, default=1.0)
+    p.add_argument("--flood", type=float, metavar="MB",
+                   help="write MB of serial output across the machines as fast as possible, then exit")
+    p.add_argument("--flood-report", metavar="FILE", help="with --flood: write the seconds it took here")
     p.add_argument("--then-repl", action="store_true",
                    help="with -I: run the scenario first, then open the REPL (the demo)")
     args = p.parse_args()
     SPEED = max(args.speed, 0.01)
+    if args.flood:
+        flood(args.machines.split(","), args.flood, args.flood_report)
+        return
     driver = Driver([n for n in args.machines.split(",") if n], args.global_timeout, args.ssh_dir)
 
     log("Machine state will be reset. To keep it, pass --keep-machine-state")
@@ -384,6 +390,28 @@ def main():
     finally:
         if sys.exc_info()[0] is not SystemExit:
             driver.cleanup()
+
+
+def flood(names, megabytes, report):
+    """Serial output of many machines at once, written line by line the way the driver's
+    logger writes it: its stderr at its busiest."""
+    machines = [Machine(n) for n in names]
+    lines = boot_lines("x")
+    total = int(megabytes * 1_000_000)
+    start = time.monotonic()
+    written = 0
+    i = 0
+    while written < total:
+        m = machines[i % len(machines)]
+        line = lines[i % len(lines)]
+        m.serial(line)
+        written += len(m.name) + len(line) + 12
+        i += 1
+    elapsed = time.monotonic() - start
+    if report:
+        with open(report, "w") as f:
+            f.write(f"{elapsed:.3f}\n")
+    print(f"flood: {written / 1e6:.0f} MB of serial lines in {elapsed:.2f} s")
 
 
 def repl(driver):

@@ -102,7 +102,16 @@ pub fn run_driver(
     config: config::Config,
 ) -> anyhow::Result<i32> {
     let interactive = args.iter().any(|a| a == "-I" || a == "--interactive");
-    run_live(program, args, record, false, interactive, caps, config)
+    // Without the REPL, stderr can be a pipe: faster than a terminal under a flood.
+    run_live(
+        program,
+        args,
+        record,
+        !interactive,
+        interactive,
+        caps,
+        config,
+    )
 }
 
 /// A live run of `program`: a driver, or `nix build` whose stderr is a pipe.

@@ -1,0 +1,305 @@
+//! Live runs, measured side by side (`cargo bench --bench live`):
+//! - the fake driver writing 200 MB of serial output across 16 machines: its own time with
+//!   stderr sent to /dev/null, under `vmscope run`, and inside a tmux pane;
+//! - vmscope's CPU use while a live run sits idle;
+//! - key-press-to-screen latency in the command pane under a 10 MB/s serial flood.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+const MB: u32 = 200;
+const RUNS: usize = 3;
+
+fn fake_driver() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/fake-driver.py")
+}
+
+fn machines() -> String {
+    (0..16)
+        .map(|i| format!("node{i:02}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn wait_file(path: &Path, limit: Duration) -> Option<f64> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(s) = std::fs::read_to_string(path)
+            && let Ok(v) = s.trim().parse()
+        {
+            return Some(v);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// vmscope in a pseudo-terminal whose output is read (and parsed, as a terminal would).
+struct Screen {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    parser: Arc<Mutex<vt100::Parser>>,
+}
+
+impl Screen {
+    fn spawn(args: &[&str]) -> Self {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: 50,
+                cols: 200,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("pty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_vmscope"));
+        cmd.args(args);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env(
+            "XDG_CONFIG_HOME",
+            std::env::temp_dir().join("vmscope-bench-config"),
+        );
+        cmd.cwd(std::env::temp_dir());
+        let child = pair.slave.spawn_command(cmd).expect("spawn");
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().expect("reader");
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(
+            std::num::NonZeroU16::new(50).unwrap(),
+            std::num::NonZeroU16::new(200).unwrap(),
+            0,
+        )));
+        let p = Arc::clone(&parser);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                p.lock().unwrap().process(&buf[..n]);
+            }
+        });
+        let writer = pair.master.take_writer().expect("writer");
+        std::mem::forget(pair.master);
+        Self {
+            child,
+            writer,
+            parser,
+        }
+    }
+
+    fn contents(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    fn quit(mut self) {
+        let _ = self.writer.write_all(b"\x1dqq");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+    }
+}
+
+fn flood_baseline(report: &Path) -> f64 {
+    let status = std::process::Command::new("python3")
+        .arg(fake_driver())
+        .args([
+            "--flood",
+            &MB.to_string(),
+            "--machines",
+            &machines(),
+            "--flood-report",
+        ])
+        .arg(report)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("python3");
+    assert!(status.success());
+    wait_file(report, Duration::from_secs(1)).expect("report")
+}
+
+fn flood_vmscope(report: &Path) -> f64 {
+    let drv = fake_driver();
+    let (mb, m, r) = (MB.to_string(), machines(), report.display().to_string());
+    let s = Screen::spawn(&[
+        "run",
+        "--no-record",
+        "--",
+        "python3",
+        drv.to_str().unwrap(),
+        "--flood",
+        &mb,
+        "--machines",
+        &m,
+        "--flood-report",
+        &r,
+    ]);
+    let t = wait_file(report, Duration::from_secs(300)).expect("report under vmscope");
+    s.quit();
+    t
+}
+
+fn flood_tmux(report: &Path) -> Option<f64> {
+    let have = std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        return None;
+    }
+    let cmd = format!(
+        "python3 {} --flood {MB} --machines {} --flood-report {}",
+        fake_driver().display(),
+        machines(),
+        report.display()
+    );
+    let sock = format!("vmscope-bench-{}", std::process::id());
+    let ok = std::process::Command::new("tmux")
+        .args([
+            "-L",
+            &sock,
+            "new-session",
+            "-d",
+            "-x",
+            "200",
+            "-y",
+            "50",
+            &cmd,
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    let t = if ok {
+        wait_file(report, Duration::from_secs(300))
+    } else {
+        None
+    };
+    let _ = std::process::Command::new("tmux")
+        .args(["-L", &sock, "kill-server"])
+        .status();
+    t
+}
+
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+fn idle_cpu() -> f64 {
+    let s = Screen::spawn(&["run", "--no-record", "--", "sleep", "30"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let pid = s.child.process_id().expect("pid");
+    let before = cpu_ticks(pid).expect("stat");
+    let secs = 5.0;
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    let after = cpu_ticks(pid).expect("stat");
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    s.quit();
+    (after - before) as f64 / hz / secs * 100.0
+}
+
+/// A driver that floods its stderr at 10 MB/s while its terminal echoes what is typed.
+fn latency_driver(dir: &Path) -> PathBuf {
+    let p = dir.join("echo-flood.py");
+    std::fs::write(
+        &p,
+        r#"import sys, threading, time
+line = "\x1b[2mnode01 # [   12.000000] systemd[1]: Started something that prints a lot of lines.\x1b[0m\n"
+def flood():
+    per_tick = int(10_000_000 / len(line) / 100)
+    while True:
+        start = time.monotonic()
+        sys.stderr.write(line * per_tick)
+        sys.stderr.flush()
+        time.sleep(max(0.0, 0.01 - (time.monotonic() - start)))
+threading.Thread(target=flood, daemon=True).start()
+sys.stdout.write("> ")
+sys.stdout.flush()
+sys.stdin.readline()
+"#,
+    )
+    .expect("script");
+    p
+}
+
+fn key_latency() -> (f64, f64) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let drv = latency_driver(dir.path());
+    let mut s = Screen::spawn(&[
+        "run",
+        "--no-record",
+        "--",
+        "python3",
+        drv.to_str().unwrap(),
+        "-I",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !s.contents().contains("> ") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let keys: Vec<char> = "abcdefghijklmnopqrst".chars().collect();
+    let mut times = Vec::new();
+    for (i, c) in keys.iter().enumerate() {
+        let typed: String = keys[..=i].iter().collect();
+        let want = format!("> {typed}");
+        let t0 = Instant::now();
+        s.writer.write_all(c.to_string().as_bytes()).expect("key");
+        s.writer.flush().expect("flush");
+        while !s.contents().contains(&want) {
+            if t0.elapsed() > Duration::from_secs(5) {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        times.push(t0.elapsed().as_secs_f64() * 1000.0);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s.quit();
+    times.sort_by(f64::total_cmp);
+    (times[times.len() / 2], times[times.len() - 1])
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if !args.is_empty() && !args.iter().any(|a| "live".contains(a.as_str())) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let report = |n: &str| dir.path().join(n);
+    for run in 0..RUNS {
+        let _ = std::fs::remove_file(report("a"));
+        let _ = std::fs::remove_file(report("b"));
+        let _ = std::fs::remove_file(report("c"));
+        let base = flood_baseline(&report("a"));
+        let under = flood_vmscope(&report("b"));
+        let tmux = flood_tmux(&report("c"));
+        let tmux_text = tmux.map_or("tmux not installed".to_string(), |t| {
+            format!("inside tmux {t:.2} s ({:.2}x)", t / base)
+        });
+        println!(
+            "live/flood_{MB}MB_16_machines run {}: stderr to /dev/null {base:.2} s; under vmscope run {under:.2} s ({:.2}x); {tmux_text}",
+            run + 1,
+            under / base
+        );
+    }
+    println!("live/idle_cpu: {:.2}% of one core over 5 s", idle_cpu());
+    let (median, max) = key_latency();
+    println!(
+        "live/key_latency_under_10MB_s: median {median:.1} ms, max {max:.1} ms (a frame at 60 fps: 16.7 ms)"
+    );
+}
