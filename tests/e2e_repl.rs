@@ -172,3 +172,63 @@ fn the_fake_drivers_other_scenarios() {
     t.keys("q");
     assert_eq!(t.wait_exit(10), 0);
 }
+
+/// The fake VMs' "QEMU" processes, from the driver pane.
+fn qemu_pids(screen: &str) -> Vec<i32> {
+    screen
+        .match_indices("QEMU running (pid ")
+        .filter_map(|(i, m)| {
+            let rest = &screen[i + m.len()..];
+            rest[..rest.find(')')?].parse().ok()
+        })
+        .collect()
+}
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rfind(')')
+            .is_some_and(|i| !s[i + 1..].trim_start().starts_with('Z'))
+    })
+}
+
+#[test]
+fn killing_vmscope_ends_the_fake_vms_too() {
+    python_has_the_repl();
+    for sig in [libc::SIGTERM, libc::SIGKILL] {
+        let dir = tempfile::tempdir().unwrap();
+        let drv = fake_driver();
+        let mut t = Term::spawn_in(
+            dir.path(),
+            &[
+                "run",
+                "--no-record",
+                "--",
+                "python3",
+                &drv,
+                "-I",
+                "--speed",
+                "5",
+            ],
+            200,
+            60,
+        );
+        t.wait_text("In [1]:", 30);
+        t.keys("start_all()\r");
+        t.wait_for("three QEMU pids", 20, |s| {
+            qemu_pids(&s.contents()).len() == 3
+        });
+        let pids = qemu_pids(&t.text());
+        assert!(pids.iter().all(|&p| alive(p)), "the fake VMs run: {pids:?}");
+        t.signal(sig);
+        t.wait_exit(15);
+        let deadline =
+            std::time::Instant::now() + common::pty::scaled(std::time::Duration::from_secs(10));
+        while pids.iter().any(|&p| alive(p)) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "signal {sig}: fake VMs left: {pids:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
