@@ -88,6 +88,8 @@ impl App {
     /// the chord that leaves.
     pub fn terminal_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         if Chord::from_event(&key) == Some(self.leave) {
+            self.dirty = true;
+            self.urgent = true;
             self.term_input = false;
             self.message = Some(Message {
                 text: format!(

@@ -213,16 +213,20 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
             if panic_at.is_some_and(|t| Instant::now() >= t) {
                 panic!("VMSCOPE_TEST_PANIC_AFTER_MS: a panic on purpose");
             }
-            if app.dirty && last_draw.elapsed() >= FRAME {
+            // What the user did is drawn at up to 60 fps; a flood of output alone at 30, which
+            // leaves the driver and the terminal more of the machine.
+            let gap = if app.urgent { FRAME } else { FRAME * 2 };
+            if app.dirty && last_draw.elapsed() >= gap {
                 term.draw(|f| crate::panes::draw(f, &mut app))?;
                 app.dirty = false;
+                app.urgent = false;
                 last_draw = Instant::now();
                 follow_size(&mut app, child.as_mut());
             }
             if app.quit {
                 break;
             }
-            let wait = FRAME.saturating_sub(last_draw.elapsed());
+            let wait = (if app.urgent { FRAME } else { FRAME * 2 }).saturating_sub(last_draw.elapsed());
             tokio::select! {
                 msg = rx.recv() => {
                     let Some(msg) = msg else { break };
@@ -300,11 +304,23 @@ fn handle(
     msg: Msg,
 ) -> anyhow::Result<()> {
     let effects = match msg {
-        Msg::Term(Event::Key(k)) if k.kind != KeyEventKind::Release => app.on_key(k),
-        Msg::Term(Event::Mouse(m)) => app.on_mouse(m),
-        Msg::Term(Event::Paste(text)) => app.on_paste(&text),
+        Msg::Term(Event::Key(k)) if k.kind != KeyEventKind::Release => {
+            let typing = app.typing();
+            let effects = app.on_key(k);
+            app.urgent |= !typing;
+            effects
+        }
+        Msg::Term(Event::Mouse(m)) => {
+            app.urgent = true;
+            app.on_mouse(m)
+        }
+        Msg::Term(Event::Paste(text)) => {
+            app.urgent = true;
+            app.on_paste(&text)
+        }
         Msg::Term(Event::Resize(..)) => {
             app.dirty = true;
+            app.urgent = true;
             Vec::new()
         }
         Msg::Term(_) => Vec::new(),
@@ -318,6 +334,10 @@ fn handle(
             Vec::new()
         }
         Msg::Child(ev) => {
+            // The terminal answers what is typed in it: its output is drawn without delay.
+            if matches!(ev, ChildEvent::Pty(_)) {
+                app.urgent = true;
+            }
             if let Some(r) = recorder {
                 let ms = app.now_ms();
                 match &ev {

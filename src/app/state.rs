@@ -81,6 +81,8 @@ pub struct App {
     pub ended: Option<Duration>,
     pub live: bool,
     pub dirty: bool,
+    /// What changed answers the user (a key, the terminal's echo): draw it at once.
+    pub urgent: bool,
     pub quit: bool,
     pub drawn: Drawn,
     /// Lines each machine had when it was last focused, for unread counts.
@@ -130,6 +132,7 @@ impl App {
             ended: None,
             live,
             dirty: true,
+            urgent: true,
             quit: false,
             drawn: Drawn::default(),
             seen: HashMap::new(),
@@ -306,12 +309,14 @@ impl App {
     }
 
     pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        // A key typed into the terminal changes nothing on screen until its echo comes back:
+        // drawing now would only delay drawing the echo.
+        if self.typing() && self.help.is_none() && self.prompt.is_none() {
+            return self.terminal_key(key);
+        }
         self.dirty = true;
         if self.prompt.is_some() {
             return self.prompt_key(key);
-        }
-        if self.typing() && self.help.is_none() {
-            return self.terminal_key(key);
         }
         if self.help.is_none()
             && let Some(effects) = self.command_nav_key(&key)
