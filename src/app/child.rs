@@ -160,6 +160,11 @@ impl Child {
                             if !s2(ChildEvent::Stderr(buf[..n].to_vec())) {
                                 return;
                             }
+                            // A busy writer sends many small pieces: waiting a moment lets
+                            // them gather, so the screen wakes once per batch, not per line.
+                            if n < 16 * 1024 {
+                                std::thread::sleep(std::time::Duration::from_micros(300));
+                            }
                         }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(_) => return,

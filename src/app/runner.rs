@@ -226,7 +226,8 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
             if app.quit {
                 break;
             }
-            let wait = (if app.urgent { FRAME } else { FRAME * 2 }).saturating_sub(last_draw.elapsed());
+            let wait =
+                (if app.urgent { FRAME } else { FRAME * 2 }).saturating_sub(last_draw.elapsed());
             tokio::select! {
                 msg = rx.recv() => {
                     let Some(msg) = msg else { break };
