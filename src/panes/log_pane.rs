@@ -5,7 +5,6 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders};
 
 use super::text::{crop, cursor_style, spans, wrap};
 use crate::app::state::App;
@@ -109,15 +108,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, pane: Pane) {
     if focused {
         border = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
     }
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_type(if focused {
-            BorderType::Thick
-        } else {
-            BorderType::Rounded
-        })
-        .border_style(border)
-        .title(Line::from(title));
+    let block = super::frame(focused, border, Line::from(title));
     let inner = block.inner(area);
     f.render_widget(block, area);
     if inner.width == 0 || inner.height == 0 {

@@ -13,6 +13,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
+use ratatui::widgets::{Block, BorderType, Borders};
+
 use crate::app::layout::{self, MIN_HEIGHT, MIN_WIDTH};
 use crate::app::state::{App, Drawn};
 
@@ -77,4 +79,17 @@ pub fn draw(f: &mut Frame<'_>, app: &mut App) {
         panes: l.panes,
         machine_list: l.machine_list,
     };
+}
+
+/// The frame of a pane: thick when focused, rounded otherwise.
+pub fn frame<'a>(focused: bool, border: Style, title: Line<'a>) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Rounded
+        })
+        .border_style(border)
+        .title(title)
 }

@@ -5,7 +5,6 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders};
 
 use crate::app::live::CommandPane;
 use crate::app::state::App;
@@ -86,15 +85,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, cmd: &CommandPane) {
     } else {
         Style::new().fg(Color::DarkGray)
     };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_type(if focused {
-            BorderType::Thick
-        } else {
-            BorderType::Rounded
-        })
-        .border_style(border)
-        .title(Line::from(title));
+    let block = super::frame(focused, border, Line::from(title));
     let inner = block.inner(area);
     f.render_widget(block, area);
     let screen = cmd.emu.screen();

@@ -194,13 +194,7 @@ impl Parser {
             TermBlock::Ssh if plain.starts_with("Note:") => TermBlock::Ssh,
             TermBlock::Ssh => match ssh_entry(plain) {
                 Some((name, command)) => {
-                    self.ensure_machine(t, name, false);
-                    let test = &mut self.run.tests[t];
-                    test.ssh.retain(|e| e.machine != name);
-                    test.ssh.push(SshEntry {
-                        machine: name.to_string(),
-                        command: command.to_string(),
-                    });
+                    self.record_ssh(t, name, command);
                     TermBlock::Ssh
                 }
                 None => TermBlock::None,
@@ -212,6 +206,18 @@ impl Parser {
         } else if plain == "SSH backdoor enabled, the machines can be accessed like this:" {
             self.term_block = TermBlock::Ssh;
         }
+    }
+
+    /// A machine's backdoor command; printed again later (`dump_machine_ssh()`), it replaces
+    /// the earlier one.
+    fn record_ssh(&mut self, t: usize, name: &str, command: &str) {
+        self.ensure_machine(t, name, false);
+        let test = &mut self.run.tests[t];
+        test.ssh.retain(|e| e.machine != name);
+        test.ssh.push(SshEntry {
+            machine: name.to_string(),
+            command: command.to_string(),
+        });
     }
 
     /// The input has ended: flush the last line and settle open steps.
@@ -510,13 +516,7 @@ impl Parser {
                     return;
                 }
                 if let Some((name, command)) = ssh_entry(plain) {
-                    self.ensure_machine(t, name, false);
-                    let test = &mut self.run.tests[t];
-                    test.ssh.retain(|e| e.machine != name);
-                    test.ssh.push(SshEntry {
-                        machine: name.to_string(),
-                        command: command.to_string(),
-                    });
+                    self.record_ssh(t, name, command);
                     self.push_driver(t, display, plain, has_sgr, k::PLAIN);
                     return;
                 }
