@@ -98,6 +98,17 @@ pub enum Command {
         #[arg(last = true)]
         nix_args: Vec<std::ffi::OsString>,
     },
+    /// Connect to a machine's SSH backdoor: an ssh ProxyCommand for hosts without
+    /// systemd-ssh-proxy.
+    ///
+    /// Example: ssh -o ProxyCommand='vmscope proxy %h %p' -o User=root vsock-mux//tmp/…/m_host.socket
+    Proxy {
+        /// vsock-mux/PATH (vhost-device-vsock's socket) or vsock/CID.
+        host: String,
+        /// The port in the machine (22: its sshd).
+        #[arg(default_value_t = 22)]
+        port: u16,
+    },
     /// Replay a simulated test run: three machines, subtests, a failure. No Nix, no KVM.
     Demo {
         /// Replay speed factor (2 = twice as fast).
@@ -210,6 +221,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let input = open(&file)?;
             app::run_log(input, follow, caps.caps(config.caps), config)
         }
+        Command::Proxy { host, port } => match crate::vsock::proxy::run(&host, port) {
+            Ok(()) => Ok(0),
+            Err(e) => {
+                eprintln!("vmscope proxy: {e}");
+                Ok(1)
+            }
+        },
         Command::Demo { speed, caps } => app::run_demo(speed, caps.caps(config.caps), config),
         Command::Run {
             caps,
