@@ -150,3 +150,31 @@ fn the_leave_chord_pressed_twice_goes_to_the_program() {
     assert_eq!(app.on_key(ctrl_c), vec![Effect::WritePty(vec![0x03])]);
     assert!(!app.quit);
 }
+
+#[test]
+fn the_command_panes_history_pages_in_navigation() {
+    use vmscope::app::live::CommandPane;
+    let mut app = App::new(Caps::default(), Keymap::defaults(), "driver".into(), true);
+    let mut pane = CommandPane::new("driver".into(), 40, 5);
+    for i in 0..50 {
+        pane.emu.process(format!("line {i}\r\n").as_bytes());
+    }
+    app.command = Some(pane);
+    app.set_focus(Pane::Command);
+    let leave = crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Char(']'),
+        crossterm::event::KeyModifiers::CONTROL,
+    );
+    app.on_key(leave);
+    let contents = |app: &App| app.command.as_ref().unwrap().emu.screen().contents();
+    assert!(contents(&app).contains("line 49"));
+    app.update(Action::PageUp);
+    assert!(
+        !contents(&app).contains("line 49"),
+        "paged back into the history"
+    );
+    app.update(Action::Top);
+    assert!(contents(&app).contains("line 0"));
+    app.update(Action::Bottom);
+    assert!(contents(&app).contains("line 49"));
+}

@@ -407,3 +407,18 @@ fn sigterm_and_sighup_restore_the_terminal() {
         assert_eq!(s.mouse_protocol_mode(), vt100::MouseProtocolMode::None);
     }
 }
+
+#[test]
+fn without_python_the_demo_replays_its_recording() {
+    // A PATH where no python3 is found.
+    let mut t = Term::spawn_env(
+        &["demo", "--speed", "20"],
+        160,
+        48,
+        &[("PATH", "/nonexistent")],
+    );
+    t.wait_text("python3 is not installed", 10);
+    t.wait_text("FAILED", 30);
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+}

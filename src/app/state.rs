@@ -597,6 +597,16 @@ impl App {
                     self.scroll(focus, n);
                 }
             }
+            Action::Top if focus == Pane::Command => {
+                if let Some(cmd) = &mut self.command {
+                    cmd.emu.scroll_by(i64::from(u16::MAX));
+                }
+            }
+            Action::Bottom if focus == Pane::Command => {
+                if let Some(cmd) = &mut self.command {
+                    cmd.emu.scroll_to_live();
+                }
+            }
             Action::Top => self.top(focus),
             Action::Bottom => {
                 let v = self.view_mut(focus);
