@@ -1,0 +1,162 @@
+//! The `ssh` command line that reaches a machine's backdoor.
+
+use std::ffi::OsString;
+
+use super::Address;
+
+/// How ssh finds its way to the backdoor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Through `vmscope proxy` (this program): works on any host.
+    Proxy(OsString),
+    /// Through the host's own ssh configuration (`systemd-ssh-proxy`, systemd 256+).
+    System,
+}
+
+/// Options every backdoor session gets: root, and no host-key bookkeeping for these
+/// throwaway VMs, whose keys change with every run.
+const COMMON: &[&str] = &[
+    "-o",
+    "User=root",
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+];
+
+/// The arguments of `ssh` (program name excluded) for `address`.
+pub fn command(address: &Address, route: &Route) -> Vec<OsString> {
+    let mut args: Vec<OsString> = COMMON.iter().map(OsString::from).collect();
+    match address {
+        Address::ProxyCommand { proxy_command } => {
+            // An nspawn container keeps the ProxyCommand the driver printed.
+            args.push("-o".into());
+            args.push(format!("ProxyCommand={proxy_command}").into());
+            args.push("bash".into());
+        }
+        Address::VsockMux { path } => {
+            if let Route::Proxy(me) = route {
+                args.push("-o".into());
+                args.push(proxy_option(me));
+            }
+            args.push(format!("vsock-mux/{path}").into());
+        }
+        Address::Vsock { cid } => {
+            if let Route::Proxy(me) = route {
+                args.push("-o".into());
+                args.push(proxy_option(me));
+            }
+            args.push(format!("vsock/{cid}").into());
+        }
+    }
+    args
+}
+
+/// `ProxyCommand=<this program> proxy %h %p`, the program's path quoted for ssh's shell.
+fn proxy_option(program: &OsString) -> OsString {
+    let p = program.to_string_lossy();
+    let quoted = format!("'{}'", p.replace('\'', r"'\''"));
+    format!("ProxyCommand={quoted} proxy %h %p").into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(args: &[OsString]) -> String {
+        args.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    const COMMON_TEXT: &str = "-o User=root -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR";
+
+    #[test]
+    fn vsock_mux_through_vmscope_proxy() {
+        let a = Address::from_command(
+            "ssh -o User=root vsock-mux//tmp/tmpg1rp9nti/machine_host.socket",
+        )
+        .unwrap();
+        let args = command(&a, &Route::Proxy("/usr/bin/vmscope".into()));
+        assert_eq!(
+            text(&args),
+            format!(
+                "{COMMON_TEXT} -o ProxyCommand='/usr/bin/vmscope' proxy %h %p vsock-mux//tmp/tmpg1rp9nti/machine_host.socket"
+            )
+        );
+    }
+
+    #[test]
+    fn vsock_mux_through_the_systems_proxy() {
+        let a = Address::from_command(
+            "ssh -o User=root vsock-mux//build/tmpjaxpbq5p/machine1_host.socket",
+        )
+        .unwrap();
+        assert_eq!(
+            text(&command(&a, &Route::System)),
+            format!("{COMMON_TEXT} vsock-mux//build/tmpjaxpbq5p/machine1_host.socket")
+        );
+    }
+
+    #[test]
+    fn vsock_cid() {
+        let a = Address::from_command("ssh -o User=root vsock/4").unwrap();
+        assert_eq!(
+            text(&command(
+                &a,
+                &Route::Proxy("/nix/store/x-vmscope/bin/vmscope".into())
+            )),
+            format!(
+                "{COMMON_TEXT} -o ProxyCommand='/nix/store/x-vmscope/bin/vmscope' proxy %h %p vsock/4"
+            )
+        );
+        assert_eq!(
+            text(&command(&a, &Route::System)),
+            format!("{COMMON_TEXT} vsock/4")
+        );
+    }
+
+    #[test]
+    fn nspawn_keeps_its_own_proxy_command() {
+        let a = Address::from_command(
+            "ssh -o User=root -o ProxyCommand=\"socat - UNIX-CLIENT:/run/systemd/nspawn/unix-export/c1/ssh\" bash",
+        )
+        .unwrap();
+        for route in [Route::System, Route::Proxy("/usr/bin/vmscope".into())] {
+            assert_eq!(
+                text(&command(&a, &route)),
+                format!(
+                    "{COMMON_TEXT} -o ProxyCommand=socat - UNIX-CLIENT:/run/systemd/nspawn/unix-export/c1/ssh bash"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn a_program_path_with_quotes_stays_one_word() {
+        assert_eq!(
+            proxy_option(&"/home/o'brien/bin/vmscope".into()),
+            OsString::from(r"ProxyCommand='/home/o'\''brien/bin/vmscope' proxy %h %p")
+        );
+    }
+
+    #[test]
+    fn every_address_in_the_fixtures_gets_a_command() {
+        for cmd in [
+            "ssh -o User=root vsock-mux//build/tmpjaxpbq5p/machine2_host.socket",
+            "ssh -o User=root vsock/3",
+            "ssh -o User=root vsock/5",
+        ] {
+            let a = Address::from_command(cmd).expect(cmd);
+            let args = command(&a, &Route::System);
+            assert_eq!(
+                text(&args).rsplit(' ').next(),
+                cmd.rsplit(' ').next(),
+                "{cmd}"
+            );
+        }
+    }
+}
