@@ -107,70 +107,36 @@ fn a_failing_run_of_the_fake_driver_fills_the_panes_live() {
 #[test]
 fn the_fake_drivers_other_scenarios() {
     let drv = fake_driver();
-    // The global timeout: the driver kills itself with SIGTERM.
-    let mut t = Term::spawn(
-        &[
+    // Scenario, extra arguments, what the screen must show, the exit status.
+    let cases: [(&str, &[&str], &[&str], u32); 3] = [
+        // The global timeout: the driver kills itself with SIGTERM.
+        ("timeout", &["--global-timeout", "3"], &["TIMED OUT"], 143),
+        // A kernel panic: the machine is crashed and the next command fails.
+        ("crash", &[], &["database ● crashed", "FAILED"], 1),
+        ("pass", &[], &["PASSED"], 0),
+    ];
+    for (scenario, extra, shown, status) in cases {
+        let mut args = vec![
             "run",
             "--no-record",
             "--",
             "python3",
             &drv,
             "--scenario",
-            "timeout",
+            scenario,
             "--speed",
             "5",
-            "--global-timeout",
-            "3",
-        ],
-        160,
-        48,
-    );
-    t.wait_text("exited 143", 30);
-    assert!(t.text().contains("TIMED OUT"), "{}", t.text());
-    t.keys("q");
-    assert_eq!(t.wait_exit(10), 143);
-    // A kernel panic: the machine is crashed and the next command fails.
-    let mut t = Term::spawn(
-        &[
-            "run",
-            "--no-record",
-            "--",
-            "python3",
-            &drv,
-            "--scenario",
-            "crash",
-            "--speed",
-            "5",
-        ],
-        160,
-        48,
-    );
-    t.wait_text("exited 1", 30);
-    let s = t.text();
-    assert!(s.contains("database ● crashed"), "{s}");
-    assert!(s.contains("FAILED"));
-    t.keys("q");
-    assert_eq!(t.wait_exit(10), 1);
-    // A passing run.
-    let mut t = Term::spawn(
-        &[
-            "run",
-            "--no-record",
-            "--",
-            "python3",
-            &drv,
-            "--scenario",
-            "pass",
-            "--speed",
-            "5",
-        ],
-        160,
-        48,
-    );
-    t.wait_text("exited 0", 30);
-    assert!(t.text().contains("PASSED"), "{}", t.text());
-    t.keys("q");
-    assert_eq!(t.wait_exit(10), 0);
+        ];
+        args.extend_from_slice(extra);
+        let mut t = Term::spawn(&args, 160, 48);
+        t.wait_text(&format!("exited {status}"), 30);
+        let s = t.text();
+        for want in shown {
+            assert!(s.contains(want), "{scenario}: {want}:\n{s}");
+        }
+        t.keys("q");
+        assert_eq!(t.wait_exit(10), status, "{scenario}");
+    }
 }
 
 /// The fake VMs' "QEMU" processes, from the driver pane.
