@@ -18,6 +18,8 @@ pub enum Action {
     FocusDriver,
     /// Focus machine pane N (1-based, in screen order).
     FocusMachine(usize),
+    /// Focus the driver's terminal (a live run's command pane) and type in it.
+    FocusCommand,
     /// Show the focused pane alone, or the whole grid again.
     Zoom,
     /// Scroll one line up.
@@ -84,6 +86,7 @@ impl Action {
             Self::FocusPrev => "focus the previous pane",
             Self::FocusDriver => "focus the driver pane",
             Self::FocusMachine(_) => "focus machine pane N",
+            Self::FocusCommand => "type in the driver's terminal (live runs)",
             Self::Zoom => "zoom the focused pane (again: back to the grid)",
             Self::ScrollUp => "scroll up a line",
             Self::ScrollDown => "scroll down a line",

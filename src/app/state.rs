@@ -563,6 +563,18 @@ impl App {
                 self.set_focus(order[next]);
             }
             Action::FocusDriver => self.set_focus(Pane::Driver),
+            Action::FocusCommand => {
+                if self.command.is_some() {
+                    self.set_focus(Pane::Command);
+                } else {
+                    self.message = Some(Message {
+                        text:
+                            "no driver runs here: `vmscope run -- DRIVER` has a terminal to type in"
+                                .into(),
+                        error: false,
+                    });
+                }
+            }
             Action::FocusMachine(n) => {
                 if n >= 1 && n <= self.current_test().machines.len() {
                     self.set_focus(Pane::Machine(n - 1));
