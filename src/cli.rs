@@ -101,7 +101,7 @@ pub enum Command {
     /// Connect to a machine's SSH backdoor: an ssh ProxyCommand for hosts without
     /// systemd-ssh-proxy.
     ///
-    /// Example: ssh -o ProxyCommand='vmscope proxy %h %p' -o User=root vsock-mux//tmp/…/m_host.socket
+    /// Example: ssh -o ProxyCommand='vmscope proxy %n %p' -o User=root vsock-mux//tmp/…/m_host.socket
     Proxy {
         /// vsock-mux/PATH (vhost-device-vsock's socket) or vsock/CID.
         host: String,

@@ -178,3 +178,120 @@ fn the_command_panes_history_pages_in_navigation() {
     app.update(Action::Bottom);
     assert!(contents(&app).contains("line 49"));
 }
+
+/// A live app that knows machines `alpha` and `beta`, but not yet their backdoor.
+fn live_with_machines() -> App {
+    let mut app = App::new(Caps::default(), Keymap::defaults(), "driver".into(), true);
+    app.ingest(SourceEvent::Data(
+        b"alpha: starting vm\nbeta: starting vm\n".to_vec(),
+        0,
+    ));
+    app
+}
+
+/// The backdoor block as the driver prints it on its terminal.
+const BACKDOOR: &[u8] = b"SSH backdoor enabled, the machines can be accessed like this:\r\n\
+    \x1b[1mNote:\x1b[0m this requires \x1b[1msystemd-ssh-proxy(1)\x1b[0m to be enabled (default on NixOS 25.05 and newer).\r\n\
+    \x20   alpha:  \x1b[1mssh -o User=root vsock-mux//tmp/tmpAb12/alpha_host.socket\x1b[0m\r\n\
+    \x20   beta:   \x1b[1mssh -o User=root vsock-mux//tmp/tmpAb12/beta_host.socket\x1b[0m\r\n";
+
+fn opened(effects: &[vmscope::app::state::Effect]) -> Vec<String> {
+    use vmscope::app::state::Effect;
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::OpenTab { args, .. } => Some(
+                args.iter()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_ssh_tab_waits_for_the_backdoor_then_connects() {
+    use vmscope::app::child::ChildEvent;
+    let mut app = live_with_machines();
+    let mut term = Terminal::new(TestBackend::new(140, 40)).unwrap();
+    app.update(Action::FocusMachine(2));
+    assert!(
+        opened(&app.update(Action::SshOpen)).is_empty(),
+        "no address yet"
+    );
+    let s = screen(&mut app, &mut term);
+    assert!(s.contains("waiting for beta's SSH backdoor address"), "{s}");
+    assert!(s.contains("[ssh beta]"), "{s}");
+    assert!(opened(&app.poll_tabs()).is_empty());
+
+    app.on_child(ChildEvent::Pty(BACKDOOR.to_vec()));
+    let args = opened(&app.poll_tabs());
+    assert_eq!(args.len(), 1, "{args:?}");
+    assert!(
+        args[0].ends_with(" vsock-mux//tmp/tmpAb12/beta_host.socket"),
+        "the machine's own socket, its capitals kept: {}",
+        args[0]
+    );
+    assert!(args[0].contains("proxy %n %p"), "{}", args[0]);
+    assert!(args[0].contains("-o User=root"), "{}", args[0]);
+
+    // The proxy finds no socket: the tab waits and tries again, not at once.
+    let id = app.tabs[0].id;
+    app.on_tab(
+        id,
+        ChildEvent::Stderr(
+            b"vmscope proxy: /tmp/tmpAb12/beta_host.socket: no such socket: the test is not running\r\n\
+              kex_exchange_identification: Connection closed by remote host\r\n"
+                .to_vec(),
+        ),
+    );
+    app.on_tab(id, ChildEvent::Exited(255));
+    let s = screen(&mut app, &mut term);
+    assert!(s.contains("beta is not reachable yet, trying again"), "{s}");
+    assert!(
+        opened(&app.poll_tabs()).is_empty(),
+        "a pause before trying again"
+    );
+}
+
+#[test]
+fn typing_goes_to_the_tab_shown_or_to_every_tab() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use vmscope::app::child::ChildEvent;
+    use vmscope::app::state::Effect;
+    let mut app = live_with_machines();
+    app.on_child(ChildEvent::Pty(BACKDOOR.to_vec()));
+    assert_eq!(opened(&app.update(Action::SshOpen)).len(), 1);
+    app.update(Action::FocusMachine(2));
+    // The tab has the keyboard: leave it first, as a user would.
+    let leave = KeyEvent::new(KeyCode::Char(']'), KeyModifiers::CONTROL);
+    app.on_key(leave);
+    assert!(!app.typing());
+    app.update(Action::FocusMachine(2));
+    assert_eq!(opened(&app.update(Action::SshOpen)).len(), 1);
+    let (a, b) = (app.tabs[0].id, app.tabs[1].id);
+    assert_eq!(app.tabs[1].machine, "beta");
+    let key = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
+    assert_eq!(app.on_key(key), vec![Effect::WriteTab(b, b"q".to_vec())]);
+    assert!(!app.quit, "q is typed into the tab");
+    app.on_key(leave);
+    app.update(Action::SyncTyping);
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(
+        app.on_key(key),
+        vec![
+            Effect::WriteTab(a, b"q".to_vec()),
+            Effect::WriteTab(b, b"q".to_vec())
+        ]
+    );
+    // A tab whose ssh ended takes no keys: the keymap has them.
+    app.on_tab(a, ChildEvent::Exited(0));
+    assert_eq!(app.on_key(key), vec![Effect::WriteTab(b, b"q".to_vec())]);
+    app.on_key(leave);
+    assert_eq!(app.update(Action::CloseTab), vec![Effect::CloseTab(b)]);
+    assert_eq!(app.active().map(|t| t.id), Some(a));
+    app.update(Action::PrevTab);
+    assert!(app.active().is_none(), "before the first tab: the panes");
+}

@@ -356,9 +356,11 @@ fn many_machines_get_a_list_and_the_mouse_focuses() {
     let path = dir.path().join("many.log");
     std::fs::write(&path, log).unwrap();
     let mut t = Term::spawn(&["log", path.to_str().unwrap()], 100, 30);
-    t.wait_text("machines (12)", 10);
+    // Waited for whole: a frame can be read half written.
+    t.wait_for("every machine in the list", 10, |s| {
+        find(s, "machines (12)").is_some() && find(s, "vm12").is_some()
+    });
     let s = t.screen();
-    assert!(find(&s, "vm12").is_some(), "every machine is in the list");
     // Click vm12 in the list: its pane appears, focused.
     let (row, col) = find(&s, "vm12").unwrap();
     let click = format!(

@@ -70,6 +70,18 @@ pub enum Action {
     NextTest,
     /// Show the previous test of a build with several.
     PrevTest,
+    /// Open an ssh tab into the focused machine (its SSH backdoor).
+    SshOpen,
+    /// Show the next ssh tab (after the last: the panes again).
+    NextTab,
+    /// Show the previous ssh tab.
+    PrevTab,
+    /// Close the ssh tab shown, ending its session.
+    CloseTab,
+    /// Connect the ssh tab shown again after its session ended.
+    Reconnect,
+    /// Send what is typed to every ssh tab at once, or to the one shown.
+    SyncTyping,
     /// Close the help, the prompt or the message.
     Close,
     /// Do nothing (unbinds a key in a user keymap).
@@ -112,6 +124,12 @@ impl Action {
             Self::JumpToFailure => "jump to the failure",
             Self::NextTest => "next test of the build",
             Self::PrevTest => "previous test of the build",
+            Self::SshOpen => "ssh into the focused machine in a new tab",
+            Self::NextTab => "next ssh tab (after the last: the panes)",
+            Self::PrevTab => "previous ssh tab",
+            Self::CloseTab => "close the ssh tab shown",
+            Self::Reconnect => "reconnect the ssh tab shown",
+            Self::SyncTyping => "type into every ssh tab at once on/off",
             Self::Close => "close",
             Self::None => "nothing",
         }
@@ -130,6 +148,8 @@ impl Action {
             Self::ToggleStep => "fold",
             Self::JumpToFailure => "failure",
             Self::Quit => "quit",
+            Self::SshOpen => "ssh",
+            Self::NextTab => "tabs",
             Self::Close => "close",
             Self::SearchOlder => "older",
             Self::SearchNewer => "newer",

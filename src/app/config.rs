@@ -18,6 +18,15 @@ struct File {
     memory: Memory,
     #[serde(default)]
     terminal: TerminalSection,
+    #[serde(default)]
+    ssh: SshSection,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SshSection {
+    options: Option<Vec<String>>,
+    system_proxy: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -39,6 +48,10 @@ pub struct Config {
     pub keymap: Keymap,
     /// The chord that leaves a terminal pane.
     pub leave: Chord,
+    /// Put before ssh's own arguments in ssh tabs.
+    pub ssh_options: Vec<String>,
+    /// ssh tabs reach `vsock/N` through the system's ssh configuration, not `vmscope proxy`.
+    pub ssh_system_proxy: bool,
 }
 
 impl Default for Config {
@@ -47,6 +60,8 @@ impl Default for Config {
             caps: Caps::default(),
             keymap: Keymap::defaults(),
             leave: Chord::parse(super::live::DEFAULT_LEAVE).unwrap_or_else(|| unreachable!()),
+            ssh_options: Vec::new(),
+            ssh_system_proxy: false,
         }
     }
 }
@@ -64,37 +79,38 @@ impl Config {
     /// The defaults with the user's files over them; a broken user file is an error that
     /// names the file.
     pub fn load() -> anyhow::Result<Self> {
-        let mut caps = Caps::default();
-        let mut leave = Chord::parse(super::live::DEFAULT_LEAVE).unwrap_or_else(|| unreachable!());
-        apply(&mut caps, &mut leave, DEFAULT_CONFIG).context("built-in config")?;
+        let mut config = Self::default();
+        apply(&mut config, DEFAULT_CONFIG).context("built-in config")?;
         let mut keymap_text = None;
         if let Some(dir) = dir() {
             let path = dir.join("config.toml");
             if let Ok(text) = std::fs::read_to_string(&path) {
-                apply(&mut caps, &mut leave, &text)
-                    .with_context(|| format!("in {}", path.display()))?;
+                apply(&mut config, &text).with_context(|| format!("in {}", path.display()))?;
             }
             let kpath = dir.join("keymap.toml");
             if let Ok(text) = std::fs::read_to_string(&kpath) {
                 keymap_text = Some((kpath, text));
             }
         }
-        let keymap = match &keymap_text {
+        config.keymap = match &keymap_text {
             Some((path, text)) => {
                 Keymap::load(Some(text)).with_context(|| format!("in {}", path.display()))?
             }
             None => Keymap::defaults(),
         };
-        Ok(Self {
-            caps,
-            keymap,
-            leave,
-        })
+        Ok(config)
     }
 }
 
-fn apply(caps: &mut Caps, leave: &mut Chord, text: &str) -> anyhow::Result<()> {
+fn apply(config: &mut Config, text: &str) -> anyhow::Result<()> {
     let f: File = toml::from_str(text)?;
+    if let Some(options) = f.ssh.options {
+        config.ssh_options = options;
+    }
+    if let Some(system) = f.ssh.system_proxy {
+        config.ssh_system_proxy = system;
+    }
+    let (caps, leave) = (&mut config.caps, &mut config.leave);
     if let Some(l) = &f.terminal.leave {
         *leave = Chord::parse(l)
             .ok_or_else(|| anyhow::anyhow!("[terminal] leave: cannot read key {l:?}"))?;
@@ -114,29 +130,41 @@ mod tests {
 
     #[test]
     fn defaults_match_the_store() {
-        let mut caps = Caps {
-            max_lines: 1,
-            max_bytes: 1,
+        let mut config = Config {
+            caps: Caps {
+                max_lines: 1,
+                max_bytes: 1,
+            },
+            leave: Chord::parse("x").unwrap(),
+            ssh_options: vec!["-v".into()],
+            ssh_system_proxy: true,
+            ..Config::default()
         };
-        let mut leave = Chord::parse("x").unwrap();
-        apply(&mut caps, &mut leave, DEFAULT_CONFIG).unwrap();
-        assert_eq!(caps, Caps::default());
-        assert_eq!(Some(leave), Chord::parse(super::super::live::DEFAULT_LEAVE));
+        apply(&mut config, DEFAULT_CONFIG).unwrap();
+        assert_eq!(config.caps, Caps::default());
+        assert_eq!(
+            Some(config.leave),
+            Chord::parse(super::super::live::DEFAULT_LEAVE)
+        );
+        assert!(config.ssh_options.is_empty());
+        assert!(!config.ssh_system_proxy);
     }
 
     #[test]
     fn unknown_keys_are_errors() {
-        let mut caps = Caps::default();
-        let mut leave = Chord::parse("x").unwrap();
-        assert!(apply(&mut caps, &mut leave, "[memory]\nmax_line = 3\n").is_err());
-        assert!(apply(&mut caps, &mut leave, "[terminal]\nleave = \"ctrl-xyz\"\n").is_err());
+        let mut config = Config::default();
+        assert!(apply(&mut config, "[memory]\nmax_line = 3\n").is_err());
+        assert!(apply(&mut config, "[terminal]\nleave = \"ctrl-xyz\"\n").is_err());
+        assert!(apply(&mut config, "[ssh]\nproxy = true\n").is_err());
         apply(
-            &mut caps,
-            &mut leave,
-            "[memory]\nmax_lines = 3\n[terminal]\nleave = \"ctrl-g\"\n",
+            &mut config,
+            "[memory]\nmax_lines = 3\n[terminal]\nleave = \"ctrl-g\"\n\
+             [ssh]\noptions = [\"-o\", \"LogLevel=ERROR\"]\nsystem_proxy = true\n",
         )
         .unwrap();
-        assert_eq!(caps.max_lines, 3);
-        assert_eq!(leave.to_string(), "Ctrl-g");
+        assert_eq!(config.caps.max_lines, 3);
+        assert_eq!(config.leave.to_string(), "Ctrl-g");
+        assert_eq!(config.ssh_options, ["-o", "LogLevel=ERROR"]);
+        assert!(config.ssh_system_proxy);
     }
 }

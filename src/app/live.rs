@@ -79,6 +79,9 @@ impl App {
 
     /// Whether keys go to the terminal pane now.
     pub fn typing(&self) -> bool {
+        if let Some(tab) = self.active() {
+            return self.tab_input && tab.running;
+        }
         self.focus == Pane::Command
             && self.term_input
             && self.command.as_ref().is_some_and(|c| c.exit.is_none())
@@ -90,7 +93,11 @@ impl App {
         if Chord::from_event(&key) == Some(self.leave) {
             self.dirty = true;
             self.urgent = true;
-            self.term_input = false;
+            if self.active_tab.is_some() {
+                self.tab_input = false;
+            } else {
+                self.term_input = false;
+            }
             self.message = Some(Message {
                 text: format!(
                     "navigation: {} again sends it to the terminal, Enter returns to it",
@@ -99,6 +106,14 @@ impl App {
                 error: false,
             });
             return Vec::new();
+        }
+        if let Some(tab) = self.active() {
+            let bytes = keys::encode(&key, tab.pane.emu.screen().application_cursor());
+            return if bytes.is_empty() {
+                Vec::new()
+            } else {
+                self.type_into_tabs(bytes)
+            };
         }
         let app_cursor = self
             .command
@@ -136,6 +151,12 @@ impl App {
     /// A paste from the outer terminal.
     pub fn on_paste(&mut self, text: &str) -> Vec<Effect> {
         self.dirty = true;
+        if self.typing()
+            && let Some(tab) = self.active()
+        {
+            let bytes = keys::paste(text, tab.pane.emu.screen().bracketed_paste());
+            return self.type_into_tabs(bytes);
+        }
         if self.typing() {
             let bracketed = self
                 .command

@@ -11,6 +11,7 @@ pub mod live;
 pub mod recording;
 pub mod runner;
 pub mod state;
+pub mod tabs;
 pub mod terminal;
 pub mod view;
 
@@ -135,6 +136,8 @@ fn run_live(
     );
     let mut app = App::new(caps, config.keymap, name, true);
     app.leave = config.leave;
+    app.ssh_options = config.ssh_options;
+    app.ssh_system_proxy = config.ssh_system_proxy;
     if interactive {
         // The user came to type.
         app.focus = view::Pane::Command;

@@ -30,9 +30,49 @@ enum Msg {
     Term(Event),
     Source(SourceEvent),
     Child(ChildEvent),
+    /// What an ssh tab's process did.
+    Tab(u32, ChildEvent),
     /// Something went wrong that the user must know of, and the run goes on.
     Warn(String),
     TermGone(String),
+}
+
+/// The processes of the ssh tabs, by tab id.
+struct TabProcs {
+    procs: std::collections::HashMap<u32, Child>,
+    tx: mpsc::Sender<Msg>,
+}
+
+impl TabProcs {
+    fn open(&mut self, id: u32, args: &[std::ffi::OsString], size: (u16, u16)) -> io::Result<()> {
+        self.close(id);
+        let tx = self.tx.clone();
+        let send = move |ev: ChildEvent| tx.blocking_send(Msg::Tab(id, ev)).is_ok();
+        let child = Child::spawn(&"ssh".into(), args, size.0, size.1, true, send)?;
+        self.procs.insert(id, child);
+        Ok(())
+    }
+
+    /// Ends a tab's ssh off the UI thread: it may take the grace period.
+    fn close(&mut self, id: u32) {
+        if let Some(mut child) = self.procs.remove(&id) {
+            let _ = std::thread::Builder::new()
+                .name("tab-end".into())
+                .spawn(move || {
+                    if !child.exited() {
+                        child.end_group(GRACE);
+                    }
+                });
+        }
+    }
+
+    fn end_all(&mut self) {
+        for (_, mut child) in self.procs.drain() {
+            if !child.exited() {
+                child.end_group(GRACE);
+            }
+        }
+    }
 }
 
 /// Puts the terminal back as it was. Safe to call more than once.
@@ -127,6 +167,10 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
             }
         })?;
     let mut child: Option<Child> = None;
+    let mut tabs = TabProcs {
+        procs: std::collections::HashMap::new(),
+        tx: tx.clone(),
+    };
     let mut recorder: Option<Recorder> = None;
     match feed {
         Feed::Source(source) => {
@@ -222,6 +266,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                 app.urgent = false;
                 last_draw = Instant::now();
                 follow_size(&mut app, child.as_mut());
+                follow_tab_size(&mut app, &tabs);
             }
             if app.quit {
                 break;
@@ -235,7 +280,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                     let mut next = Some(msg);
                     // Take what is queued before drawing, within a budget.
                     while let Some(m) = next.take() {
-                        handle(&mut app, child.as_mut(), recorder.as_ref(), m)?;
+                        handle(&mut app, child.as_mut(), recorder.as_ref(), &mut tabs, m)?;
                         if app.quit || started.elapsed() > INGEST_BUDGET {
                             break;
                         }
@@ -247,6 +292,8 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                     if app.live && app.ended.is_none() {
                         app.dirty = true;
                     }
+                    let effects = app.poll_tabs();
+                    perform(&mut app, child.as_mut(), &mut tabs, effects);
                 }
                 // Killed or its terminal closed: leave cleanly, with the shell's status for it.
                 _ = term_sig.recv() => return anyhow::Ok(Some(128 + libc::SIGTERM)),
@@ -255,7 +302,8 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
         }
         anyhow::Ok(None)
     })?;
-    // No driver, QEMU or helper outlives vmscope.
+    // No driver, QEMU, ssh or helper outlives vmscope.
+    tabs.end_all();
     let ran_a_driver = child.is_some();
     if let Some(mut c) = child.take()
         && !c.exited()
@@ -285,6 +333,20 @@ fn command_size(app: &App) -> Option<(u16, u16)> {
         })
 }
 
+/// Keeps each tab's terminal the size of the body.
+fn follow_tab_size(app: &mut App, tabs: &TabProcs) {
+    let size = app.tab_size;
+    for tab in &mut app.tabs {
+        if tab.pane.emu.size() != size {
+            tab.pane.emu.resize(size.0, size.1);
+            if let Some(c) = tabs.procs.get(&tab.id) {
+                let _ = c.resize(size.0, size.1);
+            }
+            app.dirty = true;
+        }
+    }
+}
+
 /// Keeps the driver's terminal the size of its pane.
 fn follow_size(app: &mut App, child: Option<&mut Child>) {
     let (Some(size), Some(child)) = (command_size(app), child) else {
@@ -302,6 +364,7 @@ fn handle(
     app: &mut App,
     child: Option<&mut Child>,
     recorder: Option<&Recorder>,
+    tabs: &mut TabProcs,
     msg: Msg,
 ) -> anyhow::Result<()> {
     let effects = match msg {
@@ -351,18 +414,34 @@ fn handle(
             let effects = app.on_child(ev);
             if exited && let Some(c) = child {
                 c.mark_exited();
-                perform(app, Some(c), effects);
+                perform(app, Some(c), tabs, effects);
                 return Ok(());
             }
             effects
         }
+        Msg::Tab(id, ev) => {
+            if matches!(ev, ChildEvent::Pty(_)) {
+                app.urgent = true;
+            }
+            if matches!(ev, ChildEvent::Exited(_))
+                && let Some(c) = tabs.procs.get_mut(&id)
+            {
+                c.mark_exited();
+            }
+            app.on_tab(id, ev)
+        }
         Msg::TermGone(e) => anyhow::bail!("terminal input failed: {e}"),
     };
-    perform(app, child, effects);
+    perform(app, child, tabs, effects);
     Ok(())
 }
 
-fn perform(app: &mut App, mut child: Option<&mut Child>, effects: Vec<Effect>) {
+fn perform(
+    app: &mut App,
+    mut child: Option<&mut Child>,
+    tabs: &mut TabProcs,
+    effects: Vec<Effect>,
+) {
     for e in effects {
         match e {
             Effect::Save { path, text } => {
@@ -380,6 +459,21 @@ fn perform(app: &mut App, mut child: Option<&mut Child>, effects: Vec<Effect>) {
                     });
                 }
             }
+            Effect::OpenTab { id, args } => {
+                if let Err(e) = tabs.open(id, &args, app.tab_size) {
+                    app.tab_failed(id, &format!("cannot start ssh: {e}"));
+                }
+            }
+            Effect::WriteTab(id, bytes) => {
+                // A tab whose ssh ended takes no keys; what it said stays on its screen.
+                if let Some(c) = tabs.procs.get_mut(&id)
+                    && !c.exited()
+                    && let Err(e) = c.write(&bytes)
+                {
+                    app.tab_failed(id, &format!("cannot write to ssh: {e}"));
+                }
+            }
+            Effect::CloseTab(id) => tabs.close(id),
         }
     }
 }

@@ -24,6 +24,15 @@ pub enum Effect {
     Save { path: PathBuf, text: String },
     /// Write to the live run's terminal (keys, answers to its queries).
     WritePty(Vec<u8>),
+    /// Start `ssh ARGS` for tab `id` in its own terminal.
+    OpenTab {
+        id: u32,
+        args: Vec<std::ffi::OsString>,
+    },
+    /// Write to tab `id`'s terminal.
+    WriteTab(u32, Vec<u8>),
+    /// End tab `id`'s ssh.
+    CloseTab(u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +108,21 @@ pub struct App {
     pub archive: Option<String>,
     /// Quit was asked once while the driver runs.
     confirm_quit: bool,
+    /// ssh sessions into the machines, one per tab.
+    pub tabs: Vec<super::tabs::Tab>,
+    /// The tab shown over the panes, if any.
+    pub active_tab: Option<usize>,
+    /// Keys go to the tab shown (not left with `leave`).
+    pub tab_input: bool,
+    pub next_tab_id: u32,
+    /// The inner size of a tab's terminal as last drawn.
+    pub tab_size: (u16, u16),
+    /// What is typed goes to every running tab.
+    pub sync_typing: bool,
+    /// ssh reaches `vsock/N` through the system's ProxyCommand rather than `vmscope proxy`.
+    pub ssh_system_proxy: bool,
+    /// Options put before ssh's own (`-o ...`), from the configuration.
+    pub ssh_options: Vec<String>,
 }
 
 /// Lines below the first one on the first screen: one row less when the top row says what
@@ -143,6 +167,14 @@ impl App {
             exit_code: None,
             archive: None,
             confirm_quit: false,
+            tabs: Vec::new(),
+            active_tab: None,
+            tab_input: false,
+            next_tab_id: 0,
+            tab_size: (80, 24),
+            sync_typing: false,
+            ssh_system_proxy: false,
+            ssh_options: Vec::new(),
         }
     }
 
@@ -319,6 +351,12 @@ impl App {
             return self.prompt_key(key);
         }
         if self.help.is_none()
+            && let Some(effects) = self.tab_nav_key(&key)
+        {
+            return effects;
+        }
+        if self.help.is_none()
+            && self.active_tab.is_none()
             && let Some(effects) = self.command_nav_key(&key)
         {
             return effects;
@@ -517,6 +555,11 @@ impl App {
         }
         if action != Action::Quit {
             self.confirm_quit = false;
+        }
+        if self.help.is_none()
+            && let Some(effects) = self.tab_action(action)
+        {
+            return effects;
         }
         let focus = self.focus;
         match action {
@@ -717,6 +760,21 @@ impl App {
                     self.test = tests[j];
                     self.focus = Pane::Driver;
                 }
+            }
+            Action::SshOpen => return self.open_ssh(),
+            Action::NextTab | Action::PrevTab => self.switch_tab(action == Action::NextTab),
+            Action::CloseTab => return self.close_tab(),
+            Action::Reconnect => return self.reconnect(),
+            Action::SyncTyping => {
+                self.sync_typing = !self.sync_typing;
+                self.message = Some(Message {
+                    text: if self.sync_typing {
+                        "typing goes to every ssh tab".into()
+                    } else {
+                        "typing goes to the tab shown".into()
+                    },
+                    error: false,
+                });
             }
             Action::None => {}
         }

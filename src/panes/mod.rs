@@ -45,6 +45,10 @@ pub fn draw(f: &mut Frame<'_>, app: &mut App) {
         app.drawn = Drawn::default();
         return;
     }
+    if app.active().is_some() {
+        draw_tab(f, area, &l, app);
+        return;
+    }
     let app_ref: &App = app;
     status_bar::draw_top(f, l.top, app_ref);
     if let Some(list) = l.machine_list {
@@ -92,4 +96,49 @@ pub fn frame<'a>(focused: bool, border: Style, title: Line<'a>) -> Block<'a> {
         })
         .border_style(border)
         .title(title)
+}
+
+/// An ssh tab over the whole body, between the two bars.
+fn draw_tab(f: &mut Frame<'_>, area: Rect, l: &layout::Layout, app: &mut App) {
+    let body = Rect::new(
+        area.x,
+        l.top.bottom(),
+        area.width,
+        l.bottom.y.saturating_sub(l.top.bottom()),
+    );
+    let app_ref: &App = app;
+    status_bar::draw_top(f, l.top, app_ref);
+    if let Some(tab) = app_ref.active() {
+        let typing = app_ref.help.is_none() && app_ref.typing();
+        let label = format!(" ssh {} ", tab.machine);
+        terminal_pane::draw_terminal(f, body, app_ref, &tab.pane, &label, true, typing);
+        let note = tab.waiting.clone().or_else(|| {
+            tab.pane
+                .exit
+                .map(|c| format!("ssh ended with status {c}: r reconnects, x closes the tab"))
+        });
+        if let Some(note) = note {
+            let y = body.y + body.height.saturating_sub(2);
+            f.render_widget(
+                Paragraph::new(Line::styled(
+                    format!(" {note} "),
+                    Style::new().fg(Color::Black).bg(Color::Yellow),
+                )),
+                Rect::new(body.x + 1, y, body.width.saturating_sub(2), 1),
+            );
+        }
+    }
+    status_bar::draw_bottom(f, l.bottom, app_ref);
+    if app_ref.help.is_some() {
+        help::draw(
+            f,
+            Rect::new(area.x, area.y + 1, area.width, area.height - 2),
+            app_ref,
+        );
+    }
+    app.tab_size = (
+        body.width.saturating_sub(2).max(1),
+        body.height.saturating_sub(2).max(1),
+    );
+    app.drawn = Drawn::default();
 }

@@ -62,6 +62,37 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) {
         left.push(Span::styled(" ●", Style::new().fg(state_color(m.state))));
         left.push(Span::raw(m.name.clone()));
     }
+    if !app.tabs.is_empty() {
+        left.push(Span::styled(" │", dim));
+        let panes = Style::new().add_modifier(Modifier::BOLD);
+        left.push(Span::raw(" "));
+        left.push(if app.active_tab.is_none() {
+            Span::styled("[panes]", panes.add_modifier(Modifier::REVERSED))
+        } else {
+            Span::styled("[panes]", dim)
+        });
+        for (i, tab) in app.tabs.iter().enumerate() {
+            let color = if tab.running {
+                Color::Green
+            } else if tab.waiting.is_some() {
+                Color::Yellow
+            } else {
+                Color::Red
+            };
+            let mut style = Style::new().fg(color);
+            if app.active_tab == Some(i) {
+                style = style.add_modifier(Modifier::REVERSED | Modifier::BOLD);
+            }
+            left.push(Span::raw(" "));
+            left.push(Span::styled(format!("[ssh {}]", tab.machine), style));
+        }
+        if app.sync_typing {
+            left.push(Span::styled(
+                " SYNC",
+                Style::new().fg(Color::Black).bg(Color::Magenta),
+            ));
+        }
+    }
     if let Some(step) = test.current_step() {
         left.push(Span::styled(" │ ", dim));
         let who = step
@@ -136,7 +167,11 @@ pub fn draw_bottom(f: &mut Frame<'_>, area: Rect, app: &App) {
                     .bg(Color::Cyan)
                     .add_modifier(Modifier::BOLD),
             ),
-            Span::raw(" every key goes to the driver's terminal · "),
+            Span::raw(match app.active() {
+                Some(_) if app.sync_typing => " every key goes to every ssh tab · ".to_string(),
+                Some(tab) => format!(" every key goes to ssh {} · ", tab.machine),
+                None => " every key goes to the driver's terminal · ".to_string(),
+            }),
             Span::styled(
                 app.leave.to_string(),
                 Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),

@@ -45,11 +45,25 @@ fn cell_style(cell: &vt100::Cell) -> Style {
     style.add_modifier(m)
 }
 
+/// The driver's terminal in the command band.
 pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, cmd: &CommandPane) {
-    let focused = app.focus == Pane::Command && app.help.is_none();
+    let focused = app.focus == Pane::Command && app.help.is_none() && app.active().is_none();
     let typing = focused && app.typing();
+    draw_terminal(f, area, app, cmd, " command ", focused, typing);
+}
+
+/// A terminal pane with `label` in its title: the command pane or an ssh tab.
+pub fn draw_terminal(
+    f: &mut Frame<'_>,
+    area: Rect,
+    app: &App,
+    cmd: &CommandPane,
+    label: &str,
+    focused: bool,
+    typing: bool,
+) {
     let mut title = vec![
-        Span::styled(" command ", Style::new().add_modifier(Modifier::BOLD)),
+        Span::styled(label.to_string(), Style::new().add_modifier(Modifier::BOLD)),
         Span::styled(format!("{} ", cmd.title), Style::new().fg(Color::DarkGray)),
     ];
     match cmd.exit {

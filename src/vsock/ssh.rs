@@ -54,11 +54,12 @@ pub fn command(address: &Address, route: &Route) -> Vec<OsString> {
     args
 }
 
-/// `ProxyCommand=<this program> proxy %h %p`, the program's path quoted for ssh's shell.
+/// `ProxyCommand=<this program> proxy %n %p`, the program's path quoted for ssh's shell.
+/// `%n` is the host as typed: ssh lowercases `%h`, and a socket's path may have capitals.
 fn proxy_option(program: &OsString) -> OsString {
     let p = program.to_string_lossy();
     let quoted = format!("'{}'", p.replace('\'', r"'\''"));
-    format!("ProxyCommand={quoted} proxy %h %p").into()
+    format!("ProxyCommand={quoted} proxy %n %p").into()
 }
 
 #[cfg(test)]
@@ -84,7 +85,7 @@ mod tests {
         assert_eq!(
             text(&args),
             format!(
-                "{COMMON_TEXT} -o ProxyCommand='/usr/bin/vmscope' proxy %h %p vsock-mux//tmp/tmpg1rp9nti/machine_host.socket"
+                "{COMMON_TEXT} -o ProxyCommand='/usr/bin/vmscope' proxy %n %p vsock-mux//tmp/tmpg1rp9nti/machine_host.socket"
             )
         );
     }
@@ -110,7 +111,7 @@ mod tests {
                 &Route::Proxy("/nix/store/x-vmscope/bin/vmscope".into())
             )),
             format!(
-                "{COMMON_TEXT} -o ProxyCommand='/nix/store/x-vmscope/bin/vmscope' proxy %h %p vsock/4"
+                "{COMMON_TEXT} -o ProxyCommand='/nix/store/x-vmscope/bin/vmscope' proxy %n %p vsock/4"
             )
         );
         assert_eq!(
@@ -139,7 +140,7 @@ mod tests {
     fn a_program_path_with_quotes_stays_one_word() {
         assert_eq!(
             proxy_option(&"/home/o'brien/bin/vmscope".into()),
-            OsString::from(r"ProxyCommand='/home/o'\''brien/bin/vmscope' proxy %h %p")
+            OsString::from(r"ProxyCommand='/home/o'\''brien/bin/vmscope' proxy %n %p")
         );
     }
 
