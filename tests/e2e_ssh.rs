@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::pty::{Term, scaled};
+use common::pty::{Term, find, scaled};
 
 fn run(program: &str, args: &[&str]) {
     let out = Command::new(program)
@@ -285,6 +285,52 @@ fn ssh_tabs_reach_a_real_sshd_through_the_backdoor_socket() {
         "the tab has the keyboard:\n{}",
         t.text()
     );
+
+    // The tab's terminal is the body's size inside its frame, and follows a resize.
+    t.keys("echo cols=$(tput cols)\r");
+    t.wait_text("cols=138", 20);
+    t.resize(120, 36);
+    // ssh passes the new size on in its own time: ask until the shell sees it.
+    let deadline = Instant::now() + scaled(Duration::from_secs(20));
+    loop {
+        t.keys("clear; echo cols=$(tput cols) lines=$(tput lines)\r");
+        std::thread::sleep(Duration::from_millis(300));
+        if t.text().contains("cols=118 lines=32") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the remote terminal did not follow the resize:\n{}",
+            t.text()
+        );
+    }
+
+    // A full-screen program draws from the tab's first row, and gives the prompt back.
+    t.keys("top -d 5\r");
+    t.wait_for("top on the whole tab", 20, |s| {
+        find(s, "top - ").is_some_and(|(row, col)| row == 2 && col == 1) && find(s, "PID").is_some()
+    });
+    t.keys("q");
+    t.wait_for("the shell again", 20, |s| find(s, "top - ").is_none());
+
+    // The mouse: the panes' label shows them, a tab's label the tab.
+    let click = |t: &mut Term, label: &str| {
+        let (row, col) = find(&t.screen(), label).unwrap();
+        t.send(
+            format!(
+                "\x1b[<0;{};{}M\x1b[<0;{};{}m",
+                col + 2,
+                row + 1,
+                col + 2,
+                row + 1
+            )
+            .as_bytes(),
+        );
+    };
+    click(&mut t, "[panes]");
+    t.wait_text("0 driver", 10);
+    click(&mut t, "[ssh alpha]");
+    t.wait_for("the tab again", 10, |s| find(s, "0 driver").is_none());
 
     // The session ends: the tab says so and can connect again.
     t.keys("exit\r");

@@ -280,7 +280,17 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                     let mut next = Some(msg);
                     // Take what is queued before drawing, within a budget.
                     while let Some(m) = next.take() {
+                        let resized = matches!(m, Msg::Term(Event::Resize(..)));
                         handle(&mut app, child.as_mut(), recorder.as_ref(), &mut tabs, m)?;
+                        if resized {
+                            // Keys typed after a resize reach the programs after their
+                            // terminals have the new size.
+                            term.draw(|f| crate::panes::draw(f, &mut app))?;
+                            last_draw = Instant::now();
+                            app.dirty = false;
+                            follow_size(&mut app, child.as_mut());
+                            follow_tab_size(&mut app, &tabs);
+                        }
                         if app.quit || started.elapsed() > INGEST_BUDGET {
                             break;
                         }

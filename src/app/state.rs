@@ -66,6 +66,8 @@ pub struct Message {
 pub struct Drawn {
     pub panes: Vec<(Pane, Rect)>,
     pub machine_list: Option<Rect>,
+    /// The tab labels of the top bar (`None`: the panes).
+    pub tabs: Vec<(Option<usize>, Rect)>,
 }
 
 pub struct App {
@@ -389,6 +391,12 @@ impl App {
             .iter()
             .find(|(_, r)| r.contains(at))
             .map(|(p, _)| *p);
+        if ev.kind == MouseEventKind::Down(MouseButton::Left)
+            && let Some(&(tab, _)) = self.drawn.tabs.iter().find(|(_, r)| r.contains(at))
+        {
+            self.show_tab(tab);
+            return Vec::new();
+        }
         match ev.kind {
             MouseEventKind::Down(MouseButton::Left) => {
                 if let Some(p) = hit {

@@ -223,6 +223,13 @@ impl App {
         }
     }
 
+    /// Shows tab `i`, or the panes; a running tab gets the keyboard.
+    pub fn show_tab(&mut self, i: Option<usize>) {
+        self.dirty = true;
+        self.active_tab = i.filter(|&i| i < self.tabs.len());
+        self.tab_input = self.active().is_some_and(|t| t.running);
+    }
+
     pub fn switch_tab(&mut self, forward: bool) {
         if self.tabs.is_empty() {
             self.message = Some(Message {
@@ -239,8 +246,7 @@ impl App {
         } else {
             (at + n - 1) % n
         };
-        self.active_tab = next.checked_sub(1);
-        self.tab_input = self.active().is_some_and(|t| t.running);
+        self.show_tab(next.checked_sub(1));
     }
 
     /// `x`: closes the active tab (its ssh ends with it).

@@ -50,7 +50,7 @@ pub fn draw(f: &mut Frame<'_>, app: &mut App) {
         return;
     }
     let app_ref: &App = app;
-    status_bar::draw_top(f, l.top, app_ref);
+    let tabs = status_bar::draw_top(f, l.top, app_ref);
     if let Some(list) = l.machine_list {
         machine_list::draw(f, list, app_ref);
     }
@@ -82,6 +82,7 @@ pub fn draw(f: &mut Frame<'_>, app: &mut App) {
     app.drawn = Drawn {
         panes: l.panes,
         machine_list: l.machine_list,
+        tabs,
     };
 }
 
@@ -107,7 +108,7 @@ fn draw_tab(f: &mut Frame<'_>, area: Rect, l: &layout::Layout, app: &mut App) {
         l.bottom.y.saturating_sub(l.top.bottom()),
     );
     let app_ref: &App = app;
-    status_bar::draw_top(f, l.top, app_ref);
+    let tabs = status_bar::draw_top(f, l.top, app_ref);
     if let Some(tab) = app_ref.active() {
         let typing = app_ref.help.is_none() && app_ref.typing();
         let label = format!(" ssh {} ", tab.machine);
@@ -140,5 +141,8 @@ fn draw_tab(f: &mut Frame<'_>, area: Rect, l: &layout::Layout, app: &mut App) {
         body.width.saturating_sub(2).max(1),
         body.height.saturating_sub(2).max(1),
     );
-    app.drawn = Drawn::default();
+    app.drawn = Drawn {
+        tabs,
+        ..Drawn::default()
+    };
 }

@@ -30,7 +30,10 @@ fn clock(d: std::time::Duration) -> String {
     }
 }
 
-pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) {
+/// Draws the top bar; returns where each tab's label is (`None`: the panes), for the mouse.
+pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>, Rect)> {
+    let mut labels: Vec<(Option<usize>, u16, u16)> = Vec::new();
+    let width = |spans: &[Span<'_>]| spans.iter().map(|s| s.width() as u16).sum::<u16>();
     let test = app.current_test();
     let dim = Style::new().fg(Color::DarkGray);
     let mut left: Vec<Span<'static>> = vec![Span::styled(
@@ -66,6 +69,7 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) {
         left.push(Span::styled(" │", dim));
         let panes = Style::new().add_modifier(Modifier::BOLD);
         left.push(Span::raw(" "));
+        labels.push((None, width(&left), 7));
         left.push(if app.active_tab.is_none() {
             Span::styled("[panes]", panes.add_modifier(Modifier::REVERSED))
         } else {
@@ -84,7 +88,9 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) {
                 style = style.add_modifier(Modifier::REVERSED | Modifier::BOLD);
             }
             left.push(Span::raw(" "));
-            left.push(Span::styled(format!("[ssh {}]", tab.machine), style));
+            let label = Span::styled(format!("[ssh {}]", tab.machine), style);
+            labels.push((Some(i), width(&left), label.width() as u16));
+            left.push(label);
         }
         if app.sync_typing {
             left.push(Span::styled(
@@ -121,6 +127,11 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) {
         Paragraph::new(Line::from(right)),
         Rect::new(area.x + lw, area.y, rw.min(area.width), 1),
     );
+    labels
+        .into_iter()
+        .filter(|&(_, x, w)| x + w <= lw)
+        .map(|(tab, x, w)| (tab, Rect::new(area.x + x, area.y, w, 1)))
+        .collect()
 }
 
 pub fn draw_bottom(f: &mut Frame<'_>, area: Rect, app: &App) {
