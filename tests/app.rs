@@ -227,6 +227,9 @@ fn an_ssh_tab_waits_for_the_backdoor_then_connects() {
     assert!(opened(&app.poll_tabs()).is_empty());
 
     app.on_child(ChildEvent::Pty(BACKDOOR.to_vec()));
+    // dump_machine_ssh() in the REPL prints the block again: still one address each.
+    app.on_child(ChildEvent::Pty(BACKDOOR.to_vec()));
+    assert_eq!(app.current_test().ssh.len(), 2);
     let args = opened(&app.poll_tabs());
     assert_eq!(args.len(), 1, "{args:?}");
     assert!(
