@@ -257,6 +257,25 @@ fn an_ssh_tab_waits_for_the_backdoor_then_connects() {
         opened(&app.poll_tabs()).is_empty(),
         "a pause before trying again"
     );
+
+    // Any other end is shown with ssh's last word, and waits for the user.
+    let tab = &mut app.tabs[0];
+    tab.waiting = None;
+    tab.last_error.clear();
+    app.on_tab(
+        id,
+        ChildEvent::Stderr(b"root@vsock-mux: Permission denied (publickey).\r\n".to_vec()),
+    );
+    app.on_tab(id, ChildEvent::Exited(255));
+    let s = screen(&mut app, &mut term);
+    assert!(
+        s.contains("ssh ended with status 255 (root@vsock-mux: Permission denied (publickey).)"),
+        "{s}"
+    );
+    assert!(
+        opened(&app.poll_tabs()).is_empty(),
+        "no retry: r reconnects"
+    );
 }
 
 #[test]

@@ -114,9 +114,18 @@ fn draw_tab(f: &mut Frame<'_>, area: Rect, l: &layout::Layout, app: &mut App) {
         let label = format!(" ssh {} ", tab.machine);
         terminal_pane::draw_terminal(f, body, app_ref, &tab.pane, &label, true, typing);
         let note = tab.waiting.clone().or_else(|| {
-            tab.pane
-                .exit
-                .map(|c| format!("ssh ended with status {c}: r reconnects, x closes the tab"))
+            tab.pane.exit.map(|c| {
+                let why = tab
+                    .last_error
+                    .lines()
+                    .rev()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty())
+                    .filter(|_| c != 0)
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default();
+                format!("ssh ended with status {c}{why}: r reconnects, x closes the tab")
+            })
         });
         if let Some(note) = note {
             let y = body.y + body.height.saturating_sub(2);
