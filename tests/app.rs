@@ -317,3 +317,30 @@ fn typing_goes_to_the_tab_shown_or_to_every_tab() {
     app.update(Action::PrevTab);
     assert!(app.active().is_none(), "before the first tab: the panes");
 }
+
+#[test]
+fn quitting_with_open_ssh_sessions_asks_first() {
+    use vmscope::app::child::ChildEvent;
+    let mut app = live_with_machines();
+    app.on_child(ChildEvent::Pty(BACKDOOR.to_vec()));
+    assert_eq!(opened(&app.update(Action::SshOpen)).len(), 1);
+    app.update(Action::Quit);
+    assert!(!app.quit, "an open session is not ended by one q");
+    let text = app
+        .message
+        .as_ref()
+        .map(|m| m.text.clone())
+        .unwrap_or_default();
+    assert!(text.contains("1 ssh session(s) open"), "{text}");
+    app.update(Action::Quit);
+    assert!(app.quit);
+
+    // Once the session ended, q quits at once.
+    let mut app = live_with_machines();
+    app.on_child(ChildEvent::Pty(BACKDOOR.to_vec()));
+    app.update(Action::SshOpen);
+    let id = app.tabs[0].id;
+    app.on_tab(id, ChildEvent::Exited(0));
+    app.update(Action::Quit);
+    assert!(app.quit);
+}

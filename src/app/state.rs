@@ -573,14 +573,22 @@ impl App {
         match action {
             Action::Quit => {
                 let running = self.command.as_ref().is_some_and(|c| c.exit.is_none());
-                if running && !self.confirm_quit {
+                let sessions = self.tabs.iter().filter(|t| t.running).count();
+                if (running || sessions > 0) && !self.confirm_quit {
                     self.confirm_quit = true;
-                    self.message = Some(Message {
-                        text:
-                            "the driver is still running: q again stops it (and its VMs) and quits"
-                                .into(),
-                        error: true,
-                    });
+                    let text = match (running, sessions) {
+                        (true, 0) => "the driver is still running: q again stops it (and its \
+                                      VMs) and quits"
+                            .to_string(),
+                        (true, n) => format!(
+                            "the driver is still running, with {n} ssh session(s): q again \
+                             stops them all and quits"
+                        ),
+                        (false, n) => {
+                            format!("{n} ssh session(s) open: q again ends them and quits")
+                        }
+                    };
+                    self.message = Some(Message { text, error: true });
                     return Vec::new();
                 }
                 self.quit = true;
