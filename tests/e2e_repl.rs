@@ -13,14 +13,7 @@ fn fake_driver() -> String {
 }
 
 fn python_has_the_repl() {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import ptpython.ipython, IPython"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "python3 with ptpython and IPython is needed (scripts/test installs them)"
-    );
+    common::python_imports("ptpython.ipython, IPython");
 }
 
 #[test]

@@ -15,6 +15,8 @@ import argparse
 import contextlib
 import datetime
 import os
+import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -203,8 +205,39 @@ class Machine:
         return f"<Machine '{self.name}'>"
 
 
+class Debug:
+    """The debug hook (`--debug-hook-attach`): on a failure, the breakpoint line, a
+    `sleep <id>` marker process for `attach` to find, and a real RemotePdb waiting for a
+    connection. Without the hook, breakpoint() does nothing, as in the driver."""
+
+    def __init__(self, attach, port):
+        self.attach = attach
+        self.port = port
+        self.marker = None
+
+    def breakpoint(self, host="127.0.0.1", port=None):
+        if not self.attach:
+            return
+        pattern = str(random.randrange(999999, 9999999))
+        log_test_error(f"Breakpoint reached, run 'sudo {self.attach} {pattern}'")
+        os.environ["bashInteractive"] = shutil.which("bash") or "/bin/sh"
+        # The driver forks; a child process of the same group is the same for attach, and
+        # this one is ended when the fake driver is, rather than living for days.
+        self.marker = subprocess.Popen(["sleep", pattern])
+        import logging
+        from remote_pdb import RemotePdb
+        logging.getLogger("remote_pdb").disabled = True
+        RemotePdb(host, self.port if port is None else port).set_trace(sys._getframe().f_back)
+
+    def end(self):
+        if self.marker is not None and self.marker.poll() is None:
+            self.marker.kill()
+            self.marker.wait()
+
+
 class Driver:
-    def __init__(self, names, global_timeout, ssh_dir):
+    def __init__(self, names, global_timeout, ssh_dir, debug=None):
+        self.debug = debug or Debug(None, 4444)
         self.machines = [Machine(n) for n in names]
         self.global_timeout = global_timeout
         self.ssh_dir = ssh_dir
@@ -222,7 +255,7 @@ class Driver:
     def symbols(self):
         general = dict(start_all=self.start_all, machines=self.machines, log=log, os=os,
                        subtest=self.subtest, test_script=self.test_script, run_tests=self.run_tests,
-                       dump_machine_ssh=self.dump_machine_ssh, driver=self,
+                       dump_machine_ssh=self.dump_machine_ssh, driver=self, debug=self.debug,
                        RequestedAssertionFailed=RequestedAssertionFailed)
         names = {m.name.replace("-", "_"): m for m in self.machines}
         if len(self.machines) == 1:
@@ -295,11 +328,13 @@ class Driver:
                 self.test_script(script)
             except RequestedAssertionFailed as e:
                 self.report(e, e.__traceback__)
+                self.debug.breakpoint()
                 self.cleanup()
                 sys.exit(1)
         log(f"test script finished in {time.monotonic() - started:.2f}s")
 
     def cleanup(self):
+        self.debug.end()
         if self.timer:
             self.timer.cancel()
         with nested("cleanup"):
@@ -357,6 +392,10 @@ def main():
     p.add_argument("--scenario", choices=sorted(SCENARIOS), default="pass")
     p.add_argument("--machines", default="client,database,server")
     p.add_argument("--global-timeout", type=float, default=600.0)
+    p.add_argument("--debug-hook-attach", metavar="ATTACH",
+                   help="on a failure, pause at a breakpoint for this attach program")
+    p.add_argument("--pdb-port", type=int, default=4444,
+                   help="the breakpoint's RemotePdb port (0: any free one; the driver uses 4444)")
     p.add_argument("--ssh-dir", help="announce an SSH backdoor with host sockets in this directory")
     p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--flood", type=float, metavar="MB",
@@ -369,7 +408,8 @@ def main():
     if args.flood:
         flood(args.machines.split(","), args.flood, args.flood_report)
         return
-    driver = Driver([n for n in args.machines.split(",") if n], args.global_timeout, args.ssh_dir)
+    driver = Driver([n for n in args.machines.split(",") if n], args.global_timeout, args.ssh_dir,
+                    Debug(args.debug_hook_attach, args.pdb_port))
 
     log("Machine state will be reset. To keep it, pass --keep-machine-state")
     with nested("start all VLans"):

@@ -291,12 +291,21 @@ fn is_prefixed_attach(path: &str, store: &str) -> bool {
             .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
 }
 
-/// `RemotePdb session open at ('127.0.0.1', 4444), waiting for connection ...`: the address.
+/// `RemotePdb session open at 127.0.0.1:4444, waiting for connection ...`: the address.
+/// remote-pdb (2.x, what the driver uses) prints `HOST:PORT`; the tuple form
+/// `('127.0.0.1', 4444)` is read too.
 pub fn remote_pdb_address(text: &str) -> Option<(String, u16)> {
-    let rest = text.strip_prefix("RemotePdb session open at ('")?;
-    let (host, rest) = rest.split_once("', ")?;
-    let port = rest.split(')').next()?.trim().parse().ok()?;
-    Some((host.to_string(), port))
+    let rest = text.strip_prefix("RemotePdb session open at ")?;
+    let (host, port) = if let Some(tuple) = rest.strip_prefix("('") {
+        let (host, rest) = tuple.split_once("', ")?;
+        (host, rest.split(')').next()?)
+    } else {
+        let addr = rest.split(',').next()?;
+        addr.rsplit_once(':')?
+    };
+    let port = port.trim().parse().ok()?;
+    let host = host.trim();
+    (!host.is_empty() && !host.contains(char::is_whitespace)).then(|| (host.to_string(), port))
 }
 
 /// A REPL prompt line of an interactive transcript: `>>> `, `In [n]: `, `...: `.
@@ -421,6 +430,35 @@ pub fn display_offset(display: &str, plain_offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remote_pdb_addresses() {
+        // What remote-pdb 2.1.0 prints (checked by running it), and the tuple form.
+        assert_eq!(
+            remote_pdb_address(
+                "RemotePdb session open at 127.0.0.1:4444, waiting for connection ..."
+            ),
+            Some(("127.0.0.1".into(), 4444))
+        );
+        assert_eq!(
+            remote_pdb_address(
+                "RemotePdb session open at ('127.0.0.1', 45419), waiting for connection ..."
+            ),
+            Some(("127.0.0.1".into(), 45419))
+        );
+        assert_eq!(
+            remote_pdb_address("RemotePdb session open at ::1:4444, waiting for connection ..."),
+            Some(("::1".into(), 4444))
+        );
+        for bad in [
+            "RemotePdb session open at 127.0.0.1, waiting for connection ...",
+            "RemotePdb session open at 127.0.0.1:port, waiting",
+            "RemotePdb session open at :4444, waiting",
+            "RemotePdb accepted connection from ('127.0.0.1', 5555).",
+        ] {
+            assert_eq!(remote_pdb_address(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn nix_wrappings() {

@@ -71,3 +71,16 @@ pub fn all_inputs() -> Vec<PathBuf> {
     }
     v
 }
+
+/// Fails the test, saying why, unless python3 can import `modules` (scripts/test installs
+/// them).
+pub fn python_imports(modules: &str) {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "python3 that can import {modules} is needed (scripts/test installs it)"
+    );
+}
