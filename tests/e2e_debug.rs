@@ -104,10 +104,9 @@ fn a_failure_pauses_in_remote_pdb_and_continue_ends_the_run() {
     // The driver's marker process for attach runs while it waits.
     let marker = format!("sleep {id}");
     let has_marker = || {
-        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
-            std::fs::read(e.path().join("cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").trim() == marker)
-        })
+        common::processes_naming(&marker)
+            .iter()
+            .any(|p| p.ends_with(&format!(": {marker}")))
     };
     assert!(has_marker(), "no `{marker}` process for attach to find");
 

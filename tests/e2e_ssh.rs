@@ -190,35 +190,6 @@ fn user() -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// Processes whose command line names `needle` (this test's directory).
-fn processes_naming(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        else {
-            continue;
-        };
-        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| {
-                s.rfind(')')
-                    .map(|i| s[i + 1..].trim_start().starts_with('Z'))
-            })
-            .unwrap_or(true);
-        if cmd.contains(needle) && !zombie {
-            found.push(format!("{pid}: {cmd}"));
-        }
-    }
-    found
-}
-
 #[test]
 fn ssh_tabs_reach_a_real_sshd_through_the_backdoor_socket() {
     let dir = tempfile::tempdir().unwrap();
@@ -366,7 +337,7 @@ fn ssh_tabs_reach_a_real_sshd_through_the_backdoor_socket() {
     let needle = dir.path().display().to_string();
     let deadline = Instant::now() + scaled(Duration::from_secs(10));
     loop {
-        let left: Vec<String> = processes_naming(&needle)
+        let left: Vec<String> = common::processes_naming(&needle)
             .into_iter()
             .filter(|p| !p.contains("sshd"))
             .collect();

@@ -14,6 +14,7 @@ Standard library only; ptpython and IPython are used when they are installed.
 import argparse
 import contextlib
 import datetime
+import logging
 import os
 import random
 import shutil
@@ -224,7 +225,6 @@ class Debug:
         # The driver forks; a child process of the same group is the same for attach, and
         # this one is ended when the fake driver is, rather than living for days.
         self.marker = subprocess.Popen(["sleep", pattern])
-        import logging
         from remote_pdb import RemotePdb
         logging.getLogger("remote_pdb").disabled = True
         RemotePdb(host, self.port if port is None else port).set_trace(sys._getframe().f_back)

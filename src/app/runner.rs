@@ -53,24 +53,13 @@ impl TabProcs {
         Ok(())
     }
 
-    /// Ends a tab's ssh off the UI thread: it may take the grace period.
+    /// Ends a tab's ssh (and its proxy) off the UI thread: dropping a `Child` ends what is
+    /// left of its group, which may take the grace period.
     fn close(&mut self, id: u32) {
-        if let Some(mut child) = self.procs.remove(&id) {
+        if let Some(child) = self.procs.remove(&id) {
             let _ = std::thread::Builder::new()
                 .name("tab-end".into())
-                .spawn(move || {
-                    if !child.exited() {
-                        child.end_group(GRACE);
-                    }
-                });
-        }
-    }
-
-    fn end_all(&mut self) {
-        for (_, mut child) in self.procs.drain() {
-            if !child.exited() {
-                child.end_group(GRACE);
-            }
+                .spawn(move || drop(child));
         }
     }
 }
@@ -261,12 +250,8 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
             // leaves the driver and the terminal more of the machine.
             let gap = if app.urgent { FRAME } else { FRAME * 2 };
             if app.dirty && last_draw.elapsed() >= gap {
-                term.draw(|f| crate::panes::draw(f, &mut app))?;
-                app.dirty = false;
-                app.urgent = false;
+                draw(&mut term, &mut app, child.as_mut(), &tabs)?;
                 last_draw = Instant::now();
-                follow_size(&mut app, child.as_mut());
-                follow_tab_size(&mut app, &tabs);
             }
             if app.quit {
                 break;
@@ -285,11 +270,8 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                         if resized {
                             // Keys typed after a resize reach the programs after their
                             // terminals have the new size.
-                            term.draw(|f| crate::panes::draw(f, &mut app))?;
+                            draw(&mut term, &mut app, child.as_mut(), &tabs)?;
                             last_draw = Instant::now();
-                            app.dirty = false;
-                            follow_size(&mut app, child.as_mut());
-                            follow_tab_size(&mut app, &tabs);
                         }
                         if app.quit || started.elapsed() > INGEST_BUDGET {
                             break;
@@ -313,7 +295,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
         anyhow::Ok(None)
     })?;
     // No driver, QEMU, ssh or helper outlives vmscope.
-    tabs.end_all();
+    tabs.procs.clear();
     let ran_a_driver = child.is_some();
     if let Some(mut c) = child.take()
         && !c.exited()
@@ -327,6 +309,21 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
         0
     };
     Ok(status.unwrap_or(ended))
+}
+
+/// Draws the screen, then gives the terminals inside it their drawn sizes.
+fn draw(
+    term: &mut Terminal<CrosstermBackend<io::Stdout>>,
+    app: &mut App,
+    child: Option<&mut Child>,
+    tabs: &TabProcs,
+) -> io::Result<()> {
+    term.draw(|f| crate::panes::draw(f, app))?;
+    app.dirty = false;
+    app.urgent = false;
+    follow_size(app, child);
+    follow_tab_size(app, tabs);
+    Ok(())
 }
 
 /// The inner size of the command pane as last drawn.

@@ -108,7 +108,6 @@ impl App {
         };
         tab.waiting = None;
         tab.running = true;
-        tab.pane.exit = None;
         tab.last_error.clear();
         let (cols, rows) = self.tab_size;
         let target = args.last().map(|a| a.to_string_lossy().into_owned());

@@ -84,3 +84,34 @@ pub fn python_imports(modules: &str) {
         "python3 that can import {modules} is needed (scripts/test installs it)"
     );
 }
+
+/// Running processes (zombies left out) whose command line contains `needle`, as
+/// `PID: COMMAND LINE`.
+pub fn processes_naming(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        let cmd = cmd.trim_end();
+        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rfind(')')
+                    .map(|i| s[i + 1..].trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true);
+        if cmd.contains(needle) && !zombie {
+            found.push(format!("{pid}: {cmd}"));
+        }
+    }
+    found
+}
