@@ -7,7 +7,7 @@ use clap::{Args, Parser as ClapParser, Subcommand};
 
 use crate::app;
 use crate::vm::source::{Input, read_all};
-use crate::vm::{Caps, Outcome, ParseOptions, Parser};
+use crate::vm::{Caps, Outcome, Parser};
 
 /// Exit status for bad input (missing or unreadable file, bad usage).
 pub const EXIT_INPUT: i32 = 2;
@@ -196,7 +196,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Inspect { file, json } => {
             let input = open(&file)?;
             let what = input.describe();
-            let mut parser = Parser::new(config.caps, ParseOptions::default());
+            let mut parser = Parser::new(config.caps, Parser::env_options());
             read_all(input, &mut parser).map_err(|e| anyhow::anyhow!("reading {what}: {e}"))?;
             let run = parser.run;
             let text = if json {

@@ -15,7 +15,7 @@ use super::keymap::{Context, Keymap};
 use super::view::{Matcher, Pane, PaneLines, View};
 use crate::vm::model::{StepId, StepState, Test, line_kind};
 use crate::vm::source::SourceEvent;
-use crate::vm::{Caps, ParseOptions, Parser, TestRun};
+use crate::vm::{Caps, Parser, TestRun};
 
 /// What `update` asks the runner to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,7 +136,7 @@ fn top_rows(lines: &PaneLines<'_>, height: i64) -> i64 {
 
 impl App {
     pub fn new(caps: Caps, keymap: Keymap, origin: String, live: bool) -> Self {
-        let mut parser = Parser::new(caps, ParseOptions::default());
+        let mut parser = Parser::new(caps, Parser::env_options());
         parser.run.live = live;
         parser.run.origin = Some(origin.clone());
         Self {

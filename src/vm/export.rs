@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::model::{
     Failure, MachineState, Outcome, StepId, StepKind, StepState, Subtest, Test, TestRun,
+    TriggerKind,
 };
 use crate::vsock::Address;
 
@@ -37,7 +38,16 @@ pub struct TestReport<'a> {
     pub ssh: Vec<SshReport<'a>>,
     pub breakpoint: Option<BreakpointReport<'a>>,
     pub pdb: Option<PdbReport<'a>>,
+    /// What stopped the run (the first failure, the breakpoint, the global timeout, a
+    /// non-zero exit), with its 1-based input line.
+    pub trigger: Option<TriggerReport>,
     pub driver_lines: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TriggerReport {
+    pub kind: TriggerKind,
+    pub line: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -142,6 +152,10 @@ fn test_report(t: &Test, live: bool) -> TestReport<'_> {
             .pdb
             .as_ref()
             .map(|(host, port)| PdbReport { host, port: *port }),
+        trigger: t.freeze.as_ref().map(|f| TriggerReport {
+            kind: f.kind,
+            line: f.line + 1,
+        }),
         driver_lines: t.driver.end_seq(),
     }
 }
@@ -278,6 +292,9 @@ pub fn text(run: &TestRun) -> String {
         }
         if let Some((h, p)) = &t.pdb {
             let _ = writeln!(out, "pdb: {h}:{p}");
+        }
+        if let Some(f) = &t.freeze {
+            let _ = writeln!(out, "stopped by: {} (line {})", f.kind.label(), f.line + 1);
         }
     }
     out

@@ -171,6 +171,58 @@ pub struct Breakpoint {
     pub at_line: u64,
 }
 
+/// What made the run stop to be looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerKind {
+    /// A failure the driver reported (traceback, failed subtest or step, driver error, a
+    /// failed build).
+    Failure,
+    /// The global timeout fired.
+    GlobalTimeout,
+    /// The debug hook's breakpoint (a failure paused in pdb, or `debug.breakpoint()`).
+    Breakpoint,
+    /// The driver exited with a non-zero status and said nothing else.
+    Exit,
+    /// The user froze the screen.
+    Manual,
+}
+
+impl TriggerKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Failure => "failure",
+            Self::GlobalTimeout => "global timeout",
+            Self::Breakpoint => "breakpoint",
+            Self::Exit => "driver exit",
+            Self::Manual => "frozen by hand",
+        }
+    }
+}
+
+/// The run as it was when something failed: where each pane's lines ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Freeze {
+    pub kind: TriggerKind,
+    /// Input line that triggered it.
+    pub line: u64,
+    /// Milliseconds since the start, for live input.
+    pub ms: Option<u32>,
+    /// Driver lines before this sequence number were there.
+    #[serde(skip)]
+    pub driver_end: u64,
+    /// The same per machine (machines that appeared later had none).
+    #[serde(skip)]
+    pub serial_end: Vec<u64>,
+}
+
+impl Freeze {
+    /// Where machine `m`'s lines end in the frozen view.
+    pub fn serial_end(&self, m: usize) -> u64 {
+        self.serial_end.get(m).copied().unwrap_or(0)
+    }
+}
+
 /// Kinds of driver-log lines, kept with each line for drawing.
 pub mod line_kind {
     pub const PLAIN: u8 = 0;
@@ -204,6 +256,13 @@ pub struct Test {
     pub breakpoint: Option<Breakpoint>,
     pub pdb: Option<(String, u16)>,
     pub global_timeout_secs: Option<f64>,
+    /// When `Test will time out …` arrived (ms since start, live input): the timer's start.
+    pub global_timeout_at_ms: Option<u32>,
+    /// The first failure's moment (or a manual freeze, until something fails).
+    pub freeze: Option<Freeze>,
+    /// The run came through a Nix build (`vm-test-run-NAME> ` or Nix's lines): a
+    /// breakpoint then pauses inside the build sandbox.
+    pub in_build: bool,
     /// `test script finished in N s`.
     pub script_secs: Option<f64>,
     pub exit_code: Option<i32>,
@@ -231,6 +290,9 @@ impl Test {
             breakpoint: None,
             pdb: None,
             global_timeout_secs: None,
+            global_timeout_at_ms: None,
+            freeze: None,
+            in_build: false,
             script_secs: None,
             exit_code: None,
             activity: Vec::new(),
@@ -278,6 +340,35 @@ impl Test {
         } else {
             Outcome::Unknown
         }
+    }
+
+    /// Takes the run as it is now as the moment of failure, unless something failed
+    /// already (a freeze made by hand gives way to a real trigger).
+    pub fn freeze_now(&mut self, kind: TriggerKind, line: u64, ms: Option<u32>) -> bool {
+        if self
+            .freeze
+            .as_ref()
+            .is_some_and(|f| f.kind != TriggerKind::Manual)
+        {
+            return false;
+        }
+        self.freeze = Some(Freeze {
+            kind,
+            line,
+            ms,
+            driver_end: self.driver.end_seq(),
+            serial_end: self.machines.iter().map(|m| m.serial.end_seq()).collect(),
+        });
+        true
+    }
+
+    /// The failure the run is about: the first one the driver reported (a kernel panic is
+    /// the guest's word, so it comes only when nothing else failed).
+    pub fn main_failure(&self) -> Option<&Failure> {
+        self.failures
+            .iter()
+            .find(|f| f.kind != FailureKind::KernelPanic)
+            .or_else(|| self.failures.first())
     }
 
     /// The innermost open step: what the test is doing now.

@@ -2,7 +2,9 @@
 //! the failing machine, command and subtest.
 
 use super::super::classify as c;
-use super::super::model::{Breakpoint, Failure, FailureKind, StepState, Subtest, Test};
+use super::super::model::{
+    Breakpoint, Failure, FailureKind, StepState, Subtest, Test, TriggerKind,
+};
 use super::Parser;
 
 impl Parser {
@@ -16,6 +18,7 @@ impl Parser {
                     line: bp,
                     at_line: line,
                 });
+                self.trigger(t, TriggerKind::Breakpoint);
             }
             return;
         }
@@ -142,6 +145,14 @@ impl Parser {
         if command.is_none() {
             command = c::quoted_command(&message).map(str::to_string);
         }
+        self.trigger(
+            t,
+            if kind == FailureKind::GlobalTimeout {
+                TriggerKind::GlobalTimeout
+            } else {
+                TriggerKind::Failure
+            },
+        );
         let test = &mut self.run.tests[t];
         test.failures.push(Failure {
             kind,

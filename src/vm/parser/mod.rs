@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use super::classify::{self as c, NESTED_START, Wrap};
 use super::model::{
     Failure, FailureKind, Machine, MachineState, ROOT, SshEntry, StepId, StepState, Test, TestRun,
-    line_kind as k,
+    TriggerKind, line_kind as k,
 };
 use super::sanitize;
 use super::splitter::{LineSplitter, Piece};
@@ -111,6 +111,8 @@ pub struct Parser {
     /// Lines of the driver's terminal (stdout), read only for the blocks that name machines.
     term_splitter: LineSplitter,
     term_block: TermBlock,
+    /// A test whose run must be frozen once the current line is stored.
+    trigger: Option<(usize, TriggerKind, u64)>,
 }
 
 /// Where the reading of the driver's terminal is.
@@ -138,6 +140,29 @@ impl Parser {
             time_ms: super::store::NO_TIME,
             term_splitter: LineSplitter::new(max_line),
             term_block: TermBlock::None,
+            trigger: None,
+        }
+    }
+
+    /// Options from the environment: `VMSCOPE_TEST_ATTACH_STORE` names a store directory
+    /// whose `attach` programs are accepted besides `/nix/store` (tests only).
+    pub fn env_options() -> ParseOptions {
+        ParseOptions {
+            extra_attach_store: std::env::var("VMSCOPE_TEST_ATTACH_STORE")
+                .ok()
+                .filter(|s| s.starts_with('/')),
+            ..ParseOptions::default()
+        }
+    }
+
+    /// Marks test `t` to be frozen at the line being read (the first trigger wins).
+    pub(super) fn trigger(&mut self, t: usize, kind: TriggerKind) {
+        let taken = self.run.tests[t]
+            .freeze
+            .as_ref()
+            .is_some_and(|f| f.kind != TriggerKind::Manual);
+        if !taken && self.trigger.is_none() {
+            self.trigger = Some((t, kind, self.run.lines.saturating_sub(1)));
         }
     }
 
@@ -276,6 +301,10 @@ impl Parser {
             self.line(display, has_sgr);
         }
         self.display = buf;
+        if let Some((t, kind, line)) = self.trigger.take() {
+            let ms = (self.time_ms != super::store::NO_TIME).then_some(self.time_ms);
+            self.run.tests[t].freeze_now(kind, line, ms);
+        }
     }
 
     fn continue_line(&mut self, dest: Dest, display: &str, has_sgr: bool) {
@@ -313,6 +342,9 @@ impl Parser {
             Wrap::Tail => self.tail_test.unwrap_or(self.current),
             Wrap::Bare => self.current,
         };
+        if !matches!(wrap, Wrap::Bare) {
+            self.run.tests[t].in_build = true;
+        }
         if !matches!(wrap, Wrap::Tail) && self.nix_line(inner, has_sgr) {
             return;
         }
@@ -441,6 +473,7 @@ impl Parser {
         } else {
             self.push_driver(t, display, plain, has_sgr, k::NIX);
         }
+        self.run.tests[t].in_build = true;
         self.current = t;
         true
     }
@@ -856,6 +889,8 @@ impl Parser {
             }
         } else if let Some(rest) = msg.strip_prefix("Test will time out and terminate in ") {
             test.global_timeout_secs = rest.trim_end_matches(" seconds").parse().ok();
+            test.global_timeout_at_ms =
+                (self.time_ms != super::store::NO_TIME).then_some(self.time_ms);
         } else if msg == "additionally exposed symbols:" {
             self.states[t].mode = Mode::Symbols(0);
         } else if msg == "SSH backdoor enabled, the machines can be accessed like this:" {
