@@ -1,12 +1,10 @@
 //! The debug hook under `vmscope run`: the fake driver fails with `--debug-hook-attach`,
 //! prints the breakpoint line and waits in a real remote-pdb (installed by scripts/test) on
-//! a free loopback port; vmscope reads both from the driver's stderr as they come, pdb
-//! answers over TCP, and `c` lets the driver finish with its failure.
+//! a free loopback port; vmscope reads both from the driver's stderr as they come, opens the
+//! breakpoint view, `p` is a pdb console over TCP, and `c` lets the driver finish.
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -20,28 +18,6 @@ fn inspect(rec: &Path) -> serde_json::Value {
         .output()
         .unwrap();
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
-
-/// Reads from pdb until `want` arrived (or the time is up).
-fn read_until(s: &mut TcpStream, want: &str) -> String {
-    let deadline = Instant::now() + scaled(Duration::from_secs(20));
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&got).contains(want) {
-        assert!(
-            Instant::now() < deadline,
-            "pdb did not say {want:?}: {:?}",
-            String::from_utf8_lossy(&got)
-        );
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
-            Err(e) => panic!("reading pdb: {e}"),
-        }
-    }
-    String::from_utf8_lossy(&got).into_owned()
 }
 
 #[test]
@@ -67,10 +43,34 @@ fn a_failure_pauses_in_remote_pdb_and_continue_ends_the_run() {
             "--pdb-port",
             "0",
         ],
-        140,
-        40,
+        160,
+        50,
     );
-    t.wait_text("Breakpoint reached", 30);
+    // The breakpoint view opens by itself, with what went wrong.
+    t.wait_text("PAUSED AT A BREAKPOINT", 30);
+    let view = t.text();
+    for want in [
+        "RequestedAssertionFailed: command `echo 'psql: error: connection refused' >&2; exit 2` \
+         failed (exit code 2)",
+        "command   echo 'psql: error: connection refused' >&2; exit 2",
+        "machine   database",
+        "subtest   the database accepts connections",
+        "File \"<string>\", line 11, in <module>",
+        "database.succeed(\"echo 'psql: error: connection refused' >&2; exit 2\")",
+        "database ● connected (failed here) · last console lines before the failure",
+        "outside a sandbox",
+        "left of 10:00",
+    ] {
+        assert!(view.contains(want), "{want:?} not in the view:\n{view}");
+    }
+    // The failing machine's console comes first, and ends with the failing command's stderr.
+    let db = view.find("2 database ● connected (failed here)").unwrap();
+    let client = view.find("1 client ●").unwrap();
+    assert!(db < client, "{view}");
+    assert!(
+        view[db..client].contains("psql: error: connection refused"),
+        "{view}"
+    );
 
     // The run's model has the breakpoint and pdb's address while the driver waits.
     let deadline = Instant::now() + scaled(Duration::from_secs(20));
@@ -100,6 +100,7 @@ fn a_failure_pauses_in_remote_pdb_and_continue_ends_the_run() {
         "paused, not over"
     );
     let port = u16::try_from(test["pdb"]["port"].as_u64().unwrap()).unwrap();
+    t.wait_text(&format!("pdb       127.0.0.1:{port}  "), 10);
 
     // The driver's marker process for attach runs while it waits.
     let marker = format!("sleep {id}");
@@ -110,15 +111,40 @@ fn a_failure_pauses_in_remote_pdb_and_continue_ends_the_run() {
     };
     assert!(has_marker(), "no `{marker}` process for attach to find");
 
-    let mut pdb = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    pdb.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    read_until(&mut pdb, "(Pdb) ");
-    pdb.write_all(b"p 6*7\n").unwrap();
-    let answer = read_until(&mut pdb, "(Pdb) ");
-    assert!(answer.contains("42\r\n"), "CRLF answers: {answer:?}");
-    pdb.write_all(b"c\n").unwrap();
+    // `p`: a console tab connected to that pdb, with its line editor and history.
+    t.keys("p");
+    t.wait_text("[pdb]", 10);
+    t.wait_for("the (Pdb) prompt in the console", 20, |s| {
+        s.contents()
+            .lines()
+            .any(|l| l.trim_start_matches(['│', '┃']).starts_with("(Pdb)"))
+    });
+    t.keys("p 6*7\r");
+    let answered = |n: &'static str| {
+        move |s: &vt100::Screen| {
+            let text = s.contents();
+            let rows: Vec<&str> = text
+                .lines()
+                .map(|l| l.trim_matches(['│', '┃', ' ']))
+                .collect();
+            rows.windows(2).any(|w| w[0] == n && w[1] == "(Pdb)")
+        }
+    };
+    t.wait_for("pdb's answer and its next prompt", 20, answered("42"));
+    // ↑ brings the line back to be edited: 6*7 becomes 6*8.
+    t.send(b"\x1b[A");
+    t.wait_text("(Pdb) p 6*7", 10);
+    t.send(b"\x7f8\r");
+    t.wait_for("the edited line's answer", 20, answered("48"));
+    // pdb stops in the frame that ran the script: its namespace holds the machines.
+    t.keys("p symbols['database'].name\r");
+    t.wait_for("the machine's name", 20, answered("'database'"));
 
+    // Back in the view, `c` continues: the driver ends with the failure.
+    t.send(b"\x1d");
+    t.keys("b");
+    t.wait_text("PAUSED AT A BREAKPOINT", 10);
+    t.keys("c");
     t.wait_text("the driver exited with status 1", 30);
     assert!(t.text().contains("FAILED"), "{}", t.text());
     assert!(!has_marker(), "the marker ends with the driver");

@@ -75,6 +75,7 @@ fn search_finds_and_highlights_a_known_line() {
 fn zoom_and_focus_change_what_is_shown() {
     let log = fixture("real-driver/fail.stderr");
     let mut t = Term::spawn(&["log", &log], 160, 48);
+    past_the_view(&mut t);
     t.wait_text("2 machine2", 10);
     assert!(t.text().contains("1 machine1"));
     // Focus machine 1, zoom: only its pane remains.
@@ -102,6 +103,13 @@ fn zoom_and_focus_change_what_is_shown() {
     });
     t.keys("q");
     assert_eq!(t.wait_exit(10), 0);
+}
+
+/// A failing log opens on the breakpoint view; Esc shows the panes, frozen at the failure.
+fn past_the_view(t: &mut Term) {
+    t.wait_text("TEST FAILED", 10);
+    t.keys("\x1b");
+    t.wait_text("0 driver", 5);
 }
 
 #[test]
@@ -136,6 +144,7 @@ fn help_lists_the_keys_of_the_focused_context() {
 fn folding_a_step_hides_its_lines() {
     let log = fixture("real-driver/fail.stderr");
     let mut t = Term::spawn(&["log", &log], 160, 60);
+    past_the_view(&mut t);
     t.wait_text("subtest: things that work", 10);
     assert!(t.text().contains("must succeed: echo every"));
     t.keys("0");
@@ -271,7 +280,7 @@ fn save_writes_the_pane_and_says_where() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("machine2.txt");
     let mut t = Term::spawn(&["log", &log], 140, 40);
-    t.wait_text("2 machine2", 10);
+    past_the_view(&mut t);
     t.keys("2S");
     t.wait_text("save to:", 5);
     // Replace the proposed name with ours.
@@ -332,14 +341,22 @@ fn the_demo_runs_to_its_failure_and_opens_the_repl() {
     let dir = tempfile::tempdir().unwrap();
     let mut t = Term::spawn_in(dir.path(), &["demo", "--speed", "5"], 160, 48);
     t.wait_text("RUNNING", 20);
-    t.wait_text("FAILED", 30);
-    // After the failing subtest, the REPL is there to play with.
+    // The failure opens the breakpoint view.
+    t.wait_text("TEST FAILED", 30);
+    t.wait_text("RequestedAssertionFailed", 5);
+    // After the failing subtest, the REPL is there to play with: `c` goes to it.
+    t.keys("c");
     t.wait_text("In [1]:", 30);
     let s = t.text();
-    for m in ["1 client", "2 database", "3 server", "fake-driver.py"] {
+    for m in [
+        "1 client",
+        "2 database",
+        "3 server",
+        "fake-driver.py",
+        "[frozen",
+    ] {
         assert!(s.contains(m), "{m}: {s}");
     }
-    assert!(s.contains("RequestedAssertionFailed"));
     t.keys("client.succeed('echo hi from the demo')\r");
     t.wait_text("hi from the demo", 10);
     t.keys("\x1dqq");

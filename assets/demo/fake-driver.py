@@ -300,10 +300,22 @@ class Driver:
                     m.stop()
         os.kill(os.getpid(), signal.SIGTERM)
 
-    def test_script(self, script=None):
+    def test_script(self, script=None, stop=True):
+        """Runs the script; a failed assertion pauses at the breakpoint from this frame, as
+        in the driver (pdb sees `symbols`, the script's namespace). With `stop` false the
+        failure is the caller's (the demo goes on to the REPL)."""
         self.script = script if script is not None else self.script
-        symbols = self.symbols()
-        exec(compile(self.script, "<string>", "exec"), symbols)
+        with nested("run the VM test script"):
+            symbols = self.symbols()
+            try:
+                exec(compile(self.script, "<string>", "exec"), symbols)
+            except RequestedAssertionFailed as e:
+                if not stop:
+                    raise
+                self.report(e, e.__traceback__)
+                self.debug.breakpoint()
+                self.cleanup()
+                sys.exit(1)
 
     def report(self, exc, tb):
         """Prints a failed assertion the way the driver does: only the script's frames."""
@@ -323,14 +335,7 @@ class Driver:
         self.timer.daemon = True
         self.timer.start()
         started = time.monotonic()
-        with nested("run the VM test script"):
-            try:
-                self.test_script(script)
-            except RequestedAssertionFailed as e:
-                self.report(e, e.__traceback__)
-                self.debug.breakpoint()
-                self.cleanup()
-                sys.exit(1)
+        self.test_script(script)
         log(f"test script finished in {time.monotonic() - started:.2f}s")
 
     def cleanup(self):
@@ -420,7 +425,7 @@ def main():
         if args.interactive:
             if args.then_repl:
                 try:
-                    driver.test_script("import datetime\n" + SCENARIOS[args.scenario])
+                    driver.test_script("import datetime\n" + SCENARIOS[args.scenario], stop=False)
                 except RequestedAssertionFailed as e:
                     driver.report(e, e.__traceback__)
             repl(driver)

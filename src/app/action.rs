@@ -82,6 +82,22 @@ pub enum Action {
     Reconnect,
     /// Send what is typed to every ssh tab at once, or to the one shown.
     SyncTyping,
+    /// Show what went wrong (the breakpoint view), or the panes again.
+    FailureView,
+    /// Freeze the panes at the failure (or now, when nothing failed yet).
+    Freeze,
+    /// Let the panes follow the live run again.
+    Live,
+    /// Attach to the paused build sandbox (`sudo ATTACH ID`) in a tab.
+    Attach,
+    /// Open a pdb console into the paused test.
+    Pdb,
+    /// A shell into machine N (1-based): an ssh tab, or ssh typed into the sandbox.
+    SshMachine(usize),
+    /// Let the paused test go on (`c` in pdb).
+    PdbContinue,
+    /// Stop the paused test (`q` in pdb).
+    PdbQuit,
     /// Close the help, the prompt or the message.
     Close,
     /// Do nothing (unbinds a key in a user keymap).
@@ -130,6 +146,14 @@ impl Action {
             Self::CloseTab => "close the ssh tab shown",
             Self::Reconnect => "reconnect the ssh tab shown",
             Self::SyncTyping => "type into every ssh tab at once on/off",
+            Self::FailureView => "what went wrong: the breakpoint view (again: the panes)",
+            Self::Freeze => "freeze the panes at the failure (nothing failed: freeze now)",
+            Self::Live => "panes follow the live run again",
+            Self::Attach => "attach to the paused build sandbox in a tab (sudo ATTACH ID)",
+            Self::Pdb => "pdb console into the paused test, in a tab",
+            Self::SshMachine(_) => "shell into machine N (in the sandbox when paused in one)",
+            Self::PdbContinue => "continue the paused test (c in pdb)",
+            Self::PdbQuit => "quit the paused test (q in pdb)",
             Self::Close => "close",
             Self::None => "nothing",
         }
@@ -151,6 +175,13 @@ impl Action {
             Self::SshOpen => "ssh",
             Self::NextTab => "tabs",
             Self::Close => "close",
+            Self::FailureView => "why",
+            Self::Attach => "attach",
+            Self::Pdb => "pdb",
+            Self::SshMachine(_) => "ssh",
+            Self::PdbContinue => "continue",
+            Self::Live => "live",
+            Self::Freeze => "freeze",
             Self::SearchOlder => "older",
             Self::SearchNewer => "newer",
             _ => return None,

@@ -15,6 +15,8 @@ pub enum Context {
     Log,
     Driver,
     Help,
+    /// The breakpoint view: what went wrong, and the keys into the paused test.
+    Breakpoint,
 }
 
 impl Context {
@@ -24,6 +26,7 @@ impl Context {
             "log" => Self::Log,
             "driver" => Self::Driver,
             "help" => Self::Help,
+            "breakpoint" => Self::Breakpoint,
             _ => return None,
         })
     }
@@ -35,6 +38,7 @@ impl Context {
             Self::Log => &[Self::Log, Self::Global],
             Self::Global => &[Self::Global],
             Self::Help => &[Self::Help],
+            Self::Breakpoint => &[Self::Breakpoint, Self::Global],
         }
     }
 
@@ -44,6 +48,7 @@ impl Context {
             Self::Log => "log panes",
             Self::Driver => "driver pane",
             Self::Help => "help",
+            Self::Breakpoint => "breakpoint view",
         }
     }
 }
@@ -262,6 +267,13 @@ impl Keymap {
             Action::Follow,
             Action::Wrap,
             Action::JumpToFailure,
+            Action::FailureView,
+            Action::Attach,
+            Action::Pdb,
+            Action::SshMachine(1),
+            Action::PdbContinue,
+            Action::Live,
+            Action::Freeze,
             Action::Close,
             Action::Quit,
         ];
@@ -290,6 +302,7 @@ impl Keymap {
             Context::Global,
             Context::Log,
             Context::Driver,
+            Context::Breakpoint,
             Context::Help,
         ] {
             out.push_str(&format!(
@@ -310,12 +323,15 @@ impl Keymap {
                     .collect();
                 let what = match action {
                     Action::FocusMachine(_) => "focus machine pane 1–9".to_string(),
+                    Action::SshMachine(_) => {
+                        "shell into machine 1–9 (in the sandbox when paused in one)".to_string()
+                    }
                     a => a.describe().to_string(),
                 };
-                if matches!(action, Action::FocusMachine(n) if *n > 1) {
+                if matches!(action, Action::FocusMachine(n) | Action::SshMachine(n) if *n > 1) {
                     continue;
                 }
-                let keys = if matches!(action, Action::FocusMachine(_)) {
+                let keys = if matches!(action, Action::FocusMachine(_) | Action::SshMachine(_)) {
                     "`1`…`9`".to_string()
                 } else {
                     keys.join(" ")

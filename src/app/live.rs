@@ -7,8 +7,10 @@ use super::child::ChildEvent;
 use super::keymap::Chord;
 use super::keys;
 use super::state::{App, Effect, Message};
+use super::tabs::TabKind;
 use super::terminal::Emulator;
 use super::view::Pane;
+use crate::vm::model::TriggerKind;
 use crate::vm::source::SourceEvent;
 
 /// The chord that leaves a terminal pane, unless the configuration names another.
@@ -62,6 +64,12 @@ impl App {
                 if let Some(cmd) = &mut self.command {
                     cmd.exit = Some(code);
                 }
+                if code != 0 {
+                    let line = self.parser.run.lines.saturating_sub(1);
+                    let ms = self.now_ms();
+                    let i = self.test.min(self.parser.run.tests.len() - 1);
+                    self.parser.run.tests[i].freeze_now(TriggerKind::Exit, line, Some(ms));
+                }
                 self.exit_code = Some(code);
                 self.ingest(SourceEvent::End);
                 self.term_input = false;
@@ -90,6 +98,7 @@ impl App {
     /// A key while the terminal pane has the keyboard: everything goes to the program but
     /// the chord that leaves.
     pub fn terminal_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        self.last_typed = Some(std::time::Instant::now());
         if Chord::from_event(&key) == Some(self.leave) {
             self.dirty = true;
             self.urgent = true;
@@ -106,6 +115,9 @@ impl App {
                 error: false,
             });
             return Vec::new();
+        }
+        if self.active().is_some_and(|t| t.kind == TabKind::Pdb) {
+            return self.pdb_key(&key);
         }
         if let Some(tab) = self.active() {
             let bytes = keys::encode(&key, tab.pane.emu.screen().application_cursor());
@@ -151,6 +163,9 @@ impl App {
     /// A paste from the outer terminal.
     pub fn on_paste(&mut self, text: &str) -> Vec<Effect> {
         self.dirty = true;
+        if self.typing() && self.active().is_some_and(|t| t.kind == TabKind::Pdb) {
+            return self.pdb_paste(text);
+        }
         if self.typing()
             && let Some(tab) = self.active()
         {

@@ -1,6 +1,7 @@
 //! The application: state with one owner, actions, keymap, layout and the event loop.
 
 pub mod action;
+pub mod breakpoint;
 pub mod child;
 pub mod config;
 pub mod demo;
@@ -8,6 +9,7 @@ pub mod keymap;
 pub mod keys;
 pub mod layout;
 pub mod live;
+pub mod pdb_console;
 pub mod recording;
 pub mod runner;
 pub mod state;

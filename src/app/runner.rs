@@ -30,36 +30,126 @@ enum Msg {
     Term(Event),
     Source(SourceEvent),
     Child(ChildEvent),
-    /// What an ssh tab's process did.
+    /// What a tab's session did.
     Tab(u32, ChildEvent),
+    /// A tab's pdb connection is up.
+    TabTcp(u32, std::net::TcpStream),
     /// Something went wrong that the user must know of, and the run goes on.
     Warn(String),
     TermGone(String),
 }
 
-/// The processes of the ssh tabs, by tab id.
+/// What runs for a tab.
+enum Session {
+    Pty(Child),
+    /// A pdb connection (its reader thread holds a clone).
+    Tcp(std::net::TcpStream),
+}
+
+impl Session {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Self::Pty(c) => c.write(bytes),
+            Self::Tcp(s) => s.write_all(bytes),
+        }
+    }
+
+    fn ended(&self) -> bool {
+        match self {
+            Self::Pty(c) => c.exited(),
+            Self::Tcp(_) => false,
+        }
+    }
+}
+
+/// The sessions of the tabs, by tab id.
 struct TabProcs {
-    procs: std::collections::HashMap<u32, Child>,
+    procs: std::collections::HashMap<u32, Session>,
     tx: mpsc::Sender<Msg>,
 }
 
+/// How long connecting to pdb may take.
+const PDB_CONNECT: Duration = Duration::from_secs(3);
+
 impl TabProcs {
-    fn open(&mut self, id: u32, args: &[std::ffi::OsString], size: (u16, u16)) -> io::Result<()> {
+    /// `program` in a terminal of its own. ssh's own stderr is kept apart to tell why it
+    /// ended; a shell's stderr is its terminal (bash draws its prompt and line there).
+    fn open(
+        &mut self,
+        id: u32,
+        program: &std::ffi::OsString,
+        args: &[std::ffi::OsString],
+        size: (u16, u16),
+    ) -> io::Result<()> {
         self.close(id);
         let tx = self.tx.clone();
         let send = move |ev: ChildEvent| tx.blocking_send(Msg::Tab(id, ev)).is_ok();
-        let child = Child::spawn(&"ssh".into(), args, size.0, size.1, true, send)?;
-        self.procs.insert(id, child);
+        let stderr_apart = program == "ssh";
+        let child = Child::spawn(program, args, size.0, size.1, stderr_apart, send)?;
+        self.procs.insert(id, Session::Pty(child));
         Ok(())
     }
 
-    /// Ends a tab's ssh (and its proxy) off the UI thread: dropping a `Child` ends what is
-    /// left of its group, which may take the grace period.
+    /// Connects to pdb off the UI thread; the stream comes back as `Msg::TabTcp`, what pdb
+    /// says as the tab's output, and its end (or a failure to connect) as an exit.
+    fn open_pdb(&mut self, id: u32, host: String, port: u16) -> io::Result<()> {
+        self.close(id);
+        let tx = self.tx.clone();
+        std::thread::Builder::new()
+            .name("pdb".into())
+            .spawn(move || {
+                let fail = |e: String| {
+                    let text = format!("vmscope pdb: cannot connect to {host}:{port}: {e}\n");
+                    let _ = tx.blocking_send(Msg::Tab(id, ChildEvent::Stderr(text.into_bytes())));
+                    let _ = tx.blocking_send(Msg::Tab(id, ChildEvent::Exited(255)));
+                };
+                let addrs = match std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port)) {
+                    Ok(a) => a.collect::<Vec<_>>(),
+                    Err(e) => return fail(e.to_string()),
+                };
+                let Some(stream) = addrs
+                    .iter()
+                    .find_map(|a| std::net::TcpStream::connect_timeout(a, PDB_CONNECT).ok())
+                else {
+                    return fail("connection refused (is pdb listening yet?)".into());
+                };
+                let mut reader = match stream.try_clone() {
+                    Ok(r) => r,
+                    Err(e) => return fail(e.to_string()),
+                };
+                if tx.blocking_send(Msg::TabTcp(id, stream)).is_err() {
+                    return;
+                }
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    match std::io::Read::read(&mut reader, &mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            let ev = ChildEvent::Pty(buf[..n].to_vec());
+                            if tx.blocking_send(Msg::Tab(id, ev)).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                let _ = tx.blocking_send(Msg::Tab(id, ChildEvent::Exited(0)));
+            })?;
+        Ok(())
+    }
+
+    /// Ends a tab's session off the UI thread: dropping a `Child` ends what is left of its
+    /// group (ssh and its proxy, sudo and the shell), which may take the grace period.
     fn close(&mut self, id: u32) {
-        if let Some(child) = self.procs.remove(&id) {
-            let _ = std::thread::Builder::new()
-                .name("tab-end".into())
-                .spawn(move || drop(child));
+        match self.procs.remove(&id) {
+            Some(Session::Pty(child)) => {
+                let _ = std::thread::Builder::new()
+                    .name("tab-end".into())
+                    .spawn(move || drop(child));
+            }
+            Some(Session::Tcp(stream)) => {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }
+            None => {}
         }
     }
 }
@@ -346,7 +436,7 @@ fn follow_tab_size(app: &mut App, tabs: &TabProcs) {
     for tab in &mut app.tabs {
         if tab.pane.emu.size() != size {
             tab.pane.emu.resize(size.0, size.1);
-            if let Some(c) = tabs.procs.get(&tab.id) {
+            if let Some(Session::Pty(c)) = tabs.procs.get(&tab.id) {
                 let _ = c.resize(size.0, size.1);
             }
             app.dirty = true;
@@ -430,12 +520,25 @@ fn handle(
             if matches!(ev, ChildEvent::Pty(_)) {
                 app.urgent = true;
             }
-            if matches!(ev, ChildEvent::Exited(_))
-                && let Some(c) = tabs.procs.get_mut(&id)
-            {
-                c.mark_exited();
+            if matches!(ev, ChildEvent::Exited(_)) {
+                match tabs.procs.get_mut(&id) {
+                    Some(Session::Pty(c)) => c.mark_exited(),
+                    Some(Session::Tcp(_)) => tabs.close(id),
+                    None => {}
+                }
             }
             app.on_tab(id, ev)
+        }
+        Msg::TabTcp(id, stream) => {
+            // A tab closed while connecting: the connection ends here.
+            if app.tabs.iter().any(|t| t.id == id) {
+                tabs.procs.insert(id, Session::Tcp(stream));
+            } else {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }
+            let effects = app.tab_connected(id);
+            perform(app, child, tabs, effects);
+            return Ok(());
         }
         Msg::TermGone(e) => anyhow::bail!("terminal input failed: {e}"),
     };
@@ -466,18 +569,24 @@ fn perform(
                     });
                 }
             }
-            Effect::OpenTab { id, args } => {
-                if let Err(e) = tabs.open(id, &args, app.tab_size) {
-                    app.tab_failed(id, &format!("cannot start ssh: {e}"));
+            Effect::OpenTab { id, program, args } => {
+                if let Err(e) = tabs.open(id, &program, &args, app.tab_size) {
+                    let what = program.to_string_lossy();
+                    app.tab_failed(id, &format!("cannot start {what}: {e}"));
+                }
+            }
+            Effect::OpenPdb { id, host, port } => {
+                if let Err(e) = tabs.open_pdb(id, host, port) {
+                    app.tab_failed(id, &format!("cannot connect to pdb: {e}"));
                 }
             }
             Effect::WriteTab(id, bytes) => {
-                // A tab whose ssh ended takes no keys; what it said stays on its screen.
+                // A tab whose session ended takes no keys; what it said stays on its screen.
                 if let Some(c) = tabs.procs.get_mut(&id)
-                    && !c.exited()
+                    && !c.ended()
                     && let Err(e) = c.write(&bytes)
                 {
-                    app.tab_failed(id, &format!("cannot write to ssh: {e}"));
+                    app.tab_failed(id, &format!("cannot write to the session: {e}"));
                 }
             }
             Effect::CloseTab(id) => tabs.close(id),

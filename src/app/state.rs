@@ -24,11 +24,14 @@ pub enum Effect {
     Save { path: PathBuf, text: String },
     /// Write to the live run's terminal (keys, answers to its queries).
     WritePty(Vec<u8>),
-    /// Start `ssh ARGS` for tab `id` in its own terminal.
+    /// Start `PROGRAM ARGS` (ssh, or sudo for the sandbox) for tab `id` in its own terminal.
     OpenTab {
         id: u32,
+        program: std::ffi::OsString,
         args: Vec<std::ffi::OsString>,
     },
+    /// Connect tab `id` to pdb over TCP.
+    OpenPdb { id: u32, host: String, port: u16 },
     /// Write to tab `id`'s terminal.
     WriteTab(u32, Vec<u8>),
     /// End tab `id`'s ssh.
@@ -125,6 +128,14 @@ pub struct App {
     pub ssh_system_proxy: bool,
     /// Options put before ssh's own (`-o ...`), from the configuration.
     pub ssh_options: Vec<String>,
+    /// The breakpoint view is shown (what went wrong, and the keys into the paused test).
+    pub failure_view: bool,
+    /// The panes follow the live run although something failed (`L`).
+    pub live_panes: bool,
+    /// Triggers (test, input line, is a breakpoint) whose view was opened once.
+    pub announced: HashSet<(usize, u64, bool)>,
+    /// When a key was last typed into a terminal.
+    pub last_typed: Option<Instant>,
 }
 
 /// Lines below the first one on the first screen: one row less when the top row says what
@@ -177,6 +188,10 @@ impl App {
             sync_typing: false,
             ssh_system_proxy: false,
             ssh_options: Vec::new(),
+            failure_view: false,
+            live_panes: false,
+            announced: HashSet::new(),
+            last_typed: None,
         }
     }
 
@@ -219,11 +234,21 @@ impl App {
             .get(&(self.test, pane))
             .and_then(|v| v.filter.as_ref());
         PaneLines::new(self.current_test(), pane, self.collapsed(), filter)
+            .until(self.frozen_end(pane))
     }
 
     pub fn context(&self) -> Context {
         if self.help.is_some() {
             Context::Help
+        } else {
+            self.view_context()
+        }
+    }
+
+    /// The context of what is shown, under the help.
+    pub fn view_context(&self) -> Context {
+        if self.failure_view && self.active_tab.is_none() {
+            Context::Breakpoint
         } else if self.focus == Pane::Driver {
             Context::Driver
         } else {
@@ -329,6 +354,7 @@ impl App {
                 });
             }
         }
+        self.check_triggers();
         self.dirty = true;
     }
 
@@ -569,6 +595,19 @@ impl App {
         {
             return effects;
         }
+        // Going to a pane leaves the breakpoint view for the panes.
+        if matches!(
+            action,
+            Action::FocusNext
+                | Action::FocusPrev
+                | Action::FocusDriver
+                | Action::FocusMachine(_)
+                | Action::FocusCommand
+                | Action::Zoom
+                | Action::JumpToFailure
+        ) {
+            self.failure_view = false;
+        }
         let focus = self.focus;
         match action {
             Action::Quit => {
@@ -778,6 +817,14 @@ impl App {
                 }
             }
             Action::SshOpen => return self.open_ssh(),
+            Action::FailureView => self.toggle_failure_view(),
+            Action::Freeze => self.freeze(),
+            Action::Live => self.go_live(),
+            Action::Attach => return self.attach(),
+            Action::Pdb => return self.pdb(),
+            Action::SshMachine(n) => return self.ssh_machine(n),
+            Action::PdbContinue => return self.pdb_command("c"),
+            Action::PdbQuit => return self.pdb_command("q"),
             Action::NextTab | Action::PrevTab => self.switch_tab(action == Action::NextTab),
             Action::CloseTab => return self.close_tab(),
             Action::Reconnect => return self.reconnect(),
@@ -914,7 +961,8 @@ impl App {
                 .views
                 .get(&(self.test, pane))
                 .and_then(|v| v.filter.as_ref());
-            let lines = PaneLines::new(self.current_test(), pane, &unfolded, filter);
+            let lines = PaneLines::new(self.current_test(), pane, &unfolded, filter)
+                .until(self.frozen_end(pane));
             let view = self.view(pane);
             let Some(last) = lines.last() else {
                 return;
@@ -933,7 +981,7 @@ impl App {
                 .or_else(|| {
                     // Wrap around.
                     let edge = if older {
-                        lines.store.end_seq()
+                        lines.end
                     } else {
                         lines.store.first_seq().saturating_sub(1)
                     };
@@ -963,7 +1011,7 @@ impl App {
     }
 
     /// Unfolds every step that holds driver line `seq`.
-    fn unfold_around(&mut self, seq: u64) {
+    pub(crate) fn unfold_around(&mut self, seq: u64) {
         let mut chain = Vec::new();
         {
             let t = self.current_test();

@@ -15,12 +15,44 @@ const RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 /// How much of ssh's stderr a tab keeps to tell why it ended.
 const STDERR_TAIL: usize = 4096;
 
-/// One ssh session into a machine.
+/// What a tab runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TabKind {
+    /// `ssh` into `machine` from the host.
+    Ssh,
+    /// `sudo ATTACH ID`: a shell in the paused build sandbox (what is queued is typed in).
+    Attach,
+    /// A pdb console over TCP.
+    Pdb,
+}
+
+/// When a queued line may be typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ready {
+    /// At a shell prompt, or after a quiet moment that is not a password prompt.
+    Shell,
+    /// At pdb's `(Pdb) ` prompt.
+    Pdb,
+}
+
+/// How long a shell must be quiet, when no prompt is recognised, before a line is typed.
+const QUIET: std::time::Duration = std::time::Duration::from_millis(1200);
+
+/// One session: ssh into a machine, the sandbox, or pdb.
 pub struct Tab {
     /// Session id (the runner's key for its process).
     pub id: u32,
+    pub kind: TabKind,
+    /// The machine (ssh), or what the session is for (attach, pdb).
     pub machine: String,
     pub pane: CommandPane,
+    /// Lines to type once the session is ready for each.
+    pub queued: std::collections::VecDeque<(String, Ready)>,
+    /// When the session last wrote something.
+    pub last_output: Option<std::time::Instant>,
+    pub opened: std::time::Instant,
+    /// The line editor (pdb consoles).
+    pub console: super::pdb_console::PdbConsole,
     /// Why it is not connected yet (no backdoor address, the machine not up).
     pub waiting: Option<String>,
     /// The end of what ssh (and its ProxyCommand) wrote on stderr: how it ended.
@@ -29,6 +61,57 @@ pub struct Tab {
     pub running: bool,
     /// When a tab whose backdoor was not reachable tries again.
     pub retry_at: Option<std::time::Instant>,
+}
+
+impl Tab {
+    pub fn new(id: u32, kind: TabKind, machine: String, size: (u16, u16)) -> Self {
+        Self {
+            id,
+            kind,
+            machine,
+            pane: CommandPane::new(String::new(), size.0, size.1),
+            queued: std::collections::VecDeque::new(),
+            last_output: None,
+            opened: std::time::Instant::now(),
+            console: Default::default(),
+            waiting: None,
+            last_error: String::new(),
+            running: false,
+            retry_at: None,
+        }
+    }
+
+    /// The label of the top bar.
+    pub fn label(&self) -> String {
+        match self.kind {
+            TabKind::Ssh => format!("ssh {}", self.machine),
+            TabKind::Attach if self.machine.is_empty() => "sandbox".to_string(),
+            TabKind::Attach => format!("sandbox: {}", self.machine),
+            TabKind::Pdb => "pdb".to_string(),
+        }
+    }
+
+    /// The first queued line, if the session is ready for it.
+    fn ready_line(&self, now: std::time::Instant) -> Option<&str> {
+        let (text, ready) = self.queued.front()?;
+        if !self.running {
+            return None;
+        }
+        let before = self.pane.emu.before_cursor();
+        let at = before.trim_end();
+        let ok = match ready {
+            Ready::Pdb => at.ends_with("(Pdb)"),
+            Ready::Shell => {
+                let prompt = at.ends_with(['$', '#', '>', '%']);
+                let quiet = self
+                    .last_output
+                    .is_some_and(|t| now.duration_since(t) >= QUIET);
+                // Never into a password prompt: what is typed there would be the password.
+                !at.to_lowercase().contains("password") && (prompt || quiet)
+            }
+        };
+        ok.then_some(text.as_str())
+    }
 }
 
 impl App {
@@ -55,25 +138,33 @@ impl App {
             });
             return Vec::new();
         };
+        self.open_tab(TabKind::Ssh, machine)
+    }
+
+    /// A new tab of `kind`, shown, with the keyboard.
+    pub fn open_tab(&mut self, kind: TabKind, machine: String) -> Vec<Effect> {
         self.next_tab_id += 1;
         let id = self.next_tab_id;
-        let (cols, rows) = self.tab_size;
-        self.tabs.push(Tab {
-            id,
-            machine: machine.clone(),
-            pane: CommandPane::new(String::new(), cols, rows),
-            waiting: None,
-            last_error: String::new(),
-            running: false,
-            retry_at: None,
-        });
+        self.tabs.push(Tab::new(id, kind, machine, self.tab_size));
         self.active_tab = Some(self.tabs.len() - 1);
         self.tab_input = true;
         self.connect(self.tabs.len() - 1)
     }
 
-    /// Starts ssh for tab `i` if its machine has an address; else the tab waits for one.
+    /// Starts tab `i`'s session, or leaves it waiting for what it needs.
     fn connect(&mut self, i: usize) -> Vec<Effect> {
+        let Some(tab) = self.tabs.get(i) else {
+            return Vec::new();
+        };
+        match tab.kind {
+            TabKind::Ssh => self.connect_ssh(i),
+            TabKind::Attach => self.connect_attach(i),
+            TabKind::Pdb => self.connect_pdb(i),
+        }
+    }
+
+    /// Starts ssh for tab `i` if its machine has an address; else the tab waits for one.
+    fn connect_ssh(&mut self, i: usize) -> Vec<Effect> {
         let Some(tab) = self.tabs.get(i) else {
             return Vec::new();
         };
@@ -112,7 +203,11 @@ impl App {
         let (cols, rows) = self.tab_size;
         let target = args.last().map(|a| a.to_string_lossy().into_owned());
         tab.pane = CommandPane::new(target.unwrap_or_default(), cols, rows);
-        vec![Effect::OpenTab { id: tab.id, args }]
+        vec![Effect::OpenTab {
+            id: tab.id,
+            program: "ssh".into(),
+            args,
+        }]
     }
 
     /// Every tick: tabs that wait for their machine try again.
@@ -128,6 +223,9 @@ impl App {
         for i in waiting {
             effects.extend(self.connect(i));
         }
+        for i in 0..self.tabs.len() {
+            effects.extend(self.type_queued(i, now));
+        }
         if !effects.is_empty() {
             self.dirty = true;
         }
@@ -136,17 +234,24 @@ impl App {
 
     pub fn on_tab(&mut self, id: u32, ev: ChildEvent) -> Vec<Effect> {
         self.dirty = true;
+        // pdb is not coming back once the driver ended.
+        let run_over = self.ended.is_some();
         let Some(tab) = self.tabs.iter_mut().find(|t| t.id == id) else {
             return Vec::new();
         };
         match ev {
             ChildEvent::Pty(bytes) => {
+                tab.last_output = Some(std::time::Instant::now());
                 let replies = tab.pane.emu.process(&bytes);
-                if replies.is_empty() {
+                let mut effects = if replies.is_empty() {
                     Vec::new()
                 } else {
                     vec![Effect::WriteTab(id, replies)]
+                };
+                if let Some(i) = self.tabs.iter().position(|t| t.id == id) {
+                    effects.extend(self.type_queued(i, std::time::Instant::now()));
                 }
+                effects
             }
             ChildEvent::Stderr(bytes) => {
                 let text = String::from_utf8_lossy(&bytes);
@@ -168,10 +273,12 @@ impl App {
                 tab.pane.exit = Some(code);
                 // The backdoor is not there (yet): try again when the machine may be up.
                 if code == 255
-                    && let Some(why) = tab
-                        .last_error
-                        .lines()
-                        .find_map(|l| l.trim().strip_prefix("vmscope proxy: "))
+                    && !(run_over && tab.kind == TabKind::Pdb)
+                    && let Some(why) = tab.last_error.lines().find_map(|l| {
+                        let l = l.trim();
+                        l.strip_prefix("vmscope proxy: ")
+                            .or_else(|| l.strip_prefix("vmscope pdb: "))
+                    })
                 {
                     tab.waiting = Some(format!(
                         "{} is not reachable yet, trying again: {why}",
@@ -246,6 +353,34 @@ impl App {
             (at + n - 1) % n
         };
         self.show_tab(next.checked_sub(1));
+    }
+
+    /// A tab's pdb connection is up: queued commands go once pdb prompts.
+    pub fn tab_connected(&mut self, id: u32) -> Vec<Effect> {
+        self.dirty = true;
+        match self.tabs.iter().position(|t| t.id == id) {
+            Some(i) => self.type_queued(i, std::time::Instant::now()),
+            None => Vec::new(),
+        }
+    }
+
+    /// Types tab `i`'s first queued line if the session is ready for it. The line is typed
+    /// as a user would, so the shell or pdb echoes it where the user sees it.
+    pub fn type_queued(&mut self, i: usize, now: std::time::Instant) -> Vec<Effect> {
+        let Some(tab) = self.tabs.get_mut(i) else {
+            return Vec::new();
+        };
+        let Some(line) = tab.ready_line(now).map(str::to_string) else {
+            return Vec::new();
+        };
+        tab.queued.pop_front();
+        // What is typed next waits for the answer to this one.
+        tab.last_output = Some(now);
+        self.dirty = true;
+        match tab.kind {
+            TabKind::Pdb => self.pdb_send(i, &line),
+            _ => vec![Effect::WriteTab(tab.id, format!("{line}\r").into_bytes())],
+        }
     }
 
     /// `x`: closes the active tab (its ssh ends with it).

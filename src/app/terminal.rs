@@ -91,6 +91,13 @@ impl Emulator {
         self.parser.screen_mut().set_scrollback(target);
     }
 
+    /// What the row of the cursor holds before it: a shell's or pdb's prompt.
+    pub fn before_cursor(&self) -> String {
+        let screen = self.parser.screen();
+        let (row, col) = screen.cursor_position();
+        screen.contents_between(row, 0, row, col)
+    }
+
     pub fn scroll_to_live(&mut self) {
         self.parser.screen_mut().set_scrollback(0);
     }

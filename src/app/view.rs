@@ -145,6 +145,8 @@ pub struct PaneLines<'a> {
     pub driver: bool,
     pub collapsed: &'a HashSet<StepId>,
     pub filter: Option<&'a Matcher>,
+    /// Lines from this sequence number on are not shown (a frozen view).
+    pub end: u64,
 }
 
 impl<'a> PaneLines<'a> {
@@ -167,7 +169,21 @@ impl<'a> PaneLines<'a> {
             driver,
             collapsed,
             filter,
+            end: store.end_seq(),
         }
+    }
+
+    /// Shows the lines before `end` only (the run as it was at a freeze).
+    pub fn until(mut self, end: Option<u64>) -> Self {
+        if let Some(e) = end {
+            self.end = self.end.min(e);
+        }
+        self
+    }
+
+    /// Lines stored after the view's end.
+    pub fn hidden(&self) -> u64 {
+        self.store.end_seq() - self.end
     }
 
     pub fn visible(&self, line: &StoredLine<'_>) -> bool {
@@ -211,17 +227,20 @@ impl<'a> PaneLines<'a> {
     }
 
     pub fn get(&self, seq: u64) -> Option<StoredLine<'a>> {
+        if seq >= self.end {
+            return None;
+        }
         self.store.get(seq)
     }
 
     /// The newest visible line.
     pub fn last(&self) -> Option<u64> {
-        self.prev(self.store.end_seq())
+        self.prev(self.end)
     }
 
     pub fn first(&self) -> Option<u64> {
         let start = self.store.first_seq();
-        if self.store.get(start).is_some_and(|l| self.visible(&l)) {
+        if self.get(start).is_some_and(|l| self.visible(&l)) {
             Some(start)
         } else {
             self.next(start)
@@ -243,7 +262,7 @@ impl<'a> PaneLines<'a> {
 
     /// The visible line after `seq`.
     pub fn next(&self, seq: u64) -> Option<u64> {
-        let end = self.store.end_seq();
+        let end = self.end;
         let mut s = seq.max(self.store.first_seq().saturating_sub(1));
         while s + 1 < end {
             s += 1;
@@ -294,6 +313,9 @@ impl<'a> PaneLines<'a> {
         let mut total = 0;
         let mut upto = 0;
         for (s, l) in self.store.iter() {
+            if s >= self.end {
+                break;
+            }
             if self.visible(&l) && m.is_match(l.plain()) {
                 total += 1;
                 if s <= seq {

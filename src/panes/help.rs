@@ -38,11 +38,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) {
     let Some(help) = &app.help else {
         return;
     };
-    let ctx = if app.focus == crate::app::view::Pane::Driver {
-        Context::Driver
-    } else {
-        Context::Log
-    };
+    let ctx = app.view_context();
     let w = area.width.saturating_sub(4).min(90);
     let h = area.height.saturating_sub(2);
     let rect = Rect::new(area.x + (area.width - w) / 2, area.y + 1, w, h);

@@ -94,7 +94,18 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, pane: Pane) {
             Style::new().fg(Color::Black).bg(Color::Cyan),
         ));
     }
-    if !view.following() {
+    if app.frozen().is_some() {
+        let since = lines.hidden();
+        let text = if since > 0 {
+            format!("[frozen · +{since} since] ")
+        } else {
+            "[frozen] ".to_string()
+        };
+        title.push(Span::styled(
+            text,
+            Style::new().fg(Color::Black).bg(Color::Blue),
+        ));
+    } else if !view.following() {
         let more = if view.unread > 0 {
             format!(" +{}", view.unread)
         } else {
@@ -149,6 +160,11 @@ fn rows(
     } else {
         lines.prev(bottom).unwrap_or(last)
     };
+    let failed = if lines.driver {
+        app.failed_head()
+    } else {
+        None
+    };
     let mut out: Vec<Line<'static>> = Vec::new();
     let mut seq = Some(bottom);
     let mut top_seq = bottom;
@@ -163,6 +179,15 @@ fn rows(
         if focused && view.cursor == Some(s) {
             for r in &mut rendered {
                 *r = std::mem::take(r).patch_style(cursor_style());
+            }
+        } else if failed == Some(s) {
+            for r in &mut rendered {
+                *r = std::mem::take(r).patch_style(
+                    Style::new()
+                        .fg(Color::White)
+                        .bg(Color::Red)
+                        .add_modifier(Modifier::BOLD),
+                );
             }
         }
         for r in rendered.into_iter().rev() {

@@ -1,5 +1,6 @@
 //! What is drawn: one module per visual region. A pane draws from state; it owns no I/O.
 
+pub mod breakpoint;
 pub mod help;
 pub mod log_pane;
 pub mod machine_list;
@@ -53,6 +54,42 @@ pub fn draw(f: &mut Frame<'_>, app: &mut App) {
     let tabs = status_bar::draw_top(f, l.top, app_ref);
     if let Some(list) = l.machine_list {
         machine_list::draw(f, list, app_ref);
+    }
+    if app_ref.failure_view {
+        // The view takes the log panes' place; the driver's terminal stays where it is.
+        let command = l
+            .panes
+            .iter()
+            .find(|(p, _)| *p == crate::app::view::Pane::Command)
+            .map(|(_, r)| *r);
+        let body = l
+            .panes
+            .iter()
+            .filter(|(p, _)| *p != crate::app::view::Pane::Command)
+            .map(|(_, r)| *r)
+            .chain(l.machine_list)
+            .reduce(|a, b| a.union(b))
+            .unwrap_or(area);
+        breakpoint::draw(f, body, app_ref);
+        if let (Some(rect), Some(cmd)) = (command, &app_ref.command) {
+            terminal_pane::draw(f, rect, app_ref, cmd);
+        }
+        status_bar::draw_bottom(f, l.bottom, app_ref);
+        if app_ref.help.is_some() {
+            help::draw(
+                f,
+                Rect::new(area.x, area.y + 1, area.width, area.height - 2),
+                app_ref,
+            );
+        }
+        app.drawn = Drawn {
+            tabs,
+            panes: command
+                .map(|r| vec![(crate::app::view::Pane::Command, r)])
+                .unwrap_or_default(),
+            ..Drawn::default()
+        };
+        return;
     }
     for (pane, rect) in &l.panes {
         match (pane, &app_ref.command) {
@@ -111,8 +148,14 @@ fn draw_tab(f: &mut Frame<'_>, area: Rect, l: &layout::Layout, app: &mut App) {
     let tabs = status_bar::draw_top(f, l.top, app_ref);
     if let Some(tab) = app_ref.active() {
         let typing = app_ref.help.is_none() && app_ref.typing();
-        let label = format!(" ssh {} ", tab.machine);
+        let label = format!(" {} ", tab.label());
+        let console = (tab.kind == crate::app::tabs::TabKind::Pdb).then_some(&tab.console);
         terminal_pane::draw_terminal(f, body, app_ref, &tab.pane, &label, true, typing);
+        if let Some(console) = console
+            && tab.running
+        {
+            terminal_pane::draw_input_line(f, body, &tab.pane, &console.input, typing);
+        }
         let note = tab.waiting.clone().or_else(|| {
             tab.pane.exit.map(|c| {
                 let why = tab
@@ -124,7 +167,12 @@ fn draw_tab(f: &mut Frame<'_>, area: Rect, l: &layout::Layout, app: &mut App) {
                     .filter(|_| c != 0)
                     .map(|l| format!(" ({l})"))
                     .unwrap_or_default();
-                format!("ssh ended with status {c}{why}: r reconnects, x closes the tab")
+                let what = match tab.kind {
+                    crate::app::tabs::TabKind::Ssh => "ssh ended",
+                    crate::app::tabs::TabKind::Attach => "the sandbox shell ended",
+                    crate::app::tabs::TabKind::Pdb => "the pdb session ended",
+                };
+                format!("{what} with status {c}{why}: r reconnects, x closes the tab")
             })
         });
         if let Some(note) = note {

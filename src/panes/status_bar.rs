@@ -21,7 +21,7 @@ pub fn outcome_style(o: Outcome) -> Style {
     Style::new().fg(c).add_modifier(Modifier::BOLD)
 }
 
-fn clock(d: std::time::Duration) -> String {
+pub fn clock(d: std::time::Duration) -> String {
     let s = d.as_secs();
     if s >= 3600 {
         format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
@@ -88,7 +88,7 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
                 style = style.add_modifier(Modifier::REVERSED | Modifier::BOLD);
             }
             left.push(Span::raw(" "));
-            let label = Span::styled(format!("[ssh {}]", tab.machine), style);
+            let label = Span::styled(format!("[{}]", tab.label()), style);
             labels.push((Some(i), width(&left), label.width() as u16));
             left.push(label);
         }
@@ -113,10 +113,21 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
     }
     let outcome = test.outcome(app.run().live);
     let elapsed = app.elapsed().map(clock).unwrap_or_else(|| "--:--".into());
-    let right = vec![
+    let mut right = Vec::new();
+    if let Some(fz) = &test.freeze {
+        if app.frozen().is_some() {
+            right.push(Span::styled(
+                format!(" ❄ FROZEN at the {} ", fz.kind.label()),
+                Style::new().fg(Color::Black).bg(Color::Blue),
+            ));
+        } else {
+            right.push(Span::styled(" LIVE (F freezes) ", dim));
+        }
+    }
+    right.extend([
         Span::styled(format!(" {elapsed} "), dim),
         Span::styled(format!("● {} ", outcome.label()), outcome_style(outcome)),
-    ];
+    ]);
     let rw: u16 = right.iter().map(|s| s.width() as u16).sum();
     let lw = area.width.saturating_sub(rw);
     f.render_widget(

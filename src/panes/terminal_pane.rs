@@ -131,3 +131,36 @@ pub fn draw_terminal(
         }
     }
 }
+
+/// A console's line being edited, drawn where the program's cursor is (after its prompt).
+pub fn draw_input_line(
+    f: &mut Frame<'_>,
+    area: Rect,
+    cmd: &CommandPane,
+    input: &tui_input::Input,
+    typing: bool,
+) {
+    let inner = Rect::new(
+        area.x + 1,
+        area.y + 1,
+        area.width.saturating_sub(2),
+        area.height.saturating_sub(2),
+    );
+    if cmd.emu.scrollback() > 0 {
+        return;
+    }
+    let (r, c) = cmd.emu.screen().cursor_position();
+    if r >= inner.height || c >= inner.width {
+        return;
+    }
+    let room = (inner.width - c) as usize;
+    // Long lines scroll so the cursor stays in view.
+    let scroll = input.visual_scroll(room.saturating_sub(1));
+    let shown: String = input.value().chars().skip(scroll).collect();
+    let rect = Rect::new(inner.x + c, inner.y + r, room as u16, 1);
+    f.render_widget(ratatui::widgets::Paragraph::new(Line::raw(shown)), rect);
+    if typing {
+        let x = (input.visual_cursor().max(scroll) - scroll) as u16;
+        f.set_cursor_position((rect.x + x.min(rect.width.saturating_sub(1)), rect.y));
+    }
+}

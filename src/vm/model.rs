@@ -214,6 +214,10 @@ pub struct Freeze {
     /// The same per machine (machines that appeared later had none).
     #[serde(skip)]
     pub serial_end: Vec<u64>,
+    /// The failure that triggered it: the driver lines that complete its report (traceback,
+    /// exception, the breakpoint) belong to the moment too.
+    #[serde(skip)]
+    pub failure: Option<usize>,
 }
 
 impl Freeze {
@@ -358,6 +362,7 @@ impl Test {
             ms,
             driver_end: self.driver.end_seq(),
             serial_end: self.machines.iter().map(|m| m.serial.end_seq()).collect(),
+            failure: None,
         });
         true
     }

@@ -111,8 +111,9 @@ pub struct Parser {
     /// Lines of the driver's terminal (stdout), read only for the blocks that name machines.
     term_splitter: LineSplitter,
     term_block: TermBlock,
-    /// A test whose run must be frozen once the current line is stored.
-    trigger: Option<(usize, TriggerKind, u64)>,
+    /// A test whose run must be frozen once the current line is stored (and the failure
+    /// that did it).
+    trigger: Option<(usize, TriggerKind, u64, Option<usize>)>,
 }
 
 /// Where the reading of the driver's terminal is.
@@ -162,7 +163,9 @@ impl Parser {
             .as_ref()
             .is_some_and(|f| f.kind != TriggerKind::Manual);
         if !taken && self.trigger.is_none() {
-            self.trigger = Some((t, kind, self.run.lines.saturating_sub(1)));
+            let failure =
+                (kind != TriggerKind::Breakpoint).then_some(self.run.tests[t].failures.len());
+            self.trigger = Some((t, kind, self.run.lines.saturating_sub(1), failure));
         }
     }
 
@@ -301,9 +304,25 @@ impl Parser {
             self.line(display, has_sgr);
         }
         self.display = buf;
-        if let Some((t, kind, line)) = self.trigger.take() {
+        if let Some((t, kind, line, failure)) = self.trigger.take() {
             let ms = (self.time_ms != super::store::NO_TIME).then_some(self.time_ms);
-            self.run.tests[t].freeze_now(kind, line, ms);
+            let test = &mut self.run.tests[t];
+            if test.freeze_now(kind, line, ms)
+                && let Some(f) = &mut test.freeze
+            {
+                f.failure = failure;
+            }
+        } else if let Some(Dest::Driver(t, k::ERROR | k::TRACEBACK)) = self.last_dest {
+            // The rest of the failure's report joins the frozen driver pane.
+            let pending = self.states[t].pending;
+            let test = &mut self.run.tests[t];
+            if let Some(f) = &mut test.freeze
+                && f.failure.is_some()
+                && f.failure == pending
+                && f.driver_end + 64 > test.driver.end_seq()
+            {
+                f.driver_end = test.driver.end_seq();
+            }
         }
     }
 

@@ -1,0 +1,436 @@
+//! The breakpoint view's behaviour: opening on a trigger, the frozen panes, and one key each
+//! into the paused sandbox, its pdb and its machines.
+
+use std::time::{Duration, Instant};
+
+use super::live::CommandPane;
+use super::state::{App, Effect, Message};
+use super::tabs::{Ready, TabKind};
+use super::view::Pane;
+use crate::vm::model::{Freeze, StepState, TriggerKind};
+
+/// Where pdb listens when the driver did not say (`Debug.breakpoint`'s defaults).
+pub const DEFAULT_PDB: (&str, u16) = ("127.0.0.1", 4444);
+
+/// How long a pdb console waits for the driver to say where pdb listens, after the
+/// breakpoint line, before it tries the default address.
+const PDB_ADDRESS_WAIT: Duration = Duration::from_millis(1500);
+
+/// Someone who typed into a terminal this recently is still typing: the view does not take
+/// the keyboard from them.
+const TYPING_PAUSE: Duration = Duration::from_secs(3);
+
+impl App {
+    /// The freeze the panes show now, if they are frozen.
+    pub fn frozen(&self) -> Option<&Freeze> {
+        if self.live_panes {
+            return None;
+        }
+        self.current_test().freeze.as_ref()
+    }
+
+    /// Where `pane`'s lines end in the frozen view.
+    pub fn frozen_end(&self, pane: Pane) -> Option<u64> {
+        let f = self.frozen()?;
+        match pane {
+            Pane::Driver => Some(f.driver_end),
+            Pane::Machine(m) => Some(f.serial_end(m)),
+            Pane::Command => None,
+        }
+    }
+
+    /// The head line of the innermost step that failed at the freeze.
+    pub fn failed_head(&self) -> Option<u64> {
+        let f = self.frozen()?;
+        let t = self.current_test();
+        t.steps
+            .iter()
+            .filter(|s| s.state == StepState::Failed && s.head < f.driver_end)
+            .map(|s| s.head)
+            .max()
+    }
+
+    /// The test is paused in a build sandbox (a breakpoint under `nix build`): pdb and the
+    /// machines are reached from inside it.
+    pub fn sandboxed(&self) -> bool {
+        let t = self.current_test();
+        t.in_build && t.breakpoint.is_some()
+    }
+
+    /// Opens the view for triggers and breakpoints not yet shown.
+    pub fn check_triggers(&mut self) {
+        let mut open = None;
+        for (i, t) in self.parser.run.tests.iter().enumerate() {
+            if let Some(f) = &t.freeze
+                && f.kind != TriggerKind::Manual
+                && self.announced.insert((i, f.line, false))
+            {
+                open = open.or(Some(i));
+            }
+            if let Some(b) = &t.breakpoint
+                && self.announced.insert((i, b.at_line, true))
+            {
+                open = Some(i);
+            }
+        }
+        if let Some(i) = open {
+            self.open_failure_view(i);
+        }
+    }
+
+    fn open_failure_view(&mut self, test: usize) {
+        self.dirty = true;
+        self.urgent = true;
+        let what = {
+            let t = &self.parser.run.tests[test];
+            if t.breakpoint.is_some() {
+                "the test is paused at a breakpoint"
+            } else {
+                match t.freeze.as_ref().map(|f| f.kind) {
+                    Some(TriggerKind::GlobalTimeout) => "the global timeout was reached",
+                    Some(TriggerKind::Exit) => "the driver exited with an error",
+                    _ => "the test failed",
+                }
+            }
+        };
+        // Keys being typed into a terminal must not land in the view.
+        if self.typing() && self.last_typed.is_some_and(|t| t.elapsed() < TYPING_PAUSE) {
+            self.message = Some(Message {
+                text: format!("{what}: b shows what went wrong"),
+                error: true,
+            });
+            return;
+        }
+        self.test = test;
+        self.live_panes = false;
+        self.failure_view = true;
+        self.active_tab = None;
+        self.tab_input = false;
+        self.term_input = false;
+        if let Some(head) = self.failed_head() {
+            self.unfold_around(head);
+            self.reveal(Pane::Driver, head);
+        }
+    }
+
+    /// `b`: the view, or the panes again.
+    pub fn toggle_failure_view(&mut self) {
+        let t = self.current_test();
+        if !self.failure_view && t.freeze.is_none() && t.breakpoint.is_none() {
+            self.message = Some(Message {
+                text: "nothing failed in this test: F freezes the panes now".into(),
+                error: false,
+            });
+            return;
+        }
+        // From a tab, `b` shows the view; on the view, the panes.
+        self.failure_view = self.active_tab.is_some() || !self.failure_view;
+        self.active_tab = None;
+        self.tab_input = false;
+    }
+
+    /// `F`: panes back at the failure, or frozen now when nothing failed.
+    pub fn freeze(&mut self) {
+        self.live_panes = false;
+        let now = self.now_ms();
+        let line = self.parser.run.lines.saturating_sub(1);
+        let i = self.test.min(self.parser.run.tests.len() - 1);
+        let t = &mut self.parser.run.tests[i];
+        let text = match &t.freeze {
+            Some(f) if f.kind != TriggerKind::Manual => {
+                format!("panes frozen at the {} (L: live)", f.kind.label())
+            }
+            _ => {
+                let ms = self.live.then_some(now);
+                t.freeze = None;
+                t.freeze_now(TriggerKind::Manual, line, ms);
+                "panes frozen now (L: live again)".to_string()
+            }
+        };
+        if let Some(head) = self.failed_head() {
+            self.unfold_around(head);
+            self.reveal(Pane::Driver, head);
+        }
+        self.message = Some(Message { text, error: false });
+    }
+
+    /// `L`: panes follow the live run.
+    pub fn go_live(&mut self) {
+        self.live_panes = true;
+        self.failure_view = false;
+        let v = self.views.entry((self.test, Pane::Driver)).or_default();
+        v.anchor = None;
+        v.cursor = None;
+        self.message = Some(Message {
+            text: if self.current_test().freeze.is_some() {
+                "panes follow the run (F: back to the moment of failure)".into()
+            } else {
+                "panes follow the run".into()
+            },
+            error: false,
+        });
+    }
+
+    /// `a`: a shell in the paused build sandbox.
+    pub fn attach(&mut self) -> Vec<Effect> {
+        if self.current_test().breakpoint.is_none() {
+            self.message = Some(Message {
+                text: "no breakpoint to attach to: the test pauses at one with \
+                       enableDebugHook = true (or --debug-hook-attach)"
+                    .into(),
+                error: true,
+            });
+            return Vec::new();
+        }
+        self.open_tab(TabKind::Attach, String::new())
+    }
+
+    /// Where pdb listens: what the driver said, or its default once it had time to say.
+    fn pdb_address(&self, asked: Instant) -> Option<(String, u16)> {
+        let t = self.current_test();
+        match &t.pdb {
+            Some(a) => Some(a.clone()),
+            None if asked.elapsed() < PDB_ADDRESS_WAIT => None,
+            None => Some((DEFAULT_PDB.0.to_string(), DEFAULT_PDB.1)),
+        }
+    }
+
+    /// `p`: a pdb console (over TCP, or `telnet` typed into the sandbox).
+    pub fn pdb(&mut self) -> Vec<Effect> {
+        self.pdb_with(None)
+    }
+
+    fn pdb_with(&mut self, then: Option<&str>) -> Vec<Effect> {
+        let t = self.current_test();
+        if t.breakpoint.is_none() && t.pdb.is_none() {
+            self.message = Some(Message {
+                text: "nothing waits in pdb: the test pauses in pdb at a breakpoint \
+                       (enableDebugHook = true, or --debug-hook-attach)"
+                    .into(),
+                error: true,
+            });
+            return Vec::new();
+        }
+        if let Some(i) = self.pdb_tab() {
+            self.show_tab(Some(i));
+            if let Some(cmd) = then {
+                self.tabs[i].queued.push_back((cmd.to_string(), Ready::Pdb));
+                return self.type_queued(i, Instant::now());
+            }
+            return Vec::new();
+        }
+        let effects = if self.sandboxed() {
+            let (host, port) = self
+                .current_test()
+                .pdb
+                .clone()
+                .unwrap_or((DEFAULT_PDB.0.to_string(), DEFAULT_PDB.1));
+            let mut effects = self.open_tab(TabKind::Attach, "pdb".into());
+            if let Some(tab) = self.tabs.last_mut() {
+                tab.queued
+                    .push_back((format!("telnet {host} {port}"), Ready::Shell));
+            }
+            effects.extend(self.type_queued(self.tabs.len() - 1, Instant::now()));
+            effects
+        } else {
+            self.open_tab(TabKind::Pdb, "pdb".into())
+        };
+        if let (Some(cmd), Some(tab)) = (then, self.tabs.last_mut()) {
+            tab.queued.push_back((cmd.to_string(), Ready::Pdb));
+        }
+        effects
+    }
+
+    /// The tab that talks to pdb, if one runs.
+    fn pdb_tab(&self) -> Option<usize> {
+        self.tabs.iter().position(|t| {
+            (t.running || t.waiting.is_some())
+                && (t.kind == TabKind::Pdb || (t.kind == TabKind::Attach && t.machine == "pdb"))
+        })
+    }
+
+    /// `c` / `Q`: a pdb command for the paused test.
+    pub fn pdb_command(&mut self, cmd: &str) -> Vec<Effect> {
+        let t = self.current_test();
+        if cmd == "c" && t.breakpoint.is_none() && t.pdb.is_none() {
+            // Nothing is paused: `c` keeps its meaning of everywhere else.
+            return self.update(super::action::Action::FocusCommand);
+        }
+        let effects = self.pdb_with(Some(cmd));
+        if !effects.is_empty() || self.pdb_tab().is_some() {
+            self.message = Some(Message {
+                text: match cmd {
+                    "c" => "continue: the test goes on from the breakpoint".into(),
+                    _ => "quit: pdb stops the test".into(),
+                },
+                error: false,
+            });
+        }
+        effects
+    }
+
+    /// `1`…`9`: a shell into machine N, from the host or from inside the sandbox.
+    pub fn ssh_machine(&mut self, n: usize) -> Vec<Effect> {
+        let t = self.current_test();
+        let Some(machine) = n.checked_sub(1).and_then(|i| t.machines.get(i)) else {
+            self.message = Some(Message {
+                text: format!("there is no machine {n}"),
+                error: true,
+            });
+            return Vec::new();
+        };
+        let name = machine.name.clone();
+        if !self.sandboxed() {
+            return self.open_tab(TabKind::Ssh, name);
+        }
+        let command = t
+            .ssh
+            .iter()
+            .find(|e| e.machine == name)
+            .and_then(|e| sandbox_ssh(&e.command));
+        let Some(command) = command else {
+            self.message = Some(Message {
+                text: format!("the driver printed no SSH backdoor address for {name}"),
+                error: true,
+            });
+            return Vec::new();
+        };
+        let mut effects = self.open_tab(TabKind::Attach, name);
+        if let Some(tab) = self.tabs.last_mut() {
+            tab.queued.push_back((command, Ready::Shell));
+        }
+        effects.extend(self.type_queued(self.tabs.len() - 1, Instant::now()));
+        effects
+    }
+
+    /// Starts `sudo ATTACH ID` for tab `i`, the command shown first.
+    pub(super) fn connect_attach(&mut self, i: usize) -> Vec<Effect> {
+        let Some(bp) = self.current_test().breakpoint.clone() else {
+            if let Some(tab) = self.tabs.get_mut(i) {
+                tab.waiting = Some("no breakpoint to attach to".into());
+            }
+            return Vec::new();
+        };
+        let (cols, rows) = self.tab_size;
+        let Some(tab) = self.tabs.get_mut(i) else {
+            return Vec::new();
+        };
+        let command = format!("sudo {} {}", bp.line.attach, bp.line.id);
+        tab.waiting = None;
+        tab.running = true;
+        tab.last_error.clear();
+        tab.pane = CommandPane::new(command.clone(), cols, rows);
+        tab.pane
+            .emu
+            .process(format!("\x1b[2m$ {command}\x1b[0m\r\n").as_bytes());
+        vec![Effect::OpenTab {
+            id: tab.id,
+            program: "sudo".into(),
+            args: vec![bp.line.attach.into(), bp.line.id.into()],
+        }]
+    }
+
+    /// Connects tab `i` to pdb once its address is known.
+    pub(super) fn connect_pdb(&mut self, i: usize) -> Vec<Effect> {
+        let Some(asked) = self.tabs.get(i).map(|t| t.opened) else {
+            return Vec::new();
+        };
+        let address = self.pdb_address(asked);
+        let (cols, rows) = self.tab_size;
+        let Some(tab) = self.tabs.get_mut(i) else {
+            return Vec::new();
+        };
+        let Some((host, port)) = address else {
+            tab.waiting = Some("waiting for pdb to say where it listens".into());
+            return Vec::new();
+        };
+        tab.waiting = None;
+        tab.running = true;
+        tab.last_error.clear();
+        tab.pane = CommandPane::new(format!("{host}:{port}"), cols, rows);
+        tab.pane.emu.process(
+            format!("\x1b[2mpdb at {host}:{port} (c continues the test, q stops it)\x1b[0m\r\n")
+                .as_bytes(),
+        );
+        vec![Effect::OpenPdb {
+            id: tab.id,
+            host,
+            port,
+        }]
+    }
+
+    /// Sends a line to tab `i`'s pdb, shown after its prompt as a terminal would echo it.
+    pub(super) fn pdb_send(&mut self, i: usize, line: &str) -> Vec<Effect> {
+        let Some(tab) = self.tabs.get_mut(i) else {
+            return Vec::new();
+        };
+        tab.pane.emu.scroll_to_live();
+        tab.pane.emu.process(format!("{line}\r\n").as_bytes());
+        self.dirty = true;
+        self.urgent = true;
+        vec![Effect::WriteTab(tab.id, format!("{line}\n").into_bytes())]
+    }
+
+    /// A key for the pdb console shown.
+    pub fn pdb_key(&mut self, key: &crossterm::event::KeyEvent) -> Vec<Effect> {
+        self.dirty = true;
+        self.urgent = true;
+        let Some(i) = self.active_tab else {
+            return Vec::new();
+        };
+        match self.tabs[i].console.key(key) {
+            Some(line) => self.pdb_send(i, &line),
+            None => Vec::new(),
+        }
+    }
+
+    /// Text pasted into the pdb console shown.
+    pub fn pdb_paste(&mut self, text: &str) -> Vec<Effect> {
+        let Some(i) = self.active_tab else {
+            return Vec::new();
+        };
+        let lines = self.tabs[i].console.paste(text);
+        let mut effects = Vec::new();
+        for l in lines {
+            effects.extend(self.pdb_send(i, &l));
+        }
+        self.dirty = true;
+        effects
+    }
+
+    /// How long the global timeout leaves, for a live run that is paused: its timer started
+    /// when the driver printed `Test will time out …`.
+    pub fn timeout_left(&self) -> Option<Duration> {
+        let t = self.current_test();
+        let total = Duration::from_secs_f64(t.global_timeout_secs?.max(0.0));
+        if !self.live || self.ended.is_some() {
+            return None;
+        }
+        let since = self
+            .start
+            .elapsed()
+            .saturating_sub(Duration::from_millis(u64::from(t.global_timeout_at_ms?)));
+        Some(total.saturating_sub(since))
+    }
+}
+
+/// The driver's `ssh -o User=root vsock-mux//…` with `-F ./ssh_config`, as it is run inside
+/// the sandbox (where that file sets up the vsock ProxyCommand).
+pub fn sandbox_ssh(command: &str) -> Option<String> {
+    let rest = command.trim().strip_prefix("ssh ")?;
+    Some(format!("ssh -F ./ssh_config {}", rest.trim_start()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sandbox_ssh_reads_the_config_of_the_build_dir() {
+        assert_eq!(
+            sandbox_ssh("ssh -o User=root vsock-mux//build/tmpab/machine1_host.socket").as_deref(),
+            Some("ssh -F ./ssh_config -o User=root vsock-mux//build/tmpab/machine1_host.socket")
+        );
+        assert_eq!(sandbox_ssh("machinectl shell foo"), None);
+    }
+}

@@ -1,0 +1,329 @@
+//! The breakpoint view: what went wrong at a glance (exception, command, machine, subtest,
+//! time, traceback, every machine's last console lines before the failure) and the keys into
+//! the paused test.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
+
+use super::status_bar::clock;
+use super::text::spans;
+use crate::app::action::Action;
+use crate::app::keymap::Context;
+use crate::app::state::App;
+use crate::vm::model::{Freeze, Test, TriggerKind};
+
+/// Console lines shown per machine at most.
+const CONSOLE_LINES: usize = 20;
+
+pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) {
+    let t = app.current_test();
+    let failure = t.main_failure();
+    let freeze = t.freeze.as_ref();
+    let (head, colour) = headline(t, freeze);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Thick)
+        .border_style(Style::new().fg(colour))
+        .title(Line::from(vec![Span::styled(
+            format!(" {head} "),
+            Style::new()
+                .fg(Color::Black)
+                .bg(colour)
+                .add_modifier(Modifier::BOLD),
+        )]));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    if inner.height < 3 || inner.width < 10 {
+        return;
+    }
+    let label = Style::new().fg(Color::DarkGray);
+    let mut lines: Vec<Line<'static>> = Vec::new();
+
+    if let Some(fl) = failure {
+        let exception = fl.exception.clone().unwrap_or_else(|| kind_name(fl));
+        let mut first = fl.message.lines();
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{exception}: "),
+                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(
+                first.next().unwrap_or_default().to_string(),
+                Style::new().add_modifier(Modifier::BOLD),
+            ),
+        ]));
+        for more in first.take(3) {
+            lines.push(Line::raw(format!("  {more}")));
+        }
+    } else if let Some(b) = &t.breakpoint {
+        lines.push(Line::styled(
+            format!(
+                "debug.breakpoint() paused the test script (line {})",
+                b.at_line + 1
+            ),
+            Style::new().add_modifier(Modifier::BOLD),
+        ));
+    } else if let Some(fz) = freeze {
+        lines.push(Line::styled(
+            match fz.kind {
+                TriggerKind::Exit => format!(
+                    "the driver exited with status {}",
+                    t.exit_code.or(app.exit_code).unwrap_or(-1)
+                ),
+                _ => "frozen by hand: the panes show the run as it was then".to_string(),
+            },
+            Style::new().add_modifier(Modifier::BOLD),
+        ));
+    }
+    // A kernel panic is the guest's word: shown beside the failure, never as it.
+    for p in t
+        .failures
+        .iter()
+        .filter(|p| p.kind == crate::vm::model::FailureKind::KernelPanic)
+        .filter(|p| failure.is_none_or(|m| !std::ptr::eq(*p, m)))
+    {
+        lines.push(Line::styled(
+            format!(
+                "kernel panic on {}: {}",
+                p.machine.as_deref().unwrap_or("?"),
+                p.message
+            ),
+            Style::new().fg(Color::Red),
+        ));
+    }
+    lines.push(Line::raw(""));
+    let mut field = |name: &str, value: String, style: Style| {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{name:<10}"), label),
+            Span::styled(value, style),
+        ]));
+    };
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    if let Some(fl) = failure {
+        if let Some(c) = &fl.command {
+            field("command", c.clone(), bold.fg(Color::Yellow));
+        }
+        if let Some(m) = &fl.machine {
+            field("machine", m.clone(), bold);
+        }
+        if let Some(s) = &fl.subtest {
+            field("subtest", s.clone(), Style::new());
+        }
+    }
+    if let Some(fz) = freeze {
+        let when = match fz.ms {
+            Some(ms) => format!(
+                "{} after the start · input line {}",
+                clock(std::time::Duration::from_millis(u64::from(ms))),
+                fz.line + 1
+            ),
+            None => format!("input line {}", fz.line + 1),
+        };
+        field("when", when, Style::new());
+    }
+    if let Some(total) = t.global_timeout_secs {
+        let total_d = std::time::Duration::from_secs_f64(total.max(0.0));
+        match app.timeout_left() {
+            Some(left) if t.breakpoint.is_some() => field(
+                "timeout",
+                format!(
+                    "{} left of {}: the global timeout ends the paused session",
+                    clock(left),
+                    clock(total_d)
+                ),
+                bold.fg(if left.as_secs() < 300 {
+                    Color::Red
+                } else {
+                    Color::Yellow
+                }),
+            ),
+            _ => field(
+                "timeout",
+                format!("global timeout {}", clock(total_d)),
+                label,
+            ),
+        }
+    }
+    if let Some(b) = &t.breakpoint {
+        let (where_, how) = if app.sandboxed() {
+            (
+                "in the build sandbox",
+                "a attaches, p pdb, 1–9 ssh from inside it",
+            )
+        } else {
+            ("outside a sandbox", "p opens pdb, 1–9 ssh into a machine")
+        };
+        field(
+            "paused",
+            format!("{where_} · {how}"),
+            Style::new().fg(Color::Magenta),
+        );
+        field(
+            "attach",
+            format!("sudo {} {}", b.line.attach, b.line.id),
+            Style::new(),
+        );
+        let pdb = match &t.pdb {
+            Some((host, port)) => format!("{host}:{port}"),
+            None => {
+                let (host, port) = crate::app::breakpoint::DEFAULT_PDB;
+                format!("{host}:{port}? (the driver has not said where pdb listens yet)")
+            }
+        };
+        field("pdb", pdb, Style::new());
+    }
+    if let Some(fl) = failure {
+        let frames: Vec<&String> = fl
+            .traceback
+            .iter()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with("Traceback ("))
+            .collect();
+        if !frames.is_empty() {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled("traceback", label));
+            // The innermost frames say the most.
+            let skip = frames.len().saturating_sub(10);
+            for l in frames.into_iter().skip(skip) {
+                let style = if l.trim_start().starts_with("File ") {
+                    Style::new().fg(Color::DarkGray)
+                } else {
+                    Style::new().fg(Color::Yellow)
+                };
+                lines.push(Line::styled(format!("  {l}"), style));
+            }
+        }
+    }
+
+    // Every machine's console up to the moment, the failing machine first.
+    let keys_row = 1u16;
+    let used = lines.len() as u16;
+    let room = inner.height.saturating_sub(used + keys_row) as usize;
+    let failing = failure.and_then(|fl| fl.machine.as_deref());
+    let mut order: Vec<usize> = (0..t.machines.len()).collect();
+    order.sort_by_key(|&m| Some(t.machines[m].name.as_str()) != failing);
+    if !order.is_empty() && room > 2 {
+        lines.push(Line::raw(""));
+        let per = ((room - 1) / order.len()).clamp(2, CONSOLE_LINES + 1);
+        for m in order {
+            if lines.len() + 2 > (inner.height - keys_row) as usize {
+                break;
+            }
+            let machine = &t.machines[m];
+            let end = freeze.map_or(machine.serial.end_seq(), |fz| fz.serial_end(m));
+            let note = if Some(machine.name.as_str()) == failing {
+                " (failed here)"
+            } else {
+                ""
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!("── {} ", m + 1), label),
+                Span::styled(machine.name.clone(), bold),
+                Span::styled(
+                    " ● ",
+                    Style::new().fg(super::log_pane::state_color(machine.state)),
+                ),
+                Span::raw(machine.state.label()),
+                Span::styled(
+                    format!("{note} · last console lines before the failure ──"),
+                    label,
+                ),
+            ]));
+            let first = machine.serial.first_seq();
+            let want = per - 1;
+            let from = end.saturating_sub(want as u64).max(first);
+            if from >= end {
+                lines.push(Line::styled("  (no console output)", label));
+            }
+            for seq in from..end {
+                if let Some(l) = machine.serial.get(seq) {
+                    let mut row = vec![Span::raw("  ")];
+                    row.extend(spans(&l, Style::new(), None));
+                    lines.push(Line::from(row));
+                }
+            }
+        }
+    }
+    let body = Rect::new(
+        inner.x,
+        inner.y,
+        inner.width,
+        inner.height.saturating_sub(keys_row),
+    );
+    f.render_widget(Paragraph::new(lines), body);
+    let keys = Rect::new(inner.x, inner.bottom() - 1, inner.width, 1);
+    f.render_widget(Paragraph::new(key_line(app)), keys);
+}
+
+fn headline(t: &Test, freeze: Option<&Freeze>) -> (String, Color) {
+    if t.breakpoint.is_some() {
+        return ("⏸ PAUSED AT A BREAKPOINT".into(), Color::Magenta);
+    }
+    match freeze.map(|f| f.kind) {
+        Some(TriggerKind::GlobalTimeout) => ("⏱ GLOBAL TIMEOUT".into(), Color::Red),
+        Some(TriggerKind::Exit) => ("✗ THE DRIVER FAILED".into(), Color::Red),
+        Some(TriggerKind::Manual) => ("❄ FROZEN".into(), Color::Blue),
+        _ => ("✗ TEST FAILED".into(), Color::Red),
+    }
+}
+
+fn kind_name(f: &crate::vm::model::Failure) -> String {
+    use crate::vm::model::FailureKind as K;
+    match f.kind {
+        K::Assertion => "assertion failed",
+        K::Subtest => "subtest failed",
+        K::Exception => "exception",
+        K::Timeout => "timed out",
+        K::GlobalTimeout => "global timeout",
+        K::KernelPanic => "kernel panic",
+        K::DriverError => "driver error",
+        K::BuildFailed => "build failed",
+    }
+    .to_string()
+}
+
+/// The view's keys, from the keymap.
+fn key_line(app: &App) -> Line<'static> {
+    let key = Style::new().fg(Color::Black).bg(Color::Cyan);
+    let mut out = Vec::new();
+    let entries: [(Action, &str); 7] = [
+        (Action::Attach, "attach"),
+        (Action::Pdb, "pdb"),
+        (Action::SshMachine(1), "shell into machine N"),
+        (Action::PdbContinue, "continue"),
+        (Action::PdbQuit, "quit pdb"),
+        (Action::Live, "live panes"),
+        (Action::FailureView, "panes"),
+    ];
+    let t = app.current_test();
+    let paused = t.breakpoint.is_some() || t.pdb.is_some();
+    for (action, what) in entries {
+        let useful = match action {
+            Action::Attach => t.breakpoint.is_some(),
+            Action::Pdb | Action::PdbContinue | Action::PdbQuit => paused,
+            Action::SshMachine(_) => !t.machines.is_empty(),
+            _ => true,
+        };
+        if !useful {
+            continue;
+        }
+        let Some(k) = app
+            .keymap
+            .keys_for(Context::Breakpoint, action)
+            .first()
+            .copied()
+        else {
+            continue;
+        };
+        let k = if matches!(action, Action::SshMachine(_)) {
+            "1–9".to_string()
+        } else {
+            k.to_string()
+        };
+        out.push(Span::styled(format!(" {k} "), key));
+        out.push(Span::raw(format!(" {what}  ")));
+    }
+    Line::from(out)
+}
