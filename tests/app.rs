@@ -21,16 +21,7 @@ fn app(file: &str) -> (App, Terminal<TestBackend>) {
 }
 
 fn screen(app: &mut App, term: &mut Terminal<TestBackend>) -> String {
-    term.draw(|f| vmscope::panes::draw(f, app)).unwrap();
-    let buf = term.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
+    common::screen(app, term)
 }
 
 #[test]

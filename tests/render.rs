@@ -58,6 +58,15 @@ fn every_fixture_draws_at_every_size_after_every_action() {
         Action::Close,
         Action::NextTest,
         Action::Bottom,
+        Action::FailureView,
+        Action::Freeze,
+        Action::Live,
+        Action::Attach,
+        Action::Pdb,
+        Action::SshMachine(1),
+        Action::PdbContinue,
+        Action::PrevTab,
+        Action::FailureView,
     ];
     for input in inputs {
         let mut app = app_for(input);
@@ -75,6 +84,8 @@ fn every_fixture_draws_at_every_size_after_every_action() {
 #[test]
 fn machine_titles_and_outcome_come_from_the_model() {
     let mut app = app_for(common::real_driver("timeout.stderr"));
+    assert!(draw(&mut app, 120, 30).contains("GLOBAL TIMEOUT"));
+    app.update(Action::FailureView);
     let screen = draw(&mut app, 120, 30);
     assert!(
         screen.contains("1 machine1 ● killed · 90 lines"),

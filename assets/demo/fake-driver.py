@@ -236,11 +236,12 @@ class Debug:
 
 
 class Driver:
-    def __init__(self, names, global_timeout, ssh_dir, debug=None):
+    def __init__(self, names, global_timeout, ssh_dir, debug=None, ssh_user="root"):
         self.debug = debug or Debug(None, 4444)
         self.machines = [Machine(n) for n in names]
         self.global_timeout = global_timeout
         self.ssh_dir = ssh_dir
+        self.ssh_user = ssh_user
         self.timer = None
         self.script = ""
 
@@ -288,7 +289,7 @@ class Driver:
               "(default on NixOS 25.05 and newer).")
         for m in sorted(self.machines, key=lambda m: m.name):
             pad = " " * (width - len(m.name) + 2)
-            print(f"    {m.name}:{pad}{BOLD}ssh -o User=root "
+            print(f"    {m.name}:{pad}{BOLD}ssh -o User={self.ssh_user} "
                   f"vsock-mux/{self.ssh_dir}/{m.name}_host.socket{RESET}")
         sys.stdout.flush()
 
@@ -402,6 +403,8 @@ def main():
     p.add_argument("--pdb-port", type=int, default=4444,
                    help="the breakpoint's RemotePdb port (0: any free one; the driver uses 4444)")
     p.add_argument("--ssh-dir", help="announce an SSH backdoor with host sockets in this directory")
+    p.add_argument("--ssh-user", default="root",
+                   help="the user of the announced ssh commands (tests: the sshd's own user)")
     p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--flood", type=float, metavar="MB",
                    help="write MB of serial output across the machines as fast as possible, then exit")
@@ -414,7 +417,7 @@ def main():
         flood(args.machines.split(","), args.flood, args.flood_report)
         return
     driver = Driver([n for n in args.machines.split(",") if n], args.global_timeout, args.ssh_dir,
-                    Debug(args.debug_hook_attach, args.pdb_port))
+                    Debug(args.debug_hook_attach, args.pdb_port), args.ssh_user)
 
     log("Machine state will be reset. To keep it, pass --keep-machine-state")
     with nested("start all VLans"):

@@ -51,6 +51,17 @@ fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
+/// Where a child's stderr goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StderrTo {
+    /// A pipe, read apart (the driver's log, ssh's own messages, `nix build`).
+    Pipe,
+    /// A second terminal in raw mode, read apart (the driver with its REPL).
+    OwnTerminal,
+    /// The child's terminal itself (a shell, which draws its prompt there).
+    Terminal,
+}
+
 impl Child {
     /// Starts `program args` on a new terminal of `cols`x`rows`; `send` receives what it
     /// writes and when it ends. The reader threads stop when `send` returns false.
@@ -59,7 +70,7 @@ impl Child {
         args: &[OsString],
         cols: u16,
         rows: u16,
-        stderr_pipe: bool,
+        stderr_to: StderrTo,
         send: impl Fn(ChildEvent) -> bool + Send + Sync + Clone + 'static,
     ) -> io::Result<Self> {
         let (mut master_fd, mut slave_fd) = (0, 0);
@@ -87,11 +98,13 @@ impl Child {
         // unless stdin, stdout and stderr are all terminals.
         // `nix build` is the exception: on a terminal it draws a progress bar, on a pipe it
         // prints plain lines.
-        let (err_master, err_stdio) = if stderr_pipe {
-            (None, Stdio::piped())
-        } else {
-            let (m, s) = raw_pty(cols, rows)?;
-            (Some(m), Stdio::from(s))
+        let (err_master, err_stdio) = match stderr_to {
+            StderrTo::Pipe => (None, Stdio::piped()),
+            StderrTo::OwnTerminal => {
+                let (m, s) = raw_pty(cols, rows)?;
+                (Some(m), Stdio::from(s))
+            }
+            StderrTo::Terminal => (None, Stdio::from(slave.try_clone()?)),
         };
         let mut cmd = Command::new(program);
         cmd.args(args)
@@ -120,7 +133,8 @@ impl Child {
         let stderr: Box<dyn Read + Send> = match (err_master, child.stderr.take()) {
             (Some(m), _) => Box::new(File::from(m)),
             (None, Some(pipe)) => Box::new(pipe),
-            (None, None) => return Err(io::Error::other("no stderr")),
+            // On the terminal: read with the rest of its output.
+            (None, None) => Box::new(io::empty()),
         };
         // The process is reaped by our own waitpid below, not by std.
         std::mem::forget(child);

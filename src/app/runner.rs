@@ -14,7 +14,7 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
-use super::child::{Child, ChildEvent, GRACE};
+use super::child::{Child, ChildEvent, GRACE, StderrTo};
 use super::live::CommandPane;
 use super::recording::{Recorder, Stream};
 use super::state::{App, Effect, Message};
@@ -84,8 +84,12 @@ impl TabProcs {
         self.close(id);
         let tx = self.tx.clone();
         let send = move |ev: ChildEvent| tx.blocking_send(Msg::Tab(id, ev)).is_ok();
-        let stderr_apart = program == "ssh";
-        let child = Child::spawn(program, args, size.0, size.1, stderr_apart, send)?;
+        let stderr_to = if program == "ssh" {
+            StderrTo::Pipe
+        } else {
+            StderrTo::Terminal
+        };
+        let child = Child::spawn(program, args, size.0, size.1, stderr_to, send)?;
         self.procs.insert(id, Session::Pty(child));
         Ok(())
     }
@@ -290,8 +294,13 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
             }
             let child_tx = tx.clone();
             let send = move |ev: ChildEvent| child_tx.blocking_send(Msg::Child(ev)).is_ok();
+            let stderr_to = if stderr_pipe {
+                StderrTo::Pipe
+            } else {
+                StderrTo::OwnTerminal
+            };
             child = Some(
-                Child::spawn(&program, &args, cols, rows, stderr_pipe, send).map_err(|e| {
+                Child::spawn(&program, &args, cols, rows, stderr_to, send).map_err(|e| {
                     anyhow::anyhow!("cannot start {}: {e}", program.to_string_lossy())
                 })?,
             );

@@ -50,6 +50,8 @@ pub fn draw(f: &mut Frame<'_>, app: &mut App) {
         draw_tab(f, area, &l, app);
         return;
     }
+    // A tab opened from here starts at the size it will be drawn at.
+    app.tab_size = tab_size(area, &l);
     let app_ref: &App = app;
     let tabs = status_bar::draw_top(f, l.top, app_ref);
     if let Some(list) = l.machine_list {
@@ -194,12 +196,18 @@ fn draw_tab(f: &mut Frame<'_>, area: Rect, l: &layout::Layout, app: &mut App) {
             app_ref,
         );
     }
-    app.tab_size = (
-        body.width.saturating_sub(2).max(1),
-        body.height.saturating_sub(2).max(1),
-    );
+    app.tab_size = tab_size(area, l);
     app.drawn = Drawn {
         tabs,
         ..Drawn::default()
     };
+}
+
+/// The inner size of a tab's terminal: the body between the bars, inside its frame.
+fn tab_size(area: Rect, l: &layout::Layout) -> (u16, u16) {
+    let height = l.bottom.y.saturating_sub(l.top.bottom());
+    (
+        area.width.saturating_sub(2).max(1),
+        height.saturating_sub(2).max(1),
+    )
 }

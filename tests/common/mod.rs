@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod pty;
+pub mod sshd;
 
 use std::path::PathBuf;
 
@@ -114,4 +115,21 @@ pub fn processes_naming(needle: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// Draws `app` on a test backend and returns the screen's text, a line per row.
+pub fn screen(
+    app: &mut vmscope::app::state::App,
+    term: &mut ratatui::Terminal<ratatui::backend::TestBackend>,
+) -> String {
+    term.draw(|f| vmscope::panes::draw(f, app)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
 }

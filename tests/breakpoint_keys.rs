@@ -1,0 +1,239 @@
+//! The breakpoint view's keys on `App`, with the screen drawn to a test backend: what each
+//! key starts, and when a line is typed into a session (never into a password prompt).
+
+mod common;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use vmscope::app::action::Action;
+use vmscope::app::child::ChildEvent;
+use vmscope::app::keymap::Keymap;
+use vmscope::app::state::{App, Effect};
+use vmscope::app::view::Pane;
+use vmscope::vm::Caps;
+use vmscope::vm::source::SourceEvent;
+
+fn screen(app: &mut App, term: &mut Terminal<TestBackend>) -> String {
+    common::screen(app, term)
+}
+
+fn live(bytes: &[u8]) -> App {
+    let mut app = App::new(Caps::default(), Keymap::defaults(), "driver".into(), true);
+    app.ingest(SourceEvent::Data(bytes.to_vec(), 0));
+    app
+}
+
+/// Fixture 12: a build paused at the debug hook's breakpoint, in its sandbox.
+fn paused_in_sandbox() -> App {
+    let (_, bytes) = common::log_fixture("12");
+    live(&bytes)
+}
+
+const ATTACH: &str = "/nix/store/ksr4kryl9jl2rmgyhjw9bn2divr3s2d5-attach/bin/attach";
+
+fn typed(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::WriteTab(_, b) => Some(String::from_utf8_lossy(b).into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn started(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::OpenTab { program, args, .. } => Some(
+                std::iter::once(program)
+                    .chain(args)
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            Effect::OpenPdb { host, port, .. } => Some(format!("pdb {host}:{port}")),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_view_opens_on_the_breakpoint_and_frozen_panes_count_what_came_after() {
+    let mut app = paused_in_sandbox();
+    let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    assert!(app.failure_view, "opened by itself");
+    assert!(app.sandboxed());
+    let s = screen(&mut app, &mut term);
+    for want in [
+        "PAUSED AT A BREAKPOINT",
+        "RequestedAssertionFailed: command `false` unexpectedly failed",
+        "in the build sandbox",
+        &format!("sudo {ATTACH} 3766386"),
+        "machine.succeed(\"false\")",
+    ] {
+        assert!(s.contains(want), "{want}:\n{s}");
+    }
+    // Lines after the moment are kept, counted, and shown again with L.
+    app.update(Action::FailureView);
+    app.ingest(SourceEvent::Data(
+        b"vm-test-run-test> machine # [  99.0] after the failure\n".to_vec(),
+        5,
+    ));
+    app.update(Action::FocusMachine(1));
+    let s = screen(&mut app, &mut term);
+    assert!(s.contains("[frozen · +1 since]"), "{s}");
+    assert!(!s.contains("after the failure"), "{s}");
+    app.update(Action::Live);
+    let s = screen(&mut app, &mut term);
+    assert!(s.contains("after the failure"), "{s}");
+    assert!(s.contains("LIVE (F freezes)"), "{s}");
+    app.update(Action::Freeze);
+    assert!(!screen(&mut app, &mut term).contains("after the failure"));
+}
+
+#[test]
+fn attach_shows_the_command_and_runs_it_in_a_terminal() {
+    let mut app = paused_in_sandbox();
+    let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    screen(&mut app, &mut term);
+    let effects = app.update(Action::Attach);
+    assert_eq!(started(&effects), [format!("sudo {ATTACH} 3766386")]);
+    let s = screen(&mut app, &mut term);
+    assert!(s.contains(&format!("$ sudo {ATTACH} 3766386")), "{s}");
+    assert!(s.contains("[sandbox]"), "{s}");
+}
+
+#[test]
+fn in_the_sandbox_pdb_is_telnet_typed_at_the_shell_prompt_never_at_a_password() {
+    let mut app = paused_in_sandbox();
+    let effects = app.update(Action::Pdb);
+    assert_eq!(started(&effects), [format!("sudo {ATTACH} 3766386")]);
+    assert!(
+        typed(&effects).is_empty(),
+        "nothing typed before the shell is up"
+    );
+    let id = app.tabs[0].id;
+    let fx = app.on_tab(id, ChildEvent::Pty(b"[sudo] password for me: ".to_vec()));
+    assert!(typed(&fx).is_empty(), "{fx:?}");
+    std::thread::sleep(std::time::Duration::from_millis(1400));
+    assert!(
+        typed(&app.poll_tabs()).is_empty(),
+        "not even after a quiet moment"
+    );
+    let fx = app.on_tab(id, ChildEvent::Pty(b"\r\nbash# ".to_vec()));
+    assert_eq!(typed(&fx), ["telnet 127.0.0.1 4444\r"]);
+    // `c` goes to the same session, once pdb prompts.
+    let fx = app.update(Action::PdbContinue);
+    assert!(typed(&fx).is_empty(), "{fx:?}");
+    let fx = app.on_tab(
+        id,
+        ChildEvent::Pty(b"telnet 127.0.0.1 4444\r\nConnected.\r\n(Pdb) ".to_vec()),
+    );
+    assert_eq!(typed(&fx), ["c\r"]);
+}
+
+#[test]
+fn a_machine_key_types_its_ssh_into_the_sandbox_and_a_quiet_shell_gets_it_too() {
+    let mut app = paused_in_sandbox();
+    let fx = app.update(Action::SshMachine(1));
+    assert_eq!(started(&fx), [format!("sudo {ATTACH} 3766386")]);
+    let id = app.tabs[0].id;
+    // No prompt that looks like one: a quiet moment is enough.
+    app.on_tab(id, ChildEvent::Pty(b"welcome to the sandbox\r\n".to_vec()));
+    assert!(typed(&app.poll_tabs()).is_empty());
+    std::thread::sleep(std::time::Duration::from_millis(1400));
+    let name = app.current_test().machines[0].name.clone();
+    let fx = app.poll_tabs();
+    let want = app
+        .current_test()
+        .ssh
+        .iter()
+        .find(|e| e.machine == name)
+        .map(|e| e.command.replacen("ssh ", "ssh -F ./ssh_config ", 1) + "\r");
+    let want = want.expect("the machine has a backdoor address");
+    assert!(
+        want.starts_with("ssh -F ./ssh_config -o User=root vsock-mux//build/"),
+        "{want}"
+    );
+    assert_eq!(typed(&fx), [want], "{name}");
+    assert_eq!(app.tabs[0].label(), format!("sandbox: {name}"));
+}
+
+#[test]
+fn outside_a_sandbox_pdb_is_a_tcp_console_at_the_address_the_driver_said() {
+    let text = "start all VLans\n\
+        !!! Breakpoint reached, run 'sudo /nix/store/ksr4kryl9jl2rmgyhjw9bn2divr3s2d5-attach/bin/attach 1234567'\n\
+        RemotePdb session open at 127.0.0.1:40123, waiting for connection ...\n";
+    let mut app = live(text.as_bytes());
+    assert!(app.failure_view);
+    assert!(!app.sandboxed());
+    let fx = app.update(Action::PdbContinue);
+    assert_eq!(started(&fx), ["pdb 127.0.0.1:40123"]);
+    let id = app.tabs[0].id;
+    assert!(
+        typed(&app.tab_connected(id)).is_empty(),
+        "pdb has not prompted"
+    );
+    let fx = app.on_tab(
+        id,
+        ChildEvent::Pty(b"> <string>(3)<module>()\r\n(Pdb) ".to_vec()),
+    );
+    assert_eq!(typed(&fx), ["c\n"]);
+    // The console's own line editing: typed keys stay local until Enter.
+    use crossterm::event::{KeyCode, KeyEvent};
+    app.show_tab(Some(0));
+    for c in "p 1+1".chars() {
+        assert!(app.on_key(KeyEvent::from(KeyCode::Char(c))).is_empty());
+    }
+    let fx = app.on_key(KeyEvent::from(KeyCode::Enter));
+    assert_eq!(typed(&fx), ["p 1+1\n"]);
+}
+
+#[test]
+fn nothing_paused_means_no_pdb_and_c_types_in_the_driver() {
+    let (_, bytes) = common::log_fixture("15");
+    let mut app = live(&bytes);
+    assert!(app.failure_view, "a Perl-era error opens the view too");
+    assert!(app.update(Action::Pdb).is_empty());
+    assert!(
+        app.message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("nothing waits in pdb")
+    );
+    assert!(app.update(Action::Attach).is_empty());
+    assert!(app.tabs.is_empty());
+    app.update(Action::PdbContinue);
+    assert!(!app.failure_view);
+    assert_eq!(
+        app.focus,
+        Pane::Driver,
+        "no driver terminal here: focus stays"
+    );
+}
+
+#[test]
+fn a_user_typing_in_a_terminal_keeps_the_keyboard() {
+    use vmscope::app::live::CommandPane;
+    let mut app = App::new(Caps::default(), Keymap::defaults(), "driver".into(), true);
+    app.command = Some(CommandPane::new("driver".into(), 80, 24));
+    app.set_focus(Pane::Command);
+    app.on_key(crossterm::event::KeyEvent::from(
+        crossterm::event::KeyCode::Char('x'),
+    ));
+    app.ingest(SourceEvent::Data(
+        b"!!! Traceback (most recent call last):\n!!! RuntimeError: boom\n".to_vec(),
+        0,
+    ));
+    assert!(!app.failure_view);
+    assert!(app.typing());
+    assert!(
+        app.message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("b shows what went wrong")
+    );
+}
