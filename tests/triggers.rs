@@ -168,8 +168,13 @@ fn the_freeze_holds_the_failing_line_and_not_what_came_after() {
     let t = &run.tests[0];
     let f = t.freeze.as_ref().unwrap();
     assert_eq!((f.kind, f.line + 1), (FAIL, 6));
+    // The frozen driver pane holds the whole report, up to its exception, and no more.
     let last = t.driver.get(f.driver_end - 1).unwrap();
-    assert_eq!(last.plain(), "!!! Traceback (most recent call last):");
+    assert_eq!(
+        last.plain(),
+        "!!! RequestedAssertionFailed: command `false` failed (exit code 1)"
+    );
+    assert_eq!(t.driver.get(f.driver_end).unwrap().plain(), "cleanup");
     assert_eq!(f.serial_end(0), 1);
     assert_eq!(t.machines[0].serial_lines, 3);
     let failure = t.main_failure().unwrap();

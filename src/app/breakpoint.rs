@@ -50,6 +50,21 @@ impl App {
             .max()
     }
 
+    /// Whether `action` can do anything now: keys that cannot are left out of the hints.
+    pub fn offers(&self, action: super::action::Action) -> bool {
+        use super::action::Action as A;
+        let t = self.current_test();
+        match action {
+            A::Attach => t.breakpoint.is_some(),
+            A::Pdb | A::PdbContinue | A::PdbQuit => t.breakpoint.is_some() || t.pdb.is_some(),
+            A::SshMachine(_) => !t.machines.is_empty(),
+            A::FailureView => t.freeze.is_some() || t.breakpoint.is_some(),
+            A::Live => self.frozen().is_some(),
+            A::Freeze => self.frozen().is_none(),
+            _ => true,
+        }
+    }
+
     /// The test is paused in a build sandbox (a breakpoint under `nix build`): pdb and the
     /// machines are reached from inside it.
     pub fn sandboxed(&self) -> bool {
@@ -107,8 +122,28 @@ impl App {
         self.active_tab = None;
         self.tab_input = false;
         self.term_input = false;
-        if let Some(head) = self.failed_head() {
-            self.unfold_around(head);
+        self.show_failed_step();
+    }
+
+    /// The failed step open, under the driver pane's cursor. The view stays at the end of
+    /// the frozen lines (where the failure's report is) when the step fits on screen.
+    fn show_failed_step(&mut self) {
+        let Some(head) = self.failed_head() else {
+            return;
+        };
+        self.unfold_around(head);
+        let near_end = {
+            let lines = self.pane_lines(Pane::Driver);
+            let h = self.pane_height(Pane::Driver).max(2) as i64;
+            lines
+                .last()
+                .is_some_and(|last| lines.step_by(last, -(h - 2)) <= head)
+        };
+        if near_end {
+            let v = self.views.entry((self.test, Pane::Driver)).or_default();
+            v.anchor = None;
+            v.cursor = Some(head);
+        } else {
             self.reveal(Pane::Driver, head);
         }
     }
@@ -147,10 +182,7 @@ impl App {
                 "panes frozen now (L: live again)".to_string()
             }
         };
-        if let Some(head) = self.failed_head() {
-            self.unfold_around(head);
-            self.reveal(Pane::Driver, head);
-        }
+        self.show_failed_step();
         self.message = Some(Message { text, error: false });
     }
 

@@ -251,11 +251,17 @@ impl Keymap {
             .flat_map(|c| self.bindings(*c).iter())
             .filter(|(k, a)| *a == action && self.lookup(ctx, *k) == Some(action))
             .map(|(k, _)| *k)
-            .collect()
+            .fold(Vec::new(), |mut keys, k| {
+                // A key bound the same in two contexts of the chain is one key.
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+                keys
+            })
     }
 
     /// Key hints for the status bar: the first key of each hinted action of `ctx`.
-    pub fn hints(&self, ctx: Context) -> Vec<(Chord, &'static str)> {
+    pub fn hints(&self, ctx: Context) -> Vec<(Chord, Action, &'static str)> {
         let chain = ctx.chain();
         let order = [
             Action::Help,
@@ -287,7 +293,7 @@ impl Keymap {
                 .flat_map(|c| self.bindings(*c).iter())
                 .find(|(k, a)| *a == action && self.lookup(ctx, *k) == Some(action));
             if let (Some((k, _)), Some(label)) = (key, action.hint()) {
-                out.push((*k, label));
+                out.push((*k, action, label));
             }
         }
         out
@@ -436,8 +442,8 @@ mod tests {
         assert!(
             hints
                 .iter()
-                .any(|(c, l)| c.to_string() == "Z" && *l == "zoom")
+                .any(|(c, _, l)| c.to_string() == "Z" && *l == "zoom")
         );
-        assert!(!hints.iter().any(|(c, _)| c.to_string() == "z"));
+        assert!(!hints.iter().any(|(c, _, _)| c.to_string() == "z"));
     }
 }

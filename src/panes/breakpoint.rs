@@ -115,6 +115,11 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) {
     }
     if let Some(fz) = freeze {
         let when = match fz.ms {
+            Some(ms) if ms < 60_000 => format!(
+                "{:.1} s after the start · input line {}",
+                f64::from(ms) / 1000.0,
+                fz.line + 1
+            ),
             Some(ms) => format!(
                 "{} after the start · input line {}",
                 clock(std::time::Duration::from_millis(u64::from(ms))),
@@ -297,16 +302,8 @@ fn key_line(app: &App) -> Line<'static> {
         (Action::Live, "live panes"),
         (Action::FailureView, "panes"),
     ];
-    let t = app.current_test();
-    let paused = t.breakpoint.is_some() || t.pdb.is_some();
     for (action, what) in entries {
-        let useful = match action {
-            Action::Attach => t.breakpoint.is_some(),
-            Action::Pdb | Action::PdbContinue | Action::PdbQuit => paused,
-            Action::SshMachine(_) => !t.machines.is_empty(),
-            _ => true,
-        };
-        if !useful {
+        if !app.offers(action) {
             continue;
         }
         let Some(k) = app

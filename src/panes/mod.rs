@@ -64,14 +64,22 @@ pub fn draw(f: &mut Frame<'_>, app: &mut App) {
             .iter()
             .find(|(p, _)| *p == crate::app::view::Pane::Command)
             .map(|(_, r)| *r);
-        let body = l
+        let whole = l
             .panes
             .iter()
-            .filter(|(p, _)| *p != crate::app::view::Pane::Command)
             .map(|(_, r)| *r)
             .chain(l.machine_list)
             .reduce(|a, b| a.union(b))
             .unwrap_or(area);
+        // The terminal keeps a strip at the bottom, enough to see the REPL's last lines.
+        let command = command.map(|_| {
+            let h = (whole.height / 4).max(8).min(whole.height / 2);
+            Rect::new(whole.x, whole.bottom() - h, whole.width, h)
+        });
+        let body = match command {
+            Some(c) => Rect::new(whole.x, whole.y, whole.width, c.y - whole.y),
+            None => whole,
+        };
         breakpoint::draw(f, body, app_ref);
         if let (Some(rect), Some(cmd)) = (command, &app_ref.command) {
             terminal_pane::draw(f, rect, app_ref, cmd);

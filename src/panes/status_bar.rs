@@ -191,7 +191,7 @@ pub fn draw_bottom(f: &mut Frame<'_>, area: Rect, app: &App) {
             ),
             Span::raw(match app.active() {
                 Some(_) if app.sync_typing => " every key goes to every ssh tab · ".to_string(),
-                Some(tab) => format!(" every key goes to ssh {} · ", tab.machine),
+                Some(tab) => format!(" every key goes to {} · ", tab.label()),
                 None => " every key goes to the driver's terminal · ".to_string(),
             }),
             Span::styled(
@@ -204,7 +204,12 @@ pub fn draw_bottom(f: &mut Frame<'_>, area: Rect, app: &App) {
         return;
     }
     let mut spans: Vec<Span<'static>> = Vec::new();
-    for (key, label) in app.keymap.hints(app.context()) {
+    for (key, _, label) in app
+        .keymap
+        .hints(app.context())
+        .into_iter()
+        .filter(|(_, a, _)| app.offers(*a))
+    {
         spans.push(Span::styled(
             format!(" {key}"),
             Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
