@@ -25,7 +25,7 @@ fn a_failure_pauses_in_remote_pdb_and_continue_ends_the_run() {
     common::python_imports("remote_pdb");
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("session");
-    let drv = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/fake-driver.py");
+    let drv = common::fake_driver();
     let mut t = Term::spawn(
         &[
             "run",
@@ -33,7 +33,7 @@ fn a_failure_pauses_in_remote_pdb_and_continue_ends_the_run() {
             rec.to_str().unwrap(),
             "--",
             "python3",
-            drv.to_str().unwrap(),
+            &drv,
             "--scenario",
             "fail",
             "--speed",
@@ -152,4 +152,58 @@ fn a_failure_pauses_in_remote_pdb_and_continue_ends_the_run() {
     assert_eq!(t.wait_exit(10), 1);
     let doc = inspect(&rec);
     assert_eq!(doc["tests"][0]["outcome"], "failed", "{doc}");
+}
+
+#[test]
+fn debug_breakpoint_typed_in_the_repl_opens_the_view_and_pdb_gives_the_repl_back() {
+    common::python_imports("remote_pdb, IPython, ptpython");
+    let dir = tempfile::tempdir().unwrap();
+    let drv = common::fake_driver();
+    let mut t = Term::spawn_in(
+        dir.path(),
+        &[
+            "run",
+            "--no-record",
+            "--",
+            "python3",
+            &drv,
+            "-I",
+            "--machines",
+            "alpha",
+            &format!("--debug-hook-attach={ATTACH}"),
+            "--pdb-port",
+            "0",
+        ],
+        160,
+        50,
+    );
+    t.wait_text("In [1]:", 30);
+    t.keys("debug.breakpoint()\r");
+    // The breakpoint takes the screen although keys were just typed into the REPL.
+    t.wait_text("PAUSED AT A BREAKPOINT", 20);
+    t.wait_text("debug.breakpoint() paused the test script", 5);
+    t.wait_for("pdb's own port in the view", 20, |s| {
+        s.contents()
+            .lines()
+            .any(|l| l.contains("pdb       127.0.0.1:") && !l.contains('?'))
+    });
+    t.keys("p");
+    t.wait_text("[pdb]", 10);
+    t.wait_text("(Pdb)", 20);
+    t.keys("p 2**10\r");
+    t.wait_text("1024", 20);
+    // `c` from the view: pdb lets go, the REPL takes the next line.
+    t.send(b"\x1d");
+    t.keys("b");
+    t.wait_text("PAUSED AT A BREAKPOINT", 10);
+    t.keys("c");
+    t.wait_text("In [2]:", 20);
+    t.wait_text("LEFT THE BREAKPOINT", 10);
+    // Nothing waits in pdb now: `c` is the driver's terminal again.
+    t.keys("c");
+    t.keys("print(6*7)\r");
+    t.wait_text("42", 20);
+    t.send(b"\x1d");
+    t.keys("qq");
+    assert_eq!(t.wait_exit(15), 143);
 }

@@ -3,14 +3,8 @@
 
 mod common;
 
+use common::fake_driver;
 use common::pty::{Term, find};
-
-fn fake_driver() -> String {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets/demo/fake-driver.py")
-        .display()
-        .to_string()
-}
 
 fn python_has_the_repl() {
     common::python_imports("ptpython.ipython, IPython");

@@ -55,8 +55,8 @@ impl App {
         use super::action::Action as A;
         let t = self.current_test();
         match action {
-            A::Attach => t.breakpoint.is_some(),
-            A::Pdb | A::PdbContinue | A::PdbQuit => t.breakpoint.is_some() || t.pdb.is_some(),
+            A::Attach => t.breakpoint.is_some() && self.paused(),
+            A::Pdb | A::PdbContinue | A::PdbQuit => self.paused(),
             A::SshMachine(_) => !t.machines.is_empty(),
             A::FailureView => t.freeze.is_some() || t.breakpoint.is_some(),
             A::Live => self.frozen().is_some(),
@@ -72,9 +72,39 @@ impl App {
         t.in_build && t.breakpoint.is_some()
     }
 
+    /// What marks the current pause: the breakpoint's line, or remote-pdb's listening line.
+    fn pause_mark(&self) -> Option<u64> {
+        let t = self.current_test();
+        t.breakpoint
+            .as_ref()
+            .map(|b| b.at_line)
+            .or(t.pdb.as_ref().map(|_| u64::MAX))
+    }
+
+    /// The test waits in pdb: it reached a breakpoint that was not continued or quit from
+    /// here, and its driver did not end.
+    pub fn paused(&self) -> bool {
+        self.exit_code.is_none()
+            && self
+                .pause_mark()
+                .is_some_and(|m| self.resumed.get(&self.test) != Some(&m))
+    }
+
+    /// A pdb command that lets the test go on was sent.
+    pub(super) fn note_resumed(&mut self, line: &str) {
+        if matches!(
+            line.trim(),
+            "c" | "cont" | "continue" | "q" | "quit" | "exit"
+        ) && let Some(m) = self.pause_mark()
+        {
+            self.resumed.insert(self.test, m);
+        }
+    }
+
     /// Opens the view for triggers and breakpoints not yet shown.
     pub fn check_triggers(&mut self) {
         let mut open = None;
+        let mut paused = false;
         for (i, t) in self.parser.run.tests.iter().enumerate() {
             if let Some(f) = &t.freeze
                 && f.kind != TriggerKind::Manual
@@ -86,14 +116,18 @@ impl App {
                 && self.announced.insert((i, b.at_line, true))
             {
                 open = Some(i);
+                paused = true;
             }
         }
         if let Some(i) = open {
-            self.open_failure_view(i);
+            self.open_failure_view(i, paused);
         }
     }
 
-    fn open_failure_view(&mut self, test: usize) {
+    /// Opens the view on test `test`. A breakpoint always takes the screen: the driver waits
+    /// in pdb, and its terminal (`debug.breakpoint()` typed in the REPL) takes no keys until
+    /// it goes on.
+    fn open_failure_view(&mut self, test: usize, paused: bool) {
         self.dirty = true;
         self.urgent = true;
         let what = {
@@ -109,7 +143,7 @@ impl App {
             }
         };
         // Keys being typed into a terminal must not land in the view.
-        if self.typing() && self.last_typed.is_some_and(|t| t.elapsed() < TYPING_PAUSE) {
+        if !paused && self.typing() && self.last_typed.is_some_and(|t| t.elapsed() < TYPING_PAUSE) {
             self.message = Some(Message {
                 text: format!("{what}: b shows what went wrong"),
                 error: true,
@@ -205,9 +239,9 @@ impl App {
 
     /// `a`: a shell in the paused build sandbox.
     pub fn attach(&mut self) -> Vec<Effect> {
-        if self.current_test().breakpoint.is_none() {
+        if self.current_test().breakpoint.is_none() || !self.paused() {
             self.message = Some(Message {
-                text: "no breakpoint to attach to: the test pauses at one with \
+                text: "no paused build to attach to: the test pauses at one with \
                        enableDebugHook = true (or --debug-hook-attach)"
                     .into(),
                 error: true,
@@ -233,8 +267,7 @@ impl App {
     }
 
     fn pdb_with(&mut self, then: Option<&str>) -> Vec<Effect> {
-        let t = self.current_test();
-        if t.breakpoint.is_none() && t.pdb.is_none() {
+        if !self.paused() {
             self.message = Some(Message {
                 text: "nothing waits in pdb: the test pauses in pdb at a breakpoint \
                        (enableDebugHook = true, or --debug-hook-attach)"
@@ -283,12 +316,17 @@ impl App {
 
     /// `c` / `Q`: a pdb command for the paused test.
     pub fn pdb_command(&mut self, cmd: &str) -> Vec<Effect> {
-        let t = self.current_test();
-        if cmd == "c" && t.breakpoint.is_none() && t.pdb.is_none() {
+        if cmd == "c" && !self.paused() {
             // Nothing is paused: `c` keeps its meaning of everywhere else.
             return self.update(super::action::Action::FocusCommand);
         }
+        // The command goes to pdb's tab in the background: the view stays, and the run's
+        // answer (the REPL back, the driver's end) shows where it is.
+        let (shown, input) = (self.active_tab, self.tab_input);
         let effects = self.pdb_with(Some(cmd));
+        self.active_tab = shown;
+        self.tab_input = input;
+        self.note_resumed(cmd);
         if !effects.is_empty() || self.pdb_tab().is_some() {
             self.message = Some(Message {
                 text: match cmd {
@@ -411,7 +449,10 @@ impl App {
             return Vec::new();
         };
         match self.tabs[i].console.key(key) {
-            Some(line) => self.pdb_send(i, &line),
+            Some(line) => {
+                self.note_resumed(&line);
+                self.pdb_send(i, &line)
+            }
             None => Vec::new(),
         }
     }
@@ -424,6 +465,7 @@ impl App {
         let lines = self.tabs[i].console.paste(text);
         let mut effects = Vec::new();
         for l in lines {
+            self.note_resumed(&l);
             effects.extend(self.pdb_send(i, &l));
         }
         self.dirty = true;

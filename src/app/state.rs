@@ -136,6 +136,8 @@ pub struct App {
     pub announced: HashSet<(usize, u64, bool)>,
     /// When a key was last typed into a terminal.
     pub last_typed: Option<Instant>,
+    /// Per test, the pause (breakpoint line) that pdb was told to leave.
+    pub resumed: HashMap<usize, u64>,
 }
 
 /// Lines below the first one on the first screen: one row less when the top row says what
@@ -192,6 +194,7 @@ impl App {
             live_panes: false,
             announced: HashSet::new(),
             last_typed: None,
+            resumed: HashMap::new(),
         }
     }
 

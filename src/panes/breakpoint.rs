@@ -22,7 +22,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) {
     let t = app.current_test();
     let failure = t.main_failure();
     let freeze = t.freeze.as_ref();
-    let (head, colour) = headline(t, freeze);
+    let (head, colour) = headline(app, t, freeze);
     let block = Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Thick)
@@ -132,7 +132,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) {
     if let Some(total) = t.global_timeout_secs {
         let total_d = std::time::Duration::from_secs_f64(total.max(0.0));
         match app.timeout_left() {
-            Some(left) if t.breakpoint.is_some() => field(
+            Some(left) if app.paused() => field(
                 "timeout",
                 format!(
                     "{} left of {}: the global timeout ends the paused session",
@@ -152,7 +152,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) {
             ),
         }
     }
-    if let Some(b) = &t.breakpoint {
+    if let Some(b) = t.breakpoint.as_ref().filter(|_| app.paused()) {
         let (where_, how) = if app.sandboxed() {
             (
                 "in the build sandbox",
@@ -262,9 +262,12 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) {
     f.render_widget(Paragraph::new(key_line(app)), keys);
 }
 
-fn headline(t: &Test, freeze: Option<&Freeze>) -> (String, Color) {
-    if t.breakpoint.is_some() {
+fn headline(app: &App, t: &Test, freeze: Option<&Freeze>) -> (String, Color) {
+    if t.breakpoint.is_some() && app.paused() {
         return ("⏸ PAUSED AT A BREAKPOINT".into(), Color::Magenta);
+    }
+    if t.breakpoint.is_some() {
+        return ("▶ LEFT THE BREAKPOINT".into(), Color::Yellow);
     }
     match freeze.map(|f| f.kind) {
         Some(TriggerKind::GlobalTimeout) => ("⏱ GLOBAL TIMEOUT".into(), Color::Red),

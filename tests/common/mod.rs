@@ -133,3 +133,11 @@ pub fn screen(
     }
     out
 }
+
+/// The fake driver's path (assets/demo/fake-driver.py).
+pub fn fake_driver() -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/demo/fake-driver.py")
+        .display()
+        .to_string()
+}
