@@ -237,3 +237,24 @@ fn a_user_typing_in_a_terminal_keeps_the_keyboard() {
             .contains("b shows what went wrong")
     );
 }
+
+#[test]
+fn a_driver_exiting_non_zero_opens_the_view_and_f_freezes_by_hand() {
+    let mut app = live(b"alpha: starting vm\nalpha # [    0.1] Linux version 6.12\n");
+    let mut term = Terminal::new(TestBackend::new(120, 36)).unwrap();
+    assert!(!app.failure_view, "nothing failed yet");
+    // Freezing by hand: later lines are counted, not shown, and no view opens.
+    app.update(Action::Freeze);
+    app.ingest(SourceEvent::Data(b"alpha # [    0.2] later\n".to_vec(), 9));
+    assert!(!app.failure_view);
+    app.update(Action::FocusMachine(1));
+    let s = screen(&mut app, &mut term);
+    assert!(s.contains("[frozen · +1 since]"), "{s}");
+    assert!(s.contains("FROZEN by hand"), "{s}");
+    // The driver dies without a word: its status is the trigger, and replaces the manual one.
+    app.on_child(ChildEvent::Exited(3));
+    assert!(app.failure_view);
+    let s = screen(&mut app, &mut term);
+    assert!(s.contains("THE DRIVER FAILED"), "{s}");
+    assert!(s.contains("the driver exited with status 3"), "{s}");
+}

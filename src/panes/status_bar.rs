@@ -116,8 +116,12 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
     let mut right = Vec::new();
     if let Some(fz) = &test.freeze {
         if app.frozen().is_some() {
+            let at = match fz.kind {
+                crate::vm::model::TriggerKind::Manual => "by hand".to_string(),
+                k => format!("at the {}", k.label()),
+            };
             right.push(Span::styled(
-                format!(" ❄ FROZEN at the {} ", fz.kind.label()),
+                format!(" ❄ FROZEN {at} "),
                 Style::new().fg(Color::Black).bg(Color::Blue),
             ));
         } else {
