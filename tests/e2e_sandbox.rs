@@ -3,9 +3,10 @@
 //! -L` does (`vm-test-run-NAME> ` before each line). The hook's `attach` is a stand-in at a
 //! `/nix/store`-shaped path in a temp dir (allowed by `VMSCOPE_TEST_ATTACH_STORE`), found by
 //! the `sleep ID` marker as the real one finds it, that opens a shell in a build directory
-//! holding an `ssh_config`; `sudo` is a stand-in that runs its arguments. `a` attaches, and
-//! `1` types the machine's `ssh -F ./ssh_config …` into a new sandbox shell, which reaches a
-//! real sshd through the machine's hybrid-vsock socket.
+//! holding an `ssh_config`; `sudo` is a stand-in that runs its arguments, `telnet` one that
+//! talks to pdb in line mode. `a` attaches; `1` types the machine's `ssh -F ./ssh_config …`
+//! into a new sandbox shell, which reaches a real sshd through the machine's hybrid-vsock
+//! socket; `p` types `telnet` to the real remote-pdb, and `c` lets the build end.
 
 mod common;
 
@@ -71,6 +72,26 @@ exec env PS1='bash# ' bash --norc --noprofile -i
         ),
     );
     executable(&bin.join("sudo"), "#!/bin/sh\nexec \"$@\"\n");
+    // inetutils' telnet as far as pdb needs it: typed lines go out with CRLF (the terminal
+    // echoes them), what comes back is written out.
+    executable(
+        &bin.join("telnet"),
+        r#"#!/usr/bin/env python3
+import os, socket, sys, threading
+host, port = sys.argv[1], int(sys.argv[2])
+print(f"Trying {host}...", flush=True)
+s = socket.create_connection((host, port))
+print(f"Connected to {host}.\nEscape character is '^]'.", flush=True)
+def back():
+    while data := s.recv(4096):
+        os.write(1, data)
+    print("Connection closed by foreign host.", flush=True)
+    os._exit(0)
+threading.Thread(target=back, daemon=True).start()
+for line in sys.stdin:
+    s.sendall(line.rstrip("\n").encode() + b"\r\n")
+"#,
+    );
     let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/fake-driver.py");
     // `nix build -L`: the builder's output, each line behind the test's prefix, on stderr.
     executable(
@@ -92,23 +113,16 @@ exit 1
     Sandbox { bin, store, attach }
 }
 
-#[test]
-fn attach_and_ssh_from_inside_the_paused_sandbox() {
-    common::python_imports("remote_pdb");
-    let dir = tempfile::tempdir().unwrap();
-    let sshd = Sshd::start(dir.path());
-    let sockets = dir.path().join("vsock");
-    std::fs::create_dir(&sockets).unwrap();
-    let client = MuxServer::start(&sockets.join("client_host.socket"), sshd.port);
-    let sb = sandbox(dir.path(), &sockets, &sshd.key);
+/// `vmscope build` of the paused test, with the stand-ins first on PATH.
+fn build(dir: &Path, sb: &Sandbox) -> Term {
     let path = format!(
         "{}:{}",
         sb.bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
     let store = sb.store.display().to_string();
-    let state = dir.path().join("state").display().to_string();
-    let mut t = Term::spawn_env(
+    let state = dir.join("state").display().to_string();
+    let t = Term::spawn_env(
         &["build", "--no-record", ".#checks.x86_64-linux.sandboxed"],
         160,
         50,
@@ -119,6 +133,19 @@ fn attach_and_ssh_from_inside_the_paused_sandbox() {
         ],
     );
     t.wait_text("PAUSED AT A BREAKPOINT", 40);
+    t
+}
+
+#[test]
+fn attach_and_ssh_from_inside_the_paused_sandbox() {
+    common::python_imports("remote_pdb");
+    let dir = tempfile::tempdir().unwrap();
+    let sshd = Sshd::start(dir.path());
+    let sockets = dir.path().join("vsock");
+    std::fs::create_dir(&sockets).unwrap();
+    let client = MuxServer::start(&sockets.join("client_host.socket"), sshd.port);
+    let sb = sandbox(dir.path(), &sockets, &sshd.key);
+    let mut t = build(dir.path(), &sb);
     t.wait_text("in the build sandbox", 10);
     let attach_line = format!("sudo {} ", sb.attach.display());
     let view = t.text();
@@ -168,4 +195,51 @@ fn attach_and_ssh_from_inside_the_paused_sandbox() {
     let marker = format!("sleep {id}");
     let left = common::processes_naming(&marker);
     assert!(left.is_empty(), "the marker is left: {left:?}");
+}
+
+#[test]
+fn pdb_inside_the_sandbox_is_telnet_and_c_lets_the_build_finish() {
+    common::python_imports("remote_pdb");
+    let dir = tempfile::tempdir().unwrap();
+    let sockets = dir.path().join("vsock");
+    std::fs::create_dir(&sockets).unwrap();
+    let sb = sandbox(dir.path(), &sockets, &dir.path().join("no-key"));
+    let mut t = build(dir.path(), &sb);
+    // The driver says where pdb listens (a free port here).
+    t.wait_for("pdb's port", 20, |s| {
+        s.contents()
+            .lines()
+            .any(|l| l.contains("pdb       127.0.0.1:") && !l.contains('?'))
+    });
+    let text = t.text();
+    let at = text.find("pdb       127.0.0.1:").unwrap() + "pdb       127.0.0.1:".len();
+    let port: String = text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+
+    // `p`: a sandbox shell with telnet typed in once the prompt is there; pdb answers in it.
+    t.keys("p");
+    t.wait_text("[sandbox: pdb]", 10);
+    t.wait_text(&format!("bash# telnet 127.0.0.1 {port}"), 20);
+    t.wait_text("(Pdb)", 20);
+    t.keys("p 6*7\r");
+    t.wait_text("42", 20);
+
+    // `c` from the view goes to that pdb: the test goes on, the build fails as it would.
+    t.send(b"\x1d");
+    t.keys("b");
+    t.wait_text("PAUSED AT A BREAKPOINT", 10);
+    t.keys("c");
+    t.wait_text("exited with status 1", 30);
+    t.wait_text("LEFT THE BREAKPOINT", 10);
+    t.keys(">");
+    t.wait_text("(Pdb) c", 10);
+    t.send(b"\x1d");
+    t.keys("q");
+    t.wait_text("q again", 10);
+    t.keys("q");
+    assert_eq!(t.wait_exit(15), 1, "the build's status");
+    let left = common::processes_naming(&dir.path().display().to_string());
+    assert!(left.is_empty(), "left running: {left:?}");
 }
