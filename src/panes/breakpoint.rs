@@ -181,11 +181,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) {
         field("pdb", pdb, Style::new());
     }
     if let Some(fl) = failure {
-        let frames: Vec<&String> = fl
-            .traceback
-            .iter()
-            .filter(|l| !l.trim().is_empty() && !l.starts_with("Traceback ("))
-            .collect();
+        let frames = script_frames(&fl.traceback);
         if !frames.is_empty() {
             lines.push(Line::raw(""));
             lines.push(Line::styled("traceback", label));
@@ -262,6 +258,32 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) {
     f.render_widget(Paragraph::new(key_line(app)), keys);
 }
 
+/// The traceback's frames of the test script (`File "<string>"`), with their source lines;
+/// all frames when none is the script's (a driver error). Python's `~~~^^^` markers and
+/// blank lines are left out.
+fn script_frames(traceback: &[String]) -> Vec<&String> {
+    let mut frames: Vec<Vec<&String>> = Vec::new();
+    for l in traceback {
+        let t = l.trim();
+        if t.is_empty() || l.starts_with("Traceback (") || t.chars().all(|c| "~^ ".contains(c)) {
+            continue;
+        }
+        if t.starts_with("File \"") || frames.is_empty() {
+            frames.push(Vec::new());
+        }
+        if let Some(f) = frames.last_mut() {
+            f.push(l);
+        }
+    }
+    let script = |f: &Vec<&String>| f.first().is_some_and(|l| l.contains("File \"<string>\""));
+    let keep: Vec<Vec<&String>> = if frames.iter().any(script) {
+        frames.into_iter().filter(script).collect()
+    } else {
+        frames
+    };
+    keep.into_iter().flatten().collect()
+}
+
 fn headline(app: &App, t: &Test, freeze: Option<&Freeze>) -> (String, Color) {
     if t.breakpoint.is_some() && app.paused() {
         return ("⏸ PAUSED AT A BREAKPOINT".into(), Color::Magenta);
@@ -326,4 +348,35 @@ fn key_line(app: &App) -> Line<'static> {
         out.push(Span::raw(format!(" {what}  ")));
     }
     Line::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::script_frames;
+
+    #[test]
+    fn only_the_test_scripts_frames_are_shown() {
+        let tb: Vec<String> = [
+            "Traceback (most recent call last):",
+            "  File \"/nix/store/x-nixos-test-driver/lib/test_driver/__init__.py\", line 162, in main",
+            "    driver.run_tests()",
+            "    ~~~~~~~~~~~~~~~~^^",
+            "  File \"<string>\", line 15, in <module>",
+            "    machine.succeed(\"false\")",
+            "",
+        ]
+        .map(String::from)
+        .to_vec();
+        let shown: Vec<&str> = script_frames(&tb).into_iter().map(String::as_str).collect();
+        assert_eq!(
+            shown,
+            [
+                "  File \"<string>\", line 15, in <module>",
+                "    machine.succeed(\"false\")"
+            ]
+        );
+        // A driver error has no script frame: every frame stays, without the markers.
+        let shown = script_frames(&tb[..4]);
+        assert_eq!(shown.len(), 2, "{shown:?}");
+    }
 }
