@@ -116,7 +116,8 @@ fn past_the_view(t: &mut Term) {
 fn help_lists_the_keys_of_the_focused_context() {
     let log = fixture("real-driver/fail.stderr");
     let mut t = Term::spawn(&["log", &log], 140, 45);
-    t.wait_text("0 driver", 10);
+    // The failure opens the breakpoint view; `0` goes to the driver pane from there.
+    t.wait_text("TEST FAILED", 10);
     t.keys("0?");
     t.wait_text("keys: driver pane", 5);
     let text = t.text();

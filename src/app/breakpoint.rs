@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use super::live::CommandPane;
 use super::state::{App, Effect, Message};
 use super::tabs::{Ready, TabKind};
 use super::view::Pane;
@@ -205,14 +204,10 @@ impl App {
         let line = self.parser.run.lines.saturating_sub(1);
         let i = self.test.min(self.parser.run.tests.len() - 1);
         let t = &mut self.parser.run.tests[i];
-        let text = match &t.freeze {
-            Some(f) if f.kind != TriggerKind::Manual => {
-                format!("panes frozen at the {} (L: live)", f.kind.label())
-            }
-            _ => {
-                let ms = self.live.then_some(now);
-                t.freeze = None;
-                t.freeze_now(TriggerKind::Manual, line, ms);
+        let text = match t.failure_freeze() {
+            Some(f) => format!("panes frozen at the {} (L: live)", f.kind.label()),
+            None => {
+                t.freeze_now(TriggerKind::Manual, line, self.live.then_some(now));
                 "panes frozen now (L: live again)".to_string()
             }
         };
@@ -290,13 +285,7 @@ impl App {
                 .pdb
                 .clone()
                 .unwrap_or((DEFAULT_PDB.0.to_string(), DEFAULT_PDB.1));
-            let mut effects = self.open_tab(TabKind::Attach, "pdb".into());
-            if let Some(tab) = self.tabs.last_mut() {
-                tab.queued
-                    .push_back((format!("telnet {host} {port}"), Ready::Shell));
-            }
-            effects.extend(self.type_queued(self.tabs.len() - 1, Instant::now()));
-            effects
+            self.open_sandbox_shell("pdb", format!("telnet {host} {port}"))
         } else {
             self.open_tab(TabKind::Pdb, "pdb".into())
         };
@@ -365,11 +354,15 @@ impl App {
             });
             return Vec::new();
         };
-        let mut effects = self.open_tab(TabKind::Attach, name);
-        if let Some(tab) = self.tabs.last_mut() {
-            tab.queued.push_back((command, Ready::Shell));
-        }
-        effects.extend(self.type_queued(self.tabs.len() - 1, Instant::now()));
+        self.open_sandbox_shell(&name, command)
+    }
+
+    /// A sandbox tab for `purpose`, with `line` typed in once its shell is ready.
+    fn open_sandbox_shell(&mut self, purpose: &str, line: String) -> Vec<Effect> {
+        let mut effects = self.open_tab(TabKind::Attach, purpose.to_string());
+        let i = self.tabs.len() - 1;
+        self.tabs[i].queued.push_back((line, Ready::Shell));
+        effects.extend(self.type_queued(i, Instant::now()));
         effects
     }
 
@@ -381,22 +374,17 @@ impl App {
             }
             return Vec::new();
         };
-        let (cols, rows) = self.tab_size;
+        let size = self.tab_size;
         let Some(tab) = self.tabs.get_mut(i) else {
             return Vec::new();
         };
         let command = format!("sudo {} {}", bp.line.attach, bp.line.id);
-        tab.waiting = None;
-        tab.running = true;
-        tab.last_error.clear();
-        tab.pane = CommandPane::new(command.clone(), cols, rows);
-        tab.pane
-            .emu
-            .process(format!("\x1b[2m$ {command}\x1b[0m\r\n").as_bytes());
+        tab.start(command.clone(), size, Some(&format!("$ {command}")));
         vec![Effect::OpenTab {
             id: tab.id,
             program: "sudo".into(),
             args: vec![bp.line.attach.into(), bp.line.id.into()],
+            stderr: super::child::StderrTo::Terminal,
         }]
     }
 
@@ -406,7 +394,7 @@ impl App {
             return Vec::new();
         };
         let address = self.pdb_address(asked);
-        let (cols, rows) = self.tab_size;
+        let size = self.tab_size;
         let Some(tab) = self.tabs.get_mut(i) else {
             return Vec::new();
         };
@@ -414,13 +402,12 @@ impl App {
             tab.waiting = Some("waiting for pdb to say where it listens".into());
             return Vec::new();
         };
-        tab.waiting = None;
-        tab.running = true;
-        tab.last_error.clear();
-        tab.pane = CommandPane::new(format!("{host}:{port}"), cols, rows);
-        tab.pane.emu.process(
-            format!("\x1b[2mpdb at {host}:{port} (c continues the test, q stops it)\x1b[0m\r\n")
-                .as_bytes(),
+        tab.start(
+            format!("{host}:{port}"),
+            size,
+            Some(&format!(
+                "pdb at {host}:{port} (c continues the test, q stops it)"
+            )),
         );
         vec![Effect::OpenPdb {
             id: tab.id,

@@ -62,6 +62,28 @@ pub enum StderrTo {
     Terminal,
 }
 
+/// Reads `reader` until it ends (EOF, or EIO once every process closed a terminal) or
+/// `send` refuses what was read. With `gather`, a small read is followed by a short pause,
+/// so that a busy writer's pieces come in fewer, larger sends.
+pub fn pump(mut reader: impl Read, buf_size: usize, gather: bool, send: impl Fn(Vec<u8>) -> bool) {
+    let mut buf = vec![0u8; buf_size];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if !send(buf[..n].to_vec()) {
+                    return;
+                }
+                if gather && n < 16 * 1024 {
+                    std::thread::sleep(std::time::Duration::from_micros(300));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
 impl Child {
     /// Starts `program args` on a new terminal of `cols`x`rows`; `send` receives what it
     /// writes and when it ends. The reader threads stop when `send` returns false.
@@ -130,61 +152,30 @@ impl Child {
         drop(slave);
         drop(cmd);
         let pid = child.id() as libc::pid_t;
-        let stderr: Box<dyn Read + Send> = match (err_master, child.stderr.take()) {
-            (Some(m), _) => Box::new(File::from(m)),
-            (None, Some(pipe)) => Box::new(pipe),
+        let stderr: Option<Box<dyn Read + Send>> = match (err_master, child.stderr.take()) {
+            (Some(m), _) => Some(Box::new(File::from(m))),
+            (None, Some(pipe)) => Some(Box::new(pipe)),
             // On the terminal: read with the rest of its output.
-            (None, None) => Box::new(io::empty()),
+            (None, None) => None,
         };
         // The process is reaped by our own waitpid below, not by std.
         std::mem::forget(child);
         let guardian_pipe = spawn_guardian(pid).ok();
 
         let master_file = File::from(master);
-        let mut pty_reader = master_file.try_clone()?;
+        let pty_reader = master_file.try_clone()?;
         let s1 = send.clone();
         std::thread::Builder::new()
             .name("pty".into())
-            .spawn(move || {
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    match pty_reader.read(&mut buf) {
-                        Ok(0) => return,
-                        Ok(n) => {
-                            if !s1(ChildEvent::Pty(buf[..n].to_vec())) {
-                                return;
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        // EIO: every process closed the terminal.
-                        Err(_) => return,
-                    }
-                }
-            })?;
-        let s2 = send.clone();
-        std::thread::Builder::new()
-            .name("stderr".into())
-            .spawn(move || {
-                let mut stderr = stderr;
-                let mut buf = vec![0u8; 256 * 1024];
-                loop {
-                    match stderr.read(&mut buf) {
-                        Ok(0) => return,
-                        Ok(n) => {
-                            if !s2(ChildEvent::Stderr(buf[..n].to_vec())) {
-                                return;
-                            }
-                            // A busy writer sends many small pieces: waiting a moment lets
-                            // them gather, so the screen wakes once per batch, not per line.
-                            if n < 16 * 1024 {
-                                std::thread::sleep(std::time::Duration::from_micros(300));
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(_) => return,
-                    }
-                }
-            })?;
+            .spawn(move || pump(pty_reader, 64 * 1024, false, |b| s1(ChildEvent::Pty(b))))?;
+        if let Some(stderr) = stderr {
+            let s2 = send.clone();
+            // A busy logger sends many small pieces: gathered, the screen wakes once per
+            // batch, not per line.
+            std::thread::Builder::new()
+                .name("stderr".into())
+                .spawn(move || pump(stderr, 256 * 1024, true, |b| s2(ChildEvent::Stderr(b))))?;
+        }
         std::thread::Builder::new()
             .name("wait".into())
             .spawn(move || {

@@ -14,7 +14,7 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
-use super::child::{Child, ChildEvent, GRACE, StderrTo};
+use super::child::{Child, ChildEvent, GRACE, StderrTo, pump};
 use super::live::CommandPane;
 use super::recording::{Recorder, Stream};
 use super::state::{App, Effect, Message};
@@ -72,24 +72,19 @@ struct TabProcs {
 const PDB_CONNECT: Duration = Duration::from_secs(3);
 
 impl TabProcs {
-    /// `program` in a terminal of its own. ssh's own stderr is kept apart to tell why it
-    /// ended; a shell's stderr is its terminal (bash draws its prompt and line there).
+    /// `program` in a terminal of its own.
     fn open(
         &mut self,
         id: u32,
         program: &std::ffi::OsString,
         args: &[std::ffi::OsString],
         size: (u16, u16),
+        stderr: StderrTo,
     ) -> io::Result<()> {
         self.close(id);
         let tx = self.tx.clone();
         let send = move |ev: ChildEvent| tx.blocking_send(Msg::Tab(id, ev)).is_ok();
-        let stderr_to = if program == "ssh" {
-            StderrTo::Pipe
-        } else {
-            StderrTo::Terminal
-        };
-        let child = Child::spawn(program, args, size.0, size.1, stderr_to, send)?;
+        let child = Child::spawn(program, args, size.0, size.1, stderr, send)?;
         self.procs.insert(id, Session::Pty(child));
         Ok(())
     }
@@ -117,25 +112,16 @@ impl TabProcs {
                 else {
                     return fail("connection refused (is pdb listening yet?)".into());
                 };
-                let mut reader = match stream.try_clone() {
+                let reader = match stream.try_clone() {
                     Ok(r) => r,
                     Err(e) => return fail(e.to_string()),
                 };
                 if tx.blocking_send(Msg::TabTcp(id, stream)).is_err() {
                     return;
                 }
-                let mut buf = vec![0u8; 16 * 1024];
-                loop {
-                    match std::io::Read::read(&mut reader, &mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            let ev = ChildEvent::Pty(buf[..n].to_vec());
-                            if tx.blocking_send(Msg::Tab(id, ev)).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
+                pump(reader, 16 * 1024, false, |b| {
+                    tx.blocking_send(Msg::Tab(id, ChildEvent::Pty(b))).is_ok()
+                });
                 let _ = tx.blocking_send(Msg::Tab(id, ChildEvent::Exited(0)));
             })?;
         Ok(())
@@ -578,8 +564,13 @@ fn perform(
                     });
                 }
             }
-            Effect::OpenTab { id, program, args } => {
-                if let Err(e) = tabs.open(id, &program, &args, app.tab_size) {
+            Effect::OpenTab {
+                id,
+                program,
+                args,
+                stderr,
+            } => {
+                if let Err(e) = tabs.open(id, &program, &args, app.tab_size, stderr) {
                     let what = program.to_string_lossy();
                     app.tab_failed(id, &format!("cannot start {what}: {e}"));
                 }

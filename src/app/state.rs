@@ -29,6 +29,9 @@ pub enum Effect {
         id: u32,
         program: std::ffi::OsString,
         args: Vec<std::ffi::OsString>,
+        /// ssh's own messages are kept apart to tell why it ended; a shell draws its prompt
+        /// on stderr and wants it on its terminal.
+        stderr: super::child::StderrTo,
     },
     /// Connect tab `id` to pdb over TCP.
     OpenPdb { id: u32, host: String, port: u16 },

@@ -2,7 +2,7 @@
 
 use std::ffi::OsString;
 
-use super::child::ChildEvent;
+use super::child::{ChildEvent, StderrTo};
 use super::live::CommandPane;
 use super::state::{App, Effect, Message};
 use super::view::Pane;
@@ -78,6 +78,20 @@ impl Tab {
             last_error: String::new(),
             running: false,
             retry_at: None,
+        }
+    }
+
+    /// The session starts: a fresh terminal titled `title`, with `note` dimmed on its first
+    /// line (what runs there, for the user to see first).
+    pub fn start(&mut self, title: String, size: (u16, u16), note: Option<&str>) {
+        self.waiting = None;
+        self.running = true;
+        self.last_error.clear();
+        self.pane = CommandPane::new(title, size.0, size.1);
+        if let Some(note) = note {
+            self.pane
+                .emu
+                .process(format!("\x1b[2m{note}\x1b[0m\r\n").as_bytes());
         }
     }
 
@@ -197,16 +211,13 @@ impl App {
         let Some(tab) = self.tabs.get_mut(i) else {
             return Vec::new();
         };
-        tab.waiting = None;
-        tab.running = true;
-        tab.last_error.clear();
-        let (cols, rows) = self.tab_size;
         let target = args.last().map(|a| a.to_string_lossy().into_owned());
-        tab.pane = CommandPane::new(target.unwrap_or_default(), cols, rows);
+        tab.start(target.unwrap_or_default(), self.tab_size, None);
         vec![Effect::OpenTab {
             id: tab.id,
             program: "ssh".into(),
             args,
+            stderr: StderrTo::Pipe,
         }]
     }
 

@@ -13,7 +13,7 @@ use super::text::spans;
 use crate::app::action::Action;
 use crate::app::keymap::Context;
 use crate::app::state::App;
-use crate::vm::model::{Freeze, Test, TriggerKind};
+use crate::vm::model::{Failure, Freeze, Test, TriggerKind};
 
 /// Console lines shown per machine at most.
 const CONSOLE_LINES: usize = 20;
@@ -39,6 +39,29 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) {
     if inner.height < 3 || inner.width < 10 {
         return;
     }
+    let mut lines = summary(app, t, failure, freeze);
+    let keys_row = 1u16;
+    let room = inner.height.saturating_sub(lines.len() as u16 + keys_row) as usize;
+    let failing = failure.and_then(|fl| fl.machine.as_deref());
+    lines.extend(consoles(t, failing, freeze, room));
+    let body = Rect::new(
+        inner.x,
+        inner.y,
+        inner.width,
+        inner.height.saturating_sub(keys_row),
+    );
+    f.render_widget(Paragraph::new(lines), body);
+    let keys = Rect::new(inner.x, inner.bottom() - 1, inner.width, 1);
+    f.render_widget(Paragraph::new(key_line(app)), keys);
+}
+
+/// What went wrong, field by field, and the test script's frames.
+fn summary(
+    app: &App,
+    t: &Test,
+    failure: Option<&Failure>,
+    freeze: Option<&Freeze>,
+) -> Vec<Line<'static>> {
     let label = Style::new().fg(Color::DarkGray);
     let mut lines: Vec<Line<'static>> = Vec::new();
 
@@ -114,17 +137,12 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) {
         }
     }
     if let Some(fz) = freeze {
-        let when = match fz.ms {
-            Some(ms) if ms < 60_000 => format!(
-                "{:.1} s after the start · input line {}",
-                f64::from(ms) / 1000.0,
-                fz.line + 1
-            ),
-            Some(ms) => format!(
-                "{} after the start · input line {}",
-                clock(std::time::Duration::from_millis(u64::from(ms))),
-                fz.line + 1
-            ),
+        let after = fz.ms.map(|ms| match ms {
+            0..60_000 => format!("{:.1} s", f64::from(ms) / 1000.0),
+            _ => clock(std::time::Duration::from_millis(u64::from(ms))),
+        });
+        let when = match after {
+            Some(a) => format!("{a} after the start · input line {}", fz.line + 1),
             None => format!("input line {}", fz.line + 1),
         };
         field("when", when, Style::new());
@@ -198,64 +216,67 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) {
         }
     }
 
-    // Every machine's console up to the moment, the failing machine first.
-    let keys_row = 1u16;
-    let used = lines.len() as u16;
-    let room = inner.height.saturating_sub(used + keys_row) as usize;
-    let failing = failure.and_then(|fl| fl.machine.as_deref());
+    lines
+}
+
+/// Every machine's console up to the moment, the failing machine first, in `room` rows.
+fn consoles(
+    t: &Test,
+    failing: Option<&str>,
+    freeze: Option<&Freeze>,
+    room: usize,
+) -> Vec<Line<'static>> {
+    let label = Style::new().fg(Color::DarkGray);
+    let mut lines = Vec::new();
     let mut order: Vec<usize> = (0..t.machines.len()).collect();
     order.sort_by_key(|&m| Some(t.machines[m].name.as_str()) != failing);
-    if !order.is_empty() && room > 2 {
-        lines.push(Line::raw(""));
-        let per = ((room - 1) / order.len()).clamp(2, CONSOLE_LINES + 1);
-        for m in order {
-            if lines.len() + 2 > (inner.height - keys_row) as usize {
-                break;
-            }
-            let machine = &t.machines[m];
-            let end = freeze.map_or(machine.serial.end_seq(), |fz| fz.serial_end(m));
-            let note = if Some(machine.name.as_str()) == failing {
-                " (failed here)"
-            } else {
-                ""
-            };
-            lines.push(Line::from(vec![
-                Span::styled(format!("── {} ", m + 1), label),
-                Span::styled(machine.name.clone(), bold),
-                Span::styled(
-                    " ● ",
-                    Style::new().fg(super::log_pane::state_color(machine.state)),
-                ),
-                Span::raw(machine.state.label()),
-                Span::styled(
-                    format!("{note} · last console lines before the failure ──"),
-                    label,
-                ),
-            ]));
-            let first = machine.serial.first_seq();
-            let want = per - 1;
-            let from = end.saturating_sub(want as u64).max(first);
-            if from >= end {
-                lines.push(Line::styled("  (no console output)", label));
-            }
-            for seq in from..end {
-                if let Some(l) = machine.serial.get(seq) {
-                    let mut row = vec![Span::raw("  ")];
-                    row.extend(spans(&l, Style::new(), None));
-                    lines.push(Line::from(row));
-                }
+    if order.is_empty() || room <= 2 {
+        return lines;
+    }
+    lines.push(Line::raw(""));
+    let per = ((room - 1) / order.len()).clamp(2, CONSOLE_LINES + 1);
+    for m in order {
+        if lines.len() + 2 > room {
+            break;
+        }
+        let machine = &t.machines[m];
+        let end = freeze.map_or(machine.serial.end_seq(), |fz| fz.serial_end(m));
+        let note = if Some(machine.name.as_str()) == failing {
+            " (failed here)"
+        } else {
+            ""
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("── {} ", m + 1), label),
+            Span::styled(
+                machine.name.clone(),
+                Style::new().add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(
+                " ● ",
+                Style::new().fg(super::log_pane::state_color(machine.state)),
+            ),
+            Span::raw(machine.state.label()),
+            Span::styled(
+                format!("{note} · last console lines before the failure ──"),
+                label,
+            ),
+        ]));
+        let from = end
+            .saturating_sub(per as u64 - 1)
+            .max(machine.serial.first_seq());
+        if from >= end {
+            lines.push(Line::styled("  (no console output)", label));
+        }
+        for seq in from..end {
+            if let Some(l) = machine.serial.get(seq) {
+                let mut row = vec![Span::raw("  ")];
+                row.extend(spans(&l, Style::new(), None));
+                lines.push(Line::from(row));
             }
         }
     }
-    let body = Rect::new(
-        inner.x,
-        inner.y,
-        inner.width,
-        inner.height.saturating_sub(keys_row),
-    );
-    f.render_widget(Paragraph::new(lines), body);
-    let keys = Rect::new(inner.x, inner.bottom() - 1, inner.width, 1);
-    f.render_widget(Paragraph::new(key_line(app)), keys);
+    lines
 }
 
 /// The traceback's frames of the test script (`File "<string>"`), with their source lines;

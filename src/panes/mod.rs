@@ -18,6 +18,8 @@ use ratatui::widgets::{Block, BorderType, Borders};
 
 use crate::app::layout::{self, MIN_HEIGHT, MIN_WIDTH};
 use crate::app::state::{App, Drawn};
+use crate::app::tabs::TabKind;
+use crate::app::view::Pane;
 
 /// Draws the whole screen and records where panes went (for the mouse and paging).
 pub fn draw(f: &mut Frame<'_>, app: &mut App) {
@@ -54,83 +56,80 @@ pub fn draw(f: &mut Frame<'_>, app: &mut App) {
     app.tab_size = tab_size(area, &l);
     let app_ref: &App = app;
     let tabs = status_bar::draw_top(f, l.top, app_ref);
-    if let Some(list) = l.machine_list {
-        machine_list::draw(f, list, app_ref);
-    }
-    if app_ref.failure_view {
-        // The view takes the log panes' place; the driver's terminal stays where it is.
-        let command = l
-            .panes
-            .iter()
-            .find(|(p, _)| *p == crate::app::view::Pane::Command)
-            .map(|(_, r)| *r);
-        let whole = l
-            .panes
-            .iter()
-            .map(|(_, r)| *r)
-            .chain(l.machine_list)
-            .reduce(|a, b| a.union(b))
-            .unwrap_or(area);
-        // The terminal keeps a strip at the bottom, enough to see the REPL's last lines.
-        let command = command.map(|_| {
-            let h = (whole.height / 4).max(8).min(whole.height / 2);
-            Rect::new(whole.x, whole.bottom() - h, whole.width, h)
-        });
-        let body = match command {
-            Some(c) => Rect::new(whole.x, whole.y, whole.width, c.y - whole.y),
-            None => whole,
-        };
-        breakpoint::draw(f, body, app_ref);
-        if let (Some(rect), Some(cmd)) = (command, &app_ref.command) {
-            terminal_pane::draw(f, rect, app_ref, cmd);
+    let (panes, machine_list) = if app_ref.failure_view {
+        (draw_failure_view(f, area, &l, app_ref), None)
+    } else {
+        if let Some(list) = l.machine_list {
+            machine_list::draw(f, list, app_ref);
         }
-        status_bar::draw_bottom(f, l.bottom, app_ref);
-        if app_ref.help.is_some() {
-            help::draw(
-                f,
-                Rect::new(area.x, area.y + 1, area.width, area.height - 2),
-                app_ref,
-            );
-        }
-        app.drawn = Drawn {
-            tabs,
-            panes: command
-                .map(|r| vec![(crate::app::view::Pane::Command, r)])
-                .unwrap_or_default(),
-            ..Drawn::default()
-        };
-        return;
-    }
-    for (pane, rect) in &l.panes {
-        match (pane, &app_ref.command) {
-            (crate::app::view::Pane::Command, Some(cmd)) => {
-                terminal_pane::draw(f, *rect, app_ref, cmd)
+        for (pane, rect) in &l.panes {
+            match (pane, &app_ref.command) {
+                (Pane::Command, Some(cmd)) => terminal_pane::draw(f, *rect, app_ref, cmd),
+                (Pane::Command, None) => {}
+                _ => log_pane::draw(f, *rect, app_ref, *pane),
             }
-            (crate::app::view::Pane::Command, None) => {}
-            _ => log_pane::draw(f, *rect, app_ref, *pane),
         }
-    }
-    status_bar::draw_bottom(f, l.bottom, app_ref);
-    if app_ref.help.is_some() {
-        help::draw(
-            f,
-            Rect::new(area.x, area.y + 1, area.width, area.height - 2),
-            app_ref,
-        );
-    }
+        (l.panes.clone(), l.machine_list)
+    };
+    draw_bottom(f, area, &l, app_ref);
     // What a following pane shows has been seen.
-    for (pane, _) in &l.panes {
-        if let crate::app::view::Pane::Machine(m) = pane
+    for (pane, _) in &panes {
+        if let Pane::Machine(m) = pane
             && app.view(*pane).following()
         {
             app.mark_seen(*m);
         }
     }
     app.drawn = Drawn {
-        panes: l.panes,
-        machine_list: l.machine_list,
+        panes,
+        machine_list,
         tabs,
     };
+}
+
+/// The breakpoint view in the log panes' place; the driver's terminal keeps a strip at the
+/// bottom, enough to see the REPL's last lines. Returns the panes still on screen.
+fn draw_failure_view(
+    f: &mut Frame<'_>,
+    area: Rect,
+    l: &layout::Layout,
+    app: &App,
+) -> Vec<(Pane, Rect)> {
+    let whole = l
+        .panes
+        .iter()
+        .map(|(_, r)| *r)
+        .chain(l.machine_list)
+        .reduce(|a, b| a.union(b))
+        .unwrap_or(area);
+    let command = app.command.as_ref().map(|cmd| {
+        let h = (whole.height / 4).max(8).min(whole.height / 2);
+        (cmd, Rect::new(whole.x, whole.bottom() - h, whole.width, h))
+    });
+    let body = match command {
+        Some((_, c)) => Rect::new(whole.x, whole.y, whole.width, c.y - whole.y),
+        None => whole,
+    };
+    breakpoint::draw(f, body, app);
+    match command {
+        Some((cmd, rect)) => {
+            terminal_pane::draw(f, rect, app, cmd);
+            vec![(Pane::Command, rect)]
+        }
+        None => Vec::new(),
+    }
+}
+
+/// The bottom bar, and the help over everything when it is open.
+fn draw_bottom(f: &mut Frame<'_>, area: Rect, l: &layout::Layout, app: &App) {
+    status_bar::draw_bottom(f, l.bottom, app);
+    if app.help.is_some() {
+        help::draw(
+            f,
+            Rect::new(area.x, area.y + 1, area.width, area.height - 2),
+            app,
+        );
+    }
 }
 
 /// The frame of a pane: thick when focused, rounded otherwise.
@@ -148,18 +147,13 @@ pub fn frame<'a>(focused: bool, border: Style, title: Line<'a>) -> Block<'a> {
 
 /// An ssh tab over the whole body, between the two bars.
 fn draw_tab(f: &mut Frame<'_>, area: Rect, l: &layout::Layout, app: &mut App) {
-    let body = Rect::new(
-        area.x,
-        l.top.bottom(),
-        area.width,
-        l.bottom.y.saturating_sub(l.top.bottom()),
-    );
+    let body = body(area, l);
     let app_ref: &App = app;
     let tabs = status_bar::draw_top(f, l.top, app_ref);
     if let Some(tab) = app_ref.active() {
         let typing = app_ref.help.is_none() && app_ref.typing();
         let label = format!(" {} ", tab.label());
-        let console = (tab.kind == crate::app::tabs::TabKind::Pdb).then_some(&tab.console);
+        let console = (tab.kind == TabKind::Pdb).then_some(&tab.console);
         terminal_pane::draw_terminal(f, body, app_ref, &tab.pane, &label, true, typing);
         if let Some(console) = console
             && tab.running
@@ -178,9 +172,9 @@ fn draw_tab(f: &mut Frame<'_>, area: Rect, l: &layout::Layout, app: &mut App) {
                     .map(|l| format!(" ({l})"))
                     .unwrap_or_default();
                 let what = match tab.kind {
-                    crate::app::tabs::TabKind::Ssh => "ssh ended",
-                    crate::app::tabs::TabKind::Attach => "the sandbox shell ended",
-                    crate::app::tabs::TabKind::Pdb => "the pdb session ended",
+                    TabKind::Ssh => "ssh ended",
+                    TabKind::Attach => "the sandbox shell ended",
+                    TabKind::Pdb => "the pdb session ended",
                 };
                 format!("{what} with status {c}{why}: r reconnects, x closes the tab")
             })
@@ -196,14 +190,7 @@ fn draw_tab(f: &mut Frame<'_>, area: Rect, l: &layout::Layout, app: &mut App) {
             );
         }
     }
-    status_bar::draw_bottom(f, l.bottom, app_ref);
-    if app_ref.help.is_some() {
-        help::draw(
-            f,
-            Rect::new(area.x, area.y + 1, area.width, area.height - 2),
-            app_ref,
-        );
-    }
+    draw_bottom(f, area, l, app_ref);
     app.tab_size = tab_size(area, l);
     app.drawn = Drawn {
         tabs,
@@ -211,11 +198,21 @@ fn draw_tab(f: &mut Frame<'_>, area: Rect, l: &layout::Layout, app: &mut App) {
     };
 }
 
-/// The inner size of a tab's terminal: the body between the bars, inside its frame.
+/// Everything between the two bars.
+fn body(area: Rect, l: &layout::Layout) -> Rect {
+    Rect::new(
+        area.x,
+        l.top.bottom(),
+        area.width,
+        l.bottom.y.saturating_sub(l.top.bottom()),
+    )
+}
+
+/// The inner size of a tab's terminal: the body, inside its frame.
 fn tab_size(area: Rect, l: &layout::Layout) -> (u16, u16) {
-    let height = l.bottom.y.saturating_sub(l.top.bottom());
+    let b = body(area, l);
     (
-        area.width.saturating_sub(2).max(1),
-        height.saturating_sub(2).max(1),
+        b.width.saturating_sub(2).max(1),
+        b.height.saturating_sub(2).max(1),
     )
 }

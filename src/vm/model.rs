@@ -349,11 +349,7 @@ impl Test {
     /// Takes the run as it is now as the moment of failure, unless something failed
     /// already (a freeze made by hand gives way to a real trigger).
     pub fn freeze_now(&mut self, kind: TriggerKind, line: u64, ms: Option<u32>) -> bool {
-        if self
-            .freeze
-            .as_ref()
-            .is_some_and(|f| f.kind != TriggerKind::Manual)
-        {
+        if self.failure_freeze().is_some() {
             return false;
         }
         self.freeze = Some(Freeze {
@@ -365,6 +361,13 @@ impl Test {
             failure: None,
         });
         true
+    }
+
+    /// The freeze of something that went wrong (not one made by hand).
+    pub fn failure_freeze(&self) -> Option<&Freeze> {
+        self.freeze
+            .as_ref()
+            .filter(|f| f.kind != TriggerKind::Manual)
     }
 
     /// The failure the run is about: the first one the driver reported (a kernel panic is

@@ -156,13 +156,14 @@ impl Parser {
         }
     }
 
+    /// When the line being read arrived (ms since the start), for live input.
+    fn arrival_ms(&self) -> Option<u32> {
+        (self.time_ms != super::store::NO_TIME).then_some(self.time_ms)
+    }
+
     /// Marks test `t` to be frozen at the line being read (the first trigger wins).
     pub(super) fn trigger(&mut self, t: usize, kind: TriggerKind) {
-        let taken = self.run.tests[t]
-            .freeze
-            .as_ref()
-            .is_some_and(|f| f.kind != TriggerKind::Manual);
-        if !taken && self.trigger.is_none() {
+        if self.run.tests[t].failure_freeze().is_none() && self.trigger.is_none() {
             let failure =
                 (kind != TriggerKind::Breakpoint).then_some(self.run.tests[t].failures.len());
             self.trigger = Some((t, kind, self.run.lines.saturating_sub(1), failure));
@@ -305,7 +306,7 @@ impl Parser {
         }
         self.display = buf;
         if let Some((t, kind, line, failure)) = self.trigger.take() {
-            let ms = (self.time_ms != super::store::NO_TIME).then_some(self.time_ms);
+            let ms = self.arrival_ms();
             let test = &mut self.run.tests[t];
             if test.freeze_now(kind, line, ms)
                 && let Some(f) = &mut test.freeze
@@ -881,6 +882,7 @@ impl Parser {
             // The early drivers name the machine they kill.
             self.ensure_machine(t, name, false);
         }
+        let arrived = self.arrival_ms();
         let test = &mut self.run.tests[t];
         if msg.starts_with("kill") && msg.contains("(pid ") {
             let pid = c::pid_in(msg);
@@ -908,8 +910,7 @@ impl Parser {
             }
         } else if let Some(rest) = msg.strip_prefix("Test will time out and terminate in ") {
             test.global_timeout_secs = rest.trim_end_matches(" seconds").parse().ok();
-            test.global_timeout_at_ms =
-                (self.time_ms != super::store::NO_TIME).then_some(self.time_ms);
+            test.global_timeout_at_ms = arrived;
         } else if msg == "additionally exposed symbols:" {
             self.states[t].mode = Mode::Symbols(0);
         } else if msg == "SSH backdoor enabled, the machines can be accessed like this:" {
