@@ -170,21 +170,52 @@ fn the_command_panes_history_pages_in_navigation() {
     assert!(contents(&app).contains("line 49"));
 }
 
-/// A live app that knows machines `alpha` and `beta`, but not yet their backdoor.
+/// A live run whose driver's configuration names machines `alpha` and `beta`, not yet
+/// started, and whose backdoor has not been printed yet.
 fn live_with_machines() -> App {
     let mut app = App::new(Caps::default(), Keymap::defaults(), "driver".into(), true);
-    app.ingest(SourceEvent::Data(
-        b"alpha: starting vm\nbeta: starting vm\n".to_vec(),
-        0,
-    ));
+    app.checks.mode = vmscope::app::trust::Mode::Run;
+    app.parser
+        .known_machines(&["alpha".to_string(), "beta".to_string()]);
     app
 }
 
-/// The backdoor block as the driver prints it on its terminal.
-const BACKDOOR: &[u8] = b"SSH backdoor enabled, the machines can be accessed like this:\r\n\
-    \x1b[1mNote:\x1b[0m this requires \x1b[1msystemd-ssh-proxy(1)\x1b[0m to be enabled (default on NixOS 25.05 and newer).\r\n\
-    \x20   alpha:  \x1b[1mssh -o User=root vsock-mux//tmp/tmpAb12/alpha_host.socket\x1b[0m\r\n\
-    \x20   beta:   \x1b[1mssh -o User=root vsock-mux//tmp/tmpAb12/beta_host.socket\x1b[0m\r\n";
+/// The driver's temporary directory with vhost-device-vsock's host sockets in it (real
+/// listening sockets), named with capitals as Python's tempfile may name them.
+struct Sockets {
+    dir: tempfile::TempDir,
+    _listeners: Vec<std::os::unix::net::UnixListener>,
+}
+
+fn sockets() -> Sockets {
+    let dir = tempfile::Builder::new()
+        .prefix("tmpAb")
+        .tempdir_in(vmscope::app::trust::driver_tmp_dir())
+        .unwrap();
+    let listeners = ["alpha", "beta"]
+        .iter()
+        .map(|m| {
+            std::os::unix::net::UnixListener::bind(dir.path().join(format!("{m}_host.socket")))
+                .unwrap()
+        })
+        .collect();
+    Sockets {
+        dir,
+        _listeners: listeners,
+    }
+}
+
+/// The backdoor block as the driver prints it on its terminal, for sockets in `dir`.
+fn backdoor(dir: &std::path::Path) -> Vec<u8> {
+    let d = dir.display();
+    format!(
+        "SSH backdoor enabled, the machines can be accessed like this:\r\n\
+         \x1b[1mNote:\x1b[0m this requires \x1b[1msystemd-ssh-proxy(1)\x1b[0m to be enabled (default on NixOS 25.05 and newer).\r\n\
+         \x20   alpha:  \x1b[1mssh -o User=root vsock-mux/{d}/alpha_host.socket\x1b[0m\r\n\
+         \x20   beta:   \x1b[1mssh -o User=root vsock-mux/{d}/beta_host.socket\x1b[0m\r\n"
+    )
+    .into_bytes()
+}
 
 fn opened(effects: &[vmscope::app::state::Effect]) -> Vec<String> {
     use vmscope::app::state::Effect;
@@ -206,6 +237,8 @@ fn opened(effects: &[vmscope::app::state::Effect]) -> Vec<String> {
 fn an_ssh_tab_waits_for_the_backdoor_then_connects() {
     use vmscope::app::child::ChildEvent;
     let mut app = live_with_machines();
+    let socks = sockets();
+    let dir = socks.dir.path();
     let mut term = Terminal::new(TestBackend::new(140, 40)).unwrap();
     app.update(Action::FocusMachine(2));
     assert!(
@@ -217,14 +250,20 @@ fn an_ssh_tab_waits_for_the_backdoor_then_connects() {
     assert!(s.contains("[ssh beta]"), "{s}");
     assert!(opened(&app.poll_tabs()).is_empty());
 
-    app.on_child(ChildEvent::Pty(BACKDOOR.to_vec()));
-    // dump_machine_ssh() in the REPL prints the block again: still one address each.
-    app.on_child(ChildEvent::Pty(BACKDOOR.to_vec()));
+    app.on_child(ChildEvent::Pty(backdoor(dir)));
+    // A copy printed later (by `dump_machine_ssh()`, or by anyone) changes nothing.
+    app.on_child(ChildEvent::Pty(backdoor(std::path::Path::new(
+        "/tmp/elsewhere",
+    ))));
     assert_eq!(app.current_test().ssh.len(), 2);
     let args = opened(&app.poll_tabs());
     assert_eq!(args.len(), 1, "{args:?}");
     assert!(
-        args[0].ends_with(" vsock-mux//tmp/tmpAb12/beta_host.socket"),
+        app.confirm.is_none(),
+        "the driver's own socket needs no question"
+    );
+    assert!(
+        args[0].ends_with(&format!(" vsock-mux/{}/beta_host.socket", dir.display())),
         "the machine's own socket, its capitals kept: {}",
         args[0]
     );
@@ -275,7 +314,8 @@ fn typing_goes_to_the_tab_shown_or_to_every_tab() {
     use vmscope::app::child::ChildEvent;
     use vmscope::app::state::Effect;
     let mut app = live_with_machines();
-    app.on_child(ChildEvent::Pty(BACKDOOR.to_vec()));
+    let socks = sockets();
+    app.on_child(ChildEvent::Pty(backdoor(socks.dir.path())));
     assert_eq!(opened(&app.update(Action::SshOpen)).len(), 1);
     app.update(Action::FocusMachine(2));
     // The tab has the keyboard: leave it first, as a user would.
@@ -313,7 +353,8 @@ fn typing_goes_to_the_tab_shown_or_to_every_tab() {
 fn quitting_with_open_ssh_sessions_asks_first() {
     use vmscope::app::child::ChildEvent;
     let mut app = live_with_machines();
-    app.on_child(ChildEvent::Pty(BACKDOOR.to_vec()));
+    let socks = sockets();
+    app.on_child(ChildEvent::Pty(backdoor(socks.dir.path())));
     assert_eq!(opened(&app.update(Action::SshOpen)).len(), 1);
     app.update(Action::Quit);
     assert!(!app.quit, "an open session is not ended by one q");
@@ -328,7 +369,8 @@ fn quitting_with_open_ssh_sessions_asks_first() {
 
     // Once the session ended, q quits at once.
     let mut app = live_with_machines();
-    app.on_child(ChildEvent::Pty(BACKDOOR.to_vec()));
+    let socks = sockets();
+    app.on_child(ChildEvent::Pty(backdoor(socks.dir.path())));
     app.update(Action::SshOpen);
     let id = app.tabs[0].id;
     app.on_tab(id, ChildEvent::Exited(0));

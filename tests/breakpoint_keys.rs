@@ -9,6 +9,7 @@ use vmscope::app::action::Action;
 use vmscope::app::child::ChildEvent;
 use vmscope::app::keymap::Keymap;
 use vmscope::app::state::{App, Effect};
+use vmscope::app::trust::Mode;
 use vmscope::app::view::Pane;
 use vmscope::vm::Caps;
 use vmscope::vm::source::SourceEvent;
@@ -23,13 +24,53 @@ fn live(bytes: &[u8]) -> App {
     app
 }
 
-/// Fixture 12: a build paused at the debug hook's breakpoint, in its sandbox.
-fn paused_in_sandbox() -> App {
-    let (_, bytes) = common::log_fixture("12");
-    live(&bytes)
+/// `vmscope run` of a driver that is this test process: the processes it starts are the
+/// driver's.
+fn run_of_this_process(bytes: &[u8]) -> App {
+    let mut app = App::new(Caps::default(), Keymap::defaults(), "driver".into(), true);
+    app.checks.mode = Mode::Run;
+    app.checks.driver_pid = Some(std::process::id() as i32);
+    app.ingest(SourceEvent::Data(bytes.to_vec(), 0));
+    app.poll_tabs();
+    app
 }
 
-const ATTACH: &str = "/nix/store/ksr4kryl9jl2rmgyhjw9bn2divr3s2d5-attach/bin/attach";
+/// Fixture 12 as `vmscope build` reads it: a build paused at the debug hook's breakpoint,
+/// in its sandbox, with the hook's `sleep ID` marker running on this host and its attach
+/// program in a store-shaped directory.
+struct Paused {
+    app: App,
+    attach: String,
+    _store: common::AttachStore,
+    _marker: common::Marker,
+}
+
+fn paused_in_sandbox() -> Paused {
+    let (_, bytes) = common::log_fixture("12");
+    let store = common::attach_store();
+    let text = String::from_utf8_lossy(&bytes).replace(
+        &format!("/nix/store/{}-attach/bin/attach", common::ATTACH_HASH),
+        &store.attach,
+    );
+    let marker = common::Marker::start("3766386");
+    let mut app = common::app_with_store(&store, Mode::Build);
+    app.ingest(SourceEvent::Data(text.into_bytes(), 0));
+    app.poll_tabs();
+    Paused {
+        app,
+        attach: store.attach.clone(),
+        _store: store,
+        _marker: marker,
+    }
+}
+
+/// `y` to the question shown, which must name every line of `want`.
+fn say_yes(app: &mut App, want: &[&str]) -> Vec<Effect> {
+    let c = app.confirm.clone().expect("a question is shown");
+    let want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+    assert_eq!(c.lines, want);
+    app.on_key(common::key('y'))
+}
 
 fn typed(effects: &[Effect]) -> Vec<String> {
     effects
@@ -60,16 +101,21 @@ fn started(effects: &[Effect]) -> Vec<String> {
 
 #[test]
 fn the_view_opens_on_the_breakpoint_and_frozen_panes_count_what_came_after() {
-    let mut app = paused_in_sandbox();
+    let Paused {
+        mut app,
+        attach,
+        _store,
+        _marker,
+    } = paused_in_sandbox();
     let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
-    assert!(app.failure_view, "opened by itself");
+    assert!(app.failure_view, "opened once the marker confirmed it");
     assert!(app.sandboxed());
     let s = screen(&mut app, &mut term);
     for want in [
         "PAUSED AT A BREAKPOINT",
         "RequestedAssertionFailed: command `false` unexpectedly failed",
         "in the build sandbox",
-        &format!("sudo {ATTACH} 3766386"),
+        &format!("sudo {attach} 3766386"),
         "machine.succeed(\"false\")",
     ] {
         assert!(s.contains(want), "{want}:\n{s}");
@@ -93,22 +139,49 @@ fn the_view_opens_on_the_breakpoint_and_frozen_panes_count_what_came_after() {
 }
 
 #[test]
-fn attach_shows_the_command_and_runs_it_in_a_terminal() {
-    let mut app = paused_in_sandbox();
+fn attach_shows_the_command_asks_and_runs_it_in_a_terminal() {
+    let Paused {
+        mut app,
+        attach,
+        _store,
+        _marker,
+    } = paused_in_sandbox();
     let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
     screen(&mut app, &mut term);
-    let effects = app.update(Action::Attach);
-    assert_eq!(started(&effects), [format!("sudo {ATTACH} 3766386")]);
+    let command = format!("sudo {attach} 3766386");
+    assert!(
+        app.update(Action::Attach).is_empty(),
+        "sudo waits for a yes"
+    );
     let s = screen(&mut app, &mut term);
-    assert!(s.contains(&format!("$ sudo {ATTACH} 3766386")), "{s}");
+    assert!(s.contains("run this?") && s.contains(&command), "{s}");
+    let effects = say_yes(&mut app, &[&command]);
+    assert_eq!(started(&effects), std::slice::from_ref(&command));
+    let s = screen(&mut app, &mut term);
+    assert!(s.contains(&format!("$ {command}")), "{s}");
     assert!(s.contains("[sandbox]"), "{s}");
+
+    // No is no: nothing runs, and no tab is left behind.
+    app.update(Action::FailureView);
+    let tabs = app.tabs.len();
+    app.update(Action::Attach);
+    assert!(app.on_key(common::key('n')).is_empty());
+    assert_eq!(app.tabs.len(), tabs);
+    assert!(app.confirm.is_none());
 }
 
 #[test]
 fn in_the_sandbox_pdb_is_telnet_typed_at_the_shell_prompt_never_at_a_password() {
-    let mut app = paused_in_sandbox();
-    let effects = app.update(Action::Pdb);
-    assert_eq!(started(&effects), [format!("sudo {ATTACH} 3766386")]);
+    let Paused {
+        mut app,
+        attach,
+        _store,
+        _marker,
+    } = paused_in_sandbox();
+    assert!(app.update(Action::Pdb).is_empty());
+    let command = format!("sudo {attach} 3766386");
+    let effects = say_yes(&mut app, &[&command, "telnet 127.0.0.1 4444"]);
+    assert_eq!(started(&effects), [command]);
     assert!(
         typed(&effects).is_empty(),
         "nothing typed before the shell is up"
@@ -135,40 +208,52 @@ fn in_the_sandbox_pdb_is_telnet_typed_at_the_shell_prompt_never_at_a_password() 
 
 #[test]
 fn a_machine_key_types_its_ssh_into_the_sandbox_and_a_quiet_shell_gets_it_too() {
-    let mut app = paused_in_sandbox();
-    let fx = app.update(Action::SshMachine(1));
-    assert_eq!(started(&fx), [format!("sudo {ATTACH} 3766386")]);
+    let Paused {
+        mut app,
+        attach,
+        _store,
+        _marker,
+    } = paused_in_sandbox();
+    let name = app.current_test().machines[0].name.clone();
+    let path = app
+        .current_test()
+        .ssh
+        .iter()
+        .find(|e| e.machine == name)
+        .map(|e| e.command.rsplit(' ').next().unwrap().to_string())
+        .expect("the machine has a backdoor address");
+    let want = format!("ssh -F ./ssh_config -o User=root {path}");
+    assert!(want.contains(" vsock-mux//build/"), "{want}");
+    assert!(app.update(Action::SshMachine(1)).is_empty());
+    let command = format!("sudo {attach} 3766386");
+    let fx = say_yes(&mut app, &[&command, &want]);
+    assert_eq!(started(&fx), [command]);
     let id = app.tabs[0].id;
     // No prompt that looks like one: a quiet moment is enough.
     app.on_tab(id, ChildEvent::Pty(b"welcome to the sandbox\r\n".to_vec()));
     assert!(typed(&app.poll_tabs()).is_empty());
     std::thread::sleep(std::time::Duration::from_millis(1400));
-    let name = app.current_test().machines[0].name.clone();
     let fx = app.poll_tabs();
-    let want = app
-        .current_test()
-        .ssh
-        .iter()
-        .find(|e| e.machine == name)
-        .map(|e| e.command.replacen("ssh ", "ssh -F ./ssh_config ", 1) + "\r");
-    let want = want.expect("the machine has a backdoor address");
-    assert!(
-        want.starts_with("ssh -F ./ssh_config -o User=root vsock-mux//build/"),
-        "{want}"
-    );
-    assert_eq!(typed(&fx), [want], "{name}");
+    assert_eq!(typed(&fx), [format!("{want}\r")], "{name}");
     assert_eq!(app.tabs[0].label(), format!("sandbox: {name}"));
 }
 
+const BREAKPOINT_RUN: &str = "start all VLans\n\
+    !!! Breakpoint reached, run 'sudo /nix/store/ksr4kryl9jl2rmgyhjw9bn2divr3s2d5-attach/bin/attach 1234567'\n\
+    RemotePdb session open at 127.0.0.1:40123, waiting for connection ...\n";
+
 #[test]
 fn outside_a_sandbox_pdb_is_a_tcp_console_at_the_address_the_driver_said() {
-    let text = "start all VLans\n\
-        !!! Breakpoint reached, run 'sudo /nix/store/ksr4kryl9jl2rmgyhjw9bn2divr3s2d5-attach/bin/attach 1234567'\n\
-        RemotePdb session open at 127.0.0.1:40123, waiting for connection ...\n";
-    let mut app = live(text.as_bytes());
+    // `vmscope run`: the marker is one of the driver's own processes (here this test's).
+    let _marker = common::Marker::start("1234567");
+    let mut app = run_of_this_process(BREAKPOINT_RUN.as_bytes());
     assert!(app.failure_view);
     assert!(!app.sandboxed());
     let fx = app.update(Action::PdbContinue);
+    assert!(
+        app.confirm.is_none(),
+        "a confirmed pause on loopback needs no question"
+    );
     assert_eq!(started(&fx), ["pdb 127.0.0.1:40123"]);
     let id = app.tabs[0].id;
     assert!(
@@ -188,6 +273,35 @@ fn outside_a_sandbox_pdb_is_a_tcp_console_at_the_address_the_driver_said() {
     }
     let fx = app.on_key(KeyEvent::from(KeyCode::Enter));
     assert_eq!(typed(&fx), ["p 1+1\n"]);
+}
+
+#[test]
+fn a_breakpoint_line_without_its_marker_is_only_a_claim() {
+    // No `sleep 7654321` runs: a guest could have printed the line.
+    let mut app = run_of_this_process(BREAKPOINT_RUN.replace("1234567", "7654321").as_bytes());
+    assert!(!app.failure_view, "a claim does not take the screen");
+    let text = app
+        .message
+        .as_ref()
+        .map(|m| m.text.clone())
+        .unwrap_or_default();
+    assert!(text.contains("no `sleep ID` marker"), "{text}");
+    let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    app.update(Action::FailureView);
+    let s = screen(&mut app, &mut term);
+    assert!(s.contains("BREAKPOINT (claimed, not confirmed)"), "{s}");
+    // pdb is asked about first, with the exact address.
+    assert!(app.update(Action::Pdb).is_empty());
+    let c = app.confirm.clone().expect("asked");
+    assert_eq!(c.lines, ["connect to pdb at 127.0.0.1:40123"]);
+    assert!(c.why.contains("only claimed"), "{}", c.why);
+    assert!(app.on_key(common::key('n')).is_empty());
+    assert!(app.tabs.is_empty());
+    // The attach program named by the line is not on this host: nothing to run.
+    app.update(Action::Attach);
+    assert!(app.confirm.is_none());
+    let s = screen(&mut app, &mut term);
+    assert!(s.contains("does not exist on this host"), "{s}");
 }
 
 #[test]

@@ -156,8 +156,12 @@ fn attach_and_ssh_from_inside_the_paused_sandbox() {
         .collect();
     assert!((6..=7).contains(&id.len()), "{view}");
 
-    // `a`: the exact command first, then the sandbox's shell in its build directory.
+    // `a`: the exact command, asked about (sudo runs it), then the sandbox's shell in its
+    // build directory.
     t.keys("a");
+    t.wait_text("run this?", 10);
+    t.wait_text(&attach_line, 10);
+    t.keys("y");
     t.wait_text("[sandbox]", 10);
     t.wait_text(&format!("$ {attach_line}"), 10);
     t.wait_text("bash# ", 20);
@@ -170,13 +174,17 @@ fn attach_and_ssh_from_inside_the_paused_sandbox() {
     t.keys("b");
     t.wait_text("PAUSED AT A BREAKPOINT", 10);
     t.keys("1");
-    t.wait_text("[sandbox: client]", 10);
-    let typed = format!(
-        "bash# ssh -F ./ssh_config -o User={} vsock-mux/{}/client_host.socket",
+    let ssh = format!(
+        "ssh -F ./ssh_config -o User={} vsock-mux/{}/client_host.socket",
         user(),
         sockets.display()
     );
-    t.wait_text(&typed, 20);
+    // The question names what will be typed into the sandbox's shell, too.
+    t.wait_text("then type into its shell:", 10);
+    t.wait_text(&ssh, 10);
+    t.keys("y");
+    t.wait_text("[sandbox: client]", 10);
+    t.wait_text(&format!("bash# {ssh}"), 20);
     handshake(&client, &t);
     t.keys("echo remote-$((6*7))\r");
     t.wait_text("remote-42", 20);
@@ -220,6 +228,9 @@ fn pdb_inside_the_sandbox_is_telnet_and_c_lets_the_build_finish() {
 
     // `p`: a sandbox shell with telnet typed in once the prompt is there; pdb answers in it.
     t.keys("p");
+    t.wait_text("run this?", 10);
+    t.wait_text(&format!("telnet 127.0.0.1 {port}"), 10);
+    t.keys("y");
     t.wait_text("[sandbox: pdb]", 10);
     t.wait_text(&format!("bash# telnet 127.0.0.1 {port}"), 20);
     t.wait_text("(Pdb)", 20);

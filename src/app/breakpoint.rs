@@ -5,8 +5,10 @@ use std::time::{Duration, Instant};
 
 use super::state::{App, Effect, Message};
 use super::tabs::{Ready, TabKind};
+use super::trust::Mode;
 use super::view::Pane;
 use crate::vm::model::{Freeze, StepState, TriggerKind};
+use crate::vsock::Address;
 
 /// Where pdb listens when the driver did not say (`Debug.breakpoint`'s defaults).
 pub const DEFAULT_PDB: (&str, u16) = ("127.0.0.1", 4444);
@@ -104,22 +106,41 @@ impl App {
     pub fn check_triggers(&mut self) {
         let mut open = None;
         let mut paused = false;
+        let mut claimed = None;
+        // In a live run a breakpoint line counts once its marker process is found: a guest
+        // can print the line, not start a process on this host.
+        let live = self.checks.mode != Mode::Log;
         for (i, t) in self.parser.run.tests.iter().enumerate() {
+            let unconfirmed = t.breakpoint.as_ref().is_some_and(|b| live && !b.verified);
             if let Some(f) = &t.freeze
                 && f.kind != TriggerKind::Manual
+                && !(f.kind == TriggerKind::Breakpoint && unconfirmed)
                 && self.announced.insert((i, f.line, false))
             {
                 open = open.or(Some(i));
             }
-            if let Some(b) = &t.breakpoint
-                && self.announced.insert((i, b.at_line, true))
-            {
-                open = Some(i);
-                paused = true;
+            if let Some(b) = &t.breakpoint {
+                if unconfirmed {
+                    claimed = claimed.or(Some(b.at_line));
+                } else if self.announced.insert((i, b.at_line, true)) {
+                    open = Some(i);
+                    paused = true;
+                }
             }
         }
         if let Some(i) = open {
             self.open_failure_view(i, paused);
+        }
+        if open.is_none()
+            && let Some(line) = claimed
+            && self.checks.noted.insert(line)
+        {
+            self.message = Some(Message {
+                text: "a line says the test reached a breakpoint, but no `sleep ID` marker \
+                       process confirms it yet: its keys ask before they run anything"
+                    .into(),
+                error: true,
+            });
         }
     }
 
@@ -342,11 +363,10 @@ impl App {
         if !self.sandboxed() {
             return self.open_tab(TabKind::Ssh, name);
         }
-        let command = t
-            .ssh
-            .iter()
-            .find(|e| e.machine == name)
-            .and_then(|e| sandbox_ssh(&e.command));
+        let command = t.ssh.iter().find(|e| e.machine == name).and_then(|e| {
+            let user = crate::vsock::address::user_in(&e.command).unwrap_or("root");
+            sandbox_ssh(e.address.as_ref()?, user)
+        });
         let Some(command) = command else {
             self.message = Some(Message {
                 text: format!("the driver printed no SSH backdoor address for {name}"),
@@ -359,14 +379,35 @@ impl App {
 
     /// A sandbox tab for `purpose`, with `line` typed in once its shell is ready.
     fn open_sandbox_shell(&mut self, purpose: &str, line: String) -> Vec<Effect> {
-        let mut effects = self.open_tab(TabKind::Attach, purpose.to_string());
+        let mut effects = self.open_tab_typing(TabKind::Attach, purpose.to_string(), Some(line));
         let i = self.tabs.len() - 1;
-        self.tabs[i].queued.push_back((line, Ready::Shell));
         effects.extend(self.type_queued(i, Instant::now()));
         effects
     }
 
-    /// Starts `sudo ATTACH ID` for tab `i`, the command shown first.
+    /// Why the current breakpoint is not taken for a real pause.
+    fn breakpoint_doubt(&self) -> Option<String> {
+        let t = self.current_test();
+        match &t.breakpoint {
+            Some(b) if b.verified => None,
+            Some(b) => Some(match self.checks.mode {
+                Mode::Log => format!(
+                    "the breakpoint is only what a saved log says (no `sleep {}` process \
+                     confirms it here)",
+                    b.line.id
+                ),
+                _ => format!(
+                    "the breakpoint is only claimed: no `sleep {}` marker process is running \
+                     where the debug hook forks it, and a guest can print the line",
+                    b.line.id
+                ),
+            }),
+            None => Some("no breakpoint line confirms that the test waits in pdb".into()),
+        }
+    }
+
+    /// Starts `sudo ATTACH ID` for tab `i` (through ssh on a remote builder), once the user
+    /// said yes to the exact command and what will be typed into its shell.
     pub(super) fn connect_attach(&mut self, i: usize) -> Vec<Effect> {
         let Some(bp) = self.current_test().breakpoint.clone() else {
             if let Some(tab) = self.tabs.get_mut(i) {
@@ -374,16 +415,56 @@ impl App {
             }
             return Vec::new();
         };
+        let builder = self.current_test().builder.clone();
+        let (program, args): (&str, Vec<String>) = match &builder {
+            Some(host) => (
+                "ssh",
+                vec![
+                    "-t".into(),
+                    host.clone(),
+                    "sudo".into(),
+                    bp.line.attach.clone(),
+                    bp.line.id.clone(),
+                ],
+            ),
+            None => ("sudo", vec![bp.line.attach.clone(), bp.line.id.clone()]),
+        };
+        if builder.is_none() && !std::path::Path::new(&bp.line.attach).is_file() {
+            if let Some(tab) = self.tabs.get_mut(i) {
+                tab.waiting = Some(format!(
+                    "{} does not exist on this host: attach where the build runs",
+                    bp.line.attach
+                ));
+            }
+            return Vec::new();
+        }
+        let command = crate::vsock::ssh::shell_line(program, &args);
+        let Some(tab) = self.tabs.get(i) else {
+            return Vec::new();
+        };
+        let mut lines = vec![command.clone()];
+        lines.extend(
+            tab.queued
+                .iter()
+                .filter(|(_, r)| *r == Ready::Shell)
+                .map(|(l, _)| l.clone()),
+        );
+        let why = match self.breakpoint_doubt() {
+            Some(d) => format!("sudo runs it as root, and {d}"),
+            None => "sudo runs the debug hook's attach program as root".into(),
+        };
+        if !self.cleared(i, &lines, Some(why)) {
+            return Vec::new();
+        }
         let size = self.tab_size;
         let Some(tab) = self.tabs.get_mut(i) else {
             return Vec::new();
         };
-        let command = format!("sudo {} {}", bp.line.attach, bp.line.id);
         tab.start(command.clone(), size, Some(&format!("$ {command}")));
         vec![Effect::OpenTab {
             id: tab.id,
-            program: "sudo".into(),
-            args: vec![bp.line.attach.into(), bp.line.id.into()],
+            program: program.into(),
+            args: args.into_iter().map(Into::into).collect(),
             stderr: super::child::StderrTo::Terminal,
         }]
     }
@@ -394,12 +475,18 @@ impl App {
             return Vec::new();
         };
         let address = self.pdb_address(asked);
-        let size = self.tab_size;
-        let Some(tab) = self.tabs.get_mut(i) else {
+        let Some((host, port)) = address else {
+            if let Some(tab) = self.tabs.get_mut(i) {
+                tab.waiting = Some("waiting for pdb to say where it listens".into());
+            }
             return Vec::new();
         };
-        let Some((host, port)) = address else {
-            tab.waiting = Some("waiting for pdb to say where it listens".into());
+        let doubt = self.breakpoint_doubt();
+        if !self.cleared(i, &[format!("connect to pdb at {host}:{port}")], doubt) {
+            return Vec::new();
+        }
+        let size = self.tab_size;
+        let Some(tab) = self.tabs.get_mut(i) else {
             return Vec::new();
         };
         tab.start(
@@ -463,7 +550,7 @@ impl App {
     /// when the driver printed `Test will time out …`.
     pub fn timeout_left(&self) -> Option<Duration> {
         let t = self.current_test();
-        let total = Duration::from_secs_f64(t.global_timeout_secs?.max(0.0));
+        let total = Duration::try_from_secs_f64(t.global_timeout_secs?).ok()?;
         if !self.live || self.ended.is_some() {
             return None;
         }
@@ -475,11 +562,32 @@ impl App {
     }
 }
 
-/// The driver's `ssh -o User=root vsock-mux//…` with `-F ./ssh_config`, as it is run inside
-/// the sandbox (where that file sets up the vsock ProxyCommand).
-pub fn sandbox_ssh(command: &str) -> Option<String> {
-    let rest = command.trim().strip_prefix("ssh ")?;
-    Some(format!("ssh -F ./ssh_config {}", rest.trim_start()))
+/// The ssh command typed into the sandbox's shell for `address`, built here: `-F
+/// ./ssh_config` for the vsock forms (that file routes them through systemd-ssh-proxy), the
+/// container's ProxyCommand otherwise. Every word is of the narrow forms, so the line reads
+/// back in the shell as these words.
+pub fn sandbox_ssh(address: &Address, user: &str) -> Option<String> {
+    if !crate::vsock::address::is_machine_name(user) {
+        return None;
+    }
+    let user = format!("User={user}");
+    let words: Vec<String> = match address {
+        Address::Nspawn { machine } => vec![
+            "-o".into(),
+            user,
+            "-o".into(),
+            format!("ProxyCommand={}", Address::nspawn_proxy(machine)),
+            address.host(),
+        ],
+        _ => vec![
+            "-F".into(),
+            "./ssh_config".into(),
+            "-o".into(),
+            user,
+            address.host(),
+        ],
+    };
+    Some(crate::vsock::ssh::shell_line("ssh", &words))
 }
 
 #[cfg(test)]
@@ -487,11 +595,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sandbox_ssh_reads_the_config_of_the_build_dir() {
+    fn sandbox_ssh_is_built_from_the_address() {
+        let a =
+            Address::from_command("ssh -o User=root vsock-mux//build/tmpab/machine1_host.socket")
+                .unwrap();
         assert_eq!(
-            sandbox_ssh("ssh -o User=root vsock-mux//build/tmpab/machine1_host.socket").as_deref(),
+            sandbox_ssh(&a, "root").as_deref(),
             Some("ssh -F ./ssh_config -o User=root vsock-mux//build/tmpab/machine1_host.socket")
         );
-        assert_eq!(sandbox_ssh("machinectl shell foo"), None);
+        let c = Address::Nspawn {
+            machine: "c1".into(),
+        };
+        assert_eq!(
+            sandbox_ssh(&c, "root").as_deref(),
+            Some(
+                "ssh -o User=root -o 'ProxyCommand=socat - UNIX-CLIENT:/run/systemd/nspawn/unix-export/c1/ssh' bash"
+            )
+        );
+        assert_eq!(sandbox_ssh(&a, "root;id"), None);
     }
 }

@@ -266,22 +266,9 @@ pub fn group_alive(pgid: libc::pid_t) -> bool {
     if unsafe { libc::kill(-pgid, 0) } != 0 {
         return false;
     }
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return true;
-    };
-    dir.flatten().any(|e| {
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-            return false;
-        };
-        // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            return false;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        let pgrp = fields.nth(1).and_then(|f| f.parse::<libc::pid_t>().ok());
-        pgrp == Some(pgid) && state != Some("Z")
-    })
+    let procs = super::procs::all();
+    // No process table to read: kill(2) said the group is there.
+    procs.is_empty() || procs.iter().any(|p| p.pgrp == pgid && !p.zombie)
 }
 
 /// A pseudo-terminal pair whose slave passes bytes unchanged (no `\n` → `\r\n`, no echo).

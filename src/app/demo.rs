@@ -75,7 +75,10 @@ pub fn replay(speed: f64, start: Instant, send: &dyn Fn(SourceEvent) -> bool) {
     };
     let mut due = Duration::ZERO;
     for beat in beats() {
-        due += Duration::from_secs_f64(beat.delay_ms as f64 / 1000.0 / speed);
+        due = due.saturating_add(
+            Duration::try_from_secs_f64(beat.delay_ms as f64 / 1000.0 / speed)
+                .unwrap_or(Duration::MAX),
+        );
         let now = start.elapsed();
         if due > now {
             std::thread::sleep(due - now);

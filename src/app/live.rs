@@ -163,6 +163,10 @@ impl App {
     /// A paste from the outer terminal.
     pub fn on_paste(&mut self, text: &str) -> Vec<Effect> {
         self.dirty = true;
+        // A paste is no answer to a question.
+        if self.confirm.is_some() {
+            return Vec::new();
+        }
         if self.typing() && self.active().is_some_and(|t| t.kind == TabKind::Pdb) {
             return self.pdb_paste(text);
         }

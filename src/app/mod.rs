@@ -10,11 +10,13 @@ pub mod keys;
 pub mod layout;
 pub mod live;
 pub mod pdb_console;
+pub mod procs;
 pub mod recording;
 pub mod runner;
 pub mod state;
 pub mod tabs;
 pub mod terminal;
+pub mod trust;
 pub mod view;
 
 use std::time::Instant;
@@ -106,15 +108,21 @@ pub fn run_driver(
 ) -> anyhow::Result<i32> {
     let interactive = args.iter().any(|a| a == "-I" || a == "--interactive");
     // Without the REPL, stderr can be a pipe: faster than a terminal under a flood.
-    run_live(
-        program,
-        args,
-        record,
-        !interactive,
+    let launch = Launch {
+        stderr_pipe: !interactive,
         interactive,
-        caps,
-        config,
-    )
+        mode: trust::Mode::Run,
+    };
+    run_live(program, args, record, launch, caps, config)
+}
+
+/// How a live run is started.
+struct Launch {
+    /// stderr is a pipe (no REPL needs a terminal there).
+    stderr_pipe: bool,
+    /// The user came to type: the command pane has the keyboard.
+    interactive: bool,
+    mode: trust::Mode,
 }
 
 /// A live run of `program`: a driver, or `nix build` whose stderr is a pipe.
@@ -122,11 +130,15 @@ fn run_live(
     program: std::ffi::OsString,
     args: Vec<std::ffi::OsString>,
     record: Record,
-    stderr_pipe: bool,
-    interactive: bool,
+    launch: Launch,
     caps: Caps,
     config: config::Config,
 ) -> anyhow::Result<i32> {
+    let Launch {
+        stderr_pipe,
+        interactive,
+        mode,
+    } = launch;
     // An interpreter running a script is called by the script.
     let interpreted = std::path::Path::new(&program)
         .file_name()
@@ -140,6 +152,7 @@ fn run_live(
     app.leave = config.leave;
     app.ssh_options = config.ssh_options;
     app.ssh_system_proxy = config.ssh_system_proxy;
+    app.checks.mode = mode;
     if interactive {
         // The user came to type.
         app.focus = view::Pane::Command;
@@ -205,12 +218,16 @@ pub fn run_interactive(
         return Ok(status.code().unwrap_or(1));
     }
     let driver = link.join("bin/nixos-test-driver");
+    let launch = Launch {
+        stderr_pipe: false,
+        interactive: true,
+        mode: trust::Mode::Run,
+    };
     let code = run_live(
         driver.into_os_string(),
         Vec::new(),
         record,
-        false,
-        true,
+        launch,
         caps,
         config,
     );
@@ -227,5 +244,10 @@ pub fn run_build(
     caps: Caps,
     config: config::Config,
 ) -> anyhow::Result<i32> {
-    run_live(program.into(), args, record, true, false, caps, config)
+    let launch = Launch {
+        stderr_pipe: true,
+        interactive: false,
+        mode: trust::Mode::Build,
+    };
+    run_live(program.into(), args, record, launch, caps, config)
 }

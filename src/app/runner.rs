@@ -285,11 +285,10 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
             } else {
                 StderrTo::OwnTerminal
             };
-            child = Some(
-                Child::spawn(&program, &args, cols, rows, stderr_to, send).map_err(|e| {
-                    anyhow::anyhow!("cannot start {}: {e}", program.to_string_lossy())
-                })?,
-            );
+            let spawned = Child::spawn(&program, &args, cols, rows, stderr_to, send)
+                .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", program.to_string_lossy()))?;
+            app.checks.driver_pid = Some(spawned.pid());
+            child = Some(spawned);
             if let Some(dir) = record {
                 let command: Vec<String> = std::iter::once(&program)
                     .chain(&args)

@@ -141,6 +141,10 @@ pub struct App {
     pub last_typed: Option<Instant>,
     /// Per test, the pause (breakpoint line) that pdb was told to leave.
     pub resumed: HashMap<usize, u64>,
+    /// What the host confirms: how the run came, the driver's process and configuration.
+    pub checks: super::trust::Checks,
+    /// A command shown for the user's yes before it runs.
+    pub confirm: Option<super::trust::Confirm>,
 }
 
 /// Lines below the first one on the first screen: one row less when the top row says what
@@ -198,6 +202,8 @@ impl App {
             announced: HashSet::new(),
             last_typed: None,
             resumed: HashMap::new(),
+            checks: super::trust::Checks::default(),
+            confirm: None,
         }
     }
 
@@ -279,7 +285,7 @@ impl App {
                     })
                     .and_then(|s| s.secs)
             })
-            .map(Duration::from_secs_f64)
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
     }
 
     /// Panes in focus order: the machines, then the driver.
@@ -375,6 +381,10 @@ impl App {
     }
 
     pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        // A question waits for its answer before anything else.
+        if self.confirm.is_some() {
+            return self.confirm_key(&key);
+        }
         // A key typed into the terminal changes nothing on screen until its echo comes back:
         // drawing now would only delay drawing the echo.
         if self.typing() && self.help.is_none() && self.prompt.is_none() {
@@ -416,6 +426,9 @@ impl App {
     }
 
     pub fn on_mouse(&mut self, ev: MouseEvent) -> Vec<Effect> {
+        if self.confirm.is_some() {
+            return Vec::new();
+        }
         let at = Position::new(ev.column, ev.row);
         let hit = self
             .drawn

@@ -5,8 +5,10 @@ use std::ffi::OsString;
 use super::child::{ChildEvent, StderrTo};
 use super::live::CommandPane;
 use super::state::{App, Effect, Message};
+use super::trust::Mode;
 use super::view::Pane;
-use crate::vsock::Address;
+use crate::vm::model::Source;
+use crate::vsock::address::{Address, check_socket, is_machine_name};
 use crate::vsock::ssh::{self, Route};
 
 /// How long a tab waits before trying an unreachable backdoor again.
@@ -61,6 +63,8 @@ pub struct Tab {
     pub running: bool,
     /// When a tab whose backdoor was not reachable tries again.
     pub retry_at: Option<std::time::Instant>,
+    /// What the user said yes to for this tab: the exact lines of its session.
+    pub approved: Option<Vec<String>>,
 }
 
 impl Tab {
@@ -78,6 +82,7 @@ impl Tab {
             last_error: String::new(),
             running: false,
             retry_at: None,
+            approved: None,
         }
     }
 
@@ -157,16 +162,30 @@ impl App {
 
     /// A new tab of `kind`, shown, with the keyboard.
     pub fn open_tab(&mut self, kind: TabKind, machine: String) -> Vec<Effect> {
+        self.open_tab_typing(kind, machine, None)
+    }
+
+    /// A new tab whose shell gets `line` typed once it is ready.
+    pub fn open_tab_typing(
+        &mut self,
+        kind: TabKind,
+        machine: String,
+        line: Option<String>,
+    ) -> Vec<Effect> {
         self.next_tab_id += 1;
         let id = self.next_tab_id;
-        self.tabs.push(Tab::new(id, kind, machine, self.tab_size));
+        let mut tab = Tab::new(id, kind, machine, self.tab_size);
+        if let Some(line) = line {
+            tab.queued.push_back((line, Ready::Shell));
+        }
+        self.tabs.push(tab);
         self.active_tab = Some(self.tabs.len() - 1);
         self.tab_input = true;
         self.connect(self.tabs.len() - 1)
     }
 
     /// Starts tab `i`'s session, or leaves it waiting for what it needs.
-    fn connect(&mut self, i: usize) -> Vec<Effect> {
+    pub(super) fn connect(&mut self, i: usize) -> Vec<Effect> {
         let Some(tab) = self.tabs.get(i) else {
             return Vec::new();
         };
@@ -177,25 +196,92 @@ impl App {
         }
     }
 
+    /// Whether tab `i` may start `lines` now: yes when nothing is in doubt or the user said
+    /// yes to exactly these lines; otherwise the question is put and the tab waits.
+    pub(super) fn cleared(&mut self, i: usize, lines: &[String], doubt: Option<String>) -> bool {
+        let Some(why) = doubt else {
+            return true;
+        };
+        let Some(tab) = self.tabs.get_mut(i) else {
+            return false;
+        };
+        if tab.approved.as_deref() == Some(lines) {
+            return true;
+        }
+        tab.waiting = Some("waiting for your answer: y runs it, n does not".into());
+        let id = tab.id;
+        self.ask(id, lines.to_vec(), why);
+        false
+    }
+
+    /// Why `address`, read from `source`, is not taken as it is.
+    fn address_doubt(&self, address: &Address, source: Source) -> Option<String> {
+        let Address::VsockMux { path } = address else {
+            // A CID and a container's name are all a command is built from.
+            return None;
+        };
+        if self.checks.mode == Mode::Run && source == Source::Terminal {
+            let under = super::trust::driver_tmp_dir();
+            return check_socket(path, &under)
+                .err()
+                .map(|d| format!("{d}: it may not be the driver's"));
+        }
+        Some(
+            match self.checks.mode {
+                Mode::Log => "the address comes from a saved log, which anyone could have written",
+                _ => "the address comes from the log stream, into which a guest can print",
+            }
+            .into(),
+        )
+    }
+
     /// Starts ssh for tab `i` if its machine has an address; else the tab waits for one.
     fn connect_ssh(&mut self, i: usize) -> Vec<Effect> {
         let Some(tab) = self.tabs.get(i) else {
             return Vec::new();
         };
         let machine = tab.machine.clone();
-        let command = self
+        let config = self.checks.config.as_ref();
+        let entry = self
             .current_test()
             .ssh
             .iter()
-            .find(|e| e.machine == machine)
-            .map(|e| e.command.clone());
-        let Some(address) = command.as_deref().and_then(Address::from_command) else {
-            if let Some(tab) = self.tabs.get_mut(i) {
-                tab.waiting = Some(format!(
+            .find(|e| e.machine == machine);
+        let found = if config.is_some_and(|c| c.is_container(&machine)) && is_machine_name(&machine)
+        {
+            // The driver's configuration says it is a container: its socket is known.
+            Ok((
+                Address::Nspawn {
+                    machine: machine.clone(),
+                },
+                None,
+            ))
+        } else {
+            match entry {
+                Some(e) => match &e.address {
+                    Some(a) => Ok((a.clone(), self.address_doubt(a, e.source))),
+                    None => Err(format!(
+                        "{machine}'s backdoor command is of no form vmscope runs: {}",
+                        e.command
+                    )),
+                },
+                None if config.is_some_and(|c| !c.ssh_backdoor) => Err(
+                    "the SSH backdoor is off in this test's configuration (sshBackdoor.enable)"
+                        .to_string(),
+                ),
+                None => Err(format!(
                     "waiting for {machine}'s SSH backdoor address (is sshBackdoor.enable on?)"
-                ));
+                )),
             }
-            return Vec::new();
+        };
+        let (address, doubt) = match found {
+            Ok(f) => f,
+            Err(why) => {
+                if let Some(tab) = self.tabs.get_mut(i) {
+                    tab.waiting = Some(why);
+                }
+                return Vec::new();
+            }
         };
         let route = if self.ssh_system_proxy {
             Route::System
@@ -208,11 +294,13 @@ impl App {
         };
         let mut args: Vec<OsString> = self.ssh_options.iter().map(OsString::from).collect();
         args.extend(ssh::command(&address, &route));
+        if !self.cleared(i, &[ssh::shell_line("ssh", &args)], doubt) {
+            return Vec::new();
+        }
         let Some(tab) = self.tabs.get_mut(i) else {
             return Vec::new();
         };
-        let target = args.last().map(|a| a.to_string_lossy().into_owned());
-        tab.start(target.unwrap_or_default(), self.tab_size, None);
+        tab.start(address.host(), self.tab_size, None);
         vec![Effect::OpenTab {
             id: tab.id,
             program: "ssh".into(),
@@ -230,8 +318,16 @@ impl App {
                 t.waiting.is_some() && !t.running && t.retry_at.is_none_or(|at| now >= at)
             })
             .collect();
-        let mut effects = Vec::new();
+        let mut effects = self.poll_checks();
         for i in waiting {
+            // A tab whose question is open waits for the answer.
+            if self
+                .confirm
+                .as_ref()
+                .is_some_and(|c| c.tab == self.tabs[i].id)
+            {
+                continue;
+            }
             effects.extend(self.connect(i));
         }
         for i in 0..self.tabs.len() {

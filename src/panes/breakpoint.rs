@@ -148,7 +148,7 @@ fn summary(
         field("when", when, Style::new());
     }
     if let Some(total) = t.global_timeout_secs {
-        let total_d = std::time::Duration::from_secs_f64(total.max(0.0));
+        let total_d = std::time::Duration::try_from_secs_f64(total).unwrap_or_default();
         match app.timeout_left() {
             Some(left) if app.paused() => field(
                 "timeout",
@@ -306,8 +306,18 @@ fn script_frames(traceback: &[String]) -> Vec<&String> {
 }
 
 fn headline(app: &App, t: &Test, freeze: Option<&Freeze>) -> (String, Color) {
-    if t.breakpoint.is_some() && app.paused() {
-        return ("⏸ PAUSED AT A BREAKPOINT".into(), Color::Magenta);
+    if let Some(b) = &t.breakpoint
+        && app.paused()
+    {
+        return if b.verified {
+            ("⏸ PAUSED AT A BREAKPOINT".into(), Color::Magenta)
+        } else {
+            // A line says so; nothing on this host confirms it.
+            (
+                "⏸ BREAKPOINT (claimed, not confirmed)".into(),
+                Color::Magenta,
+            )
+        };
     }
     if t.breakpoint.is_some() {
         return ("▶ LEFT THE BREAKPOINT".into(), Color::Yellow);

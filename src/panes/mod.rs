@@ -1,6 +1,7 @@
 //! What is drawn: one module per visual region. A pane draws from state; it owns no I/O.
 
 pub mod breakpoint;
+pub mod confirm;
 pub mod help;
 pub mod log_pane;
 pub mod machine_list;
@@ -129,6 +130,9 @@ fn draw_bottom(f: &mut Frame<'_>, area: Rect, l: &layout::Layout, app: &App) {
             Rect::new(area.x, area.y + 1, area.width, area.height - 2),
             app,
         );
+    }
+    if let Some(c) = &app.confirm {
+        confirm::draw(f, area, c);
     }
 }
 

@@ -222,20 +222,34 @@ pub fn is_known_nested(msg: &str) -> bool {
     STARTS.iter().any(|s| msg.starts_with(s))
 }
 
+/// Longest duration taken from a log: a century. Anything longer (or negative, or not a
+/// number) is not a duration the driver printed.
+pub const MAX_SECONDS: f64 = 100.0 * 365.0 * 86_400.0;
+
+/// A duration in seconds as the driver prints it (`3.02`, `3600.0`, `600`). A log can say
+/// anything (`1e20`, `-1`, `inf`, `NaN`): only a finite, non-negative number up to
+/// [`MAX_SECONDS`] is one.
+pub fn seconds(text: &str) -> Option<f64> {
+    let text = text.trim();
+    // Rust's float syntax takes `inf`, `NaN` and exponents; the driver prints digits and a dot.
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    let secs: f64 = text.parse().ok()?;
+    (secs.is_finite() && (0.0..=MAX_SECONDS).contains(&secs)).then_some(secs)
+}
+
 /// `(finished: MSG, in N.NN seconds)`: the message and the seconds.
 pub fn finished(msg: &str) -> Option<(&str, f64)> {
     let inner = msg.strip_prefix("(finished: ")?.strip_suffix(" seconds)")?;
     let comma = inner.rfind(", in ")?;
-    let secs = inner[comma + 5..].parse().ok()?;
+    let secs = seconds(&inner[comma + 5..])?;
     Some((&inner[..comma], secs))
 }
 
 /// The early Python driver's block end: `(0.05 seconds)`.
 pub fn early_close(msg: &str) -> Option<f64> {
-    msg.strip_prefix('(')?
-        .strip_suffix(" seconds)")?
-        .parse()
-        .ok()
+    seconds(msg.strip_prefix('(')?.strip_suffix(" seconds)")?)
 }
 
 /// `QEMU running (pid N)`, `kill QemuMachine (pid N)`, `killing NAME (pid N)`: the pid.
@@ -305,7 +319,17 @@ pub fn remote_pdb_address(text: &str) -> Option<(String, u16)> {
     };
     let port = port.trim().parse().ok()?;
     let host = host.trim();
-    (!host.is_empty() && !host.contains(char::is_whitespace)).then(|| (host.to_string(), port))
+    // Only loopback: pdb is on this host (or in the sandbox), and a host to connect to must
+    // never come from text a guest could have printed.
+    (is_loopback(host) && port != 0).then(|| (host.to_string(), port))
+}
+
+/// `127.0.0.1` (any of 127/8), `::1` or `localhost`.
+pub fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A REPL prompt line of an interactive transcript: `>>> `, `In [n]: `, `...: `.
@@ -393,6 +417,29 @@ pub fn test_name_in_path(text: &str) -> Option<&str> {
     (!name.is_empty()).then_some(name)
 }
 
+/// The host of `build of '…' on 'ssh://[USER@]HOST' failed` (also `ssh-ng://`), when it is
+/// a plain host name that ssh takes as one: the paused sandbox of a debug hook is there.
+pub fn remote_builder(text: &str) -> Option<&str> {
+    let rest = text.split_once("' on '")?.1;
+    let uri = &rest[..rest.find('\'')?];
+    let host = uri
+        .strip_prefix("ssh://")
+        .or_else(|| uri.strip_prefix("ssh-ng://"))?;
+    let host = host.split('?').next()?;
+    let (user, name) = host.rsplit_once('@').unwrap_or(("", host));
+    let plain = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    };
+    let ok = !name.is_empty()
+        && !name.starts_with(['-', '.'])
+        && !user.starts_with('-')
+        && plain(name)
+        && plain(user)
+        && host.len() <= 253;
+    ok.then_some(host)
+}
+
 /// `failed with exit code N` in a Nix builder line.
 pub fn builder_exit_code(text: &str) -> Option<i32> {
     let rest = text.split_once("failed with exit code ")?.1;
@@ -451,6 +498,10 @@ mod tests {
             Some(("::1".into(), 4444))
         );
         for bad in [
+            "RemotePdb session open at 10.0.0.1:4444, waiting for connection ...",
+            "RemotePdb session open at evil.example:4444, waiting for connection ...",
+            "RemotePdb session open at ('192.168.1.2', 4444), waiting for connection ...",
+            "RemotePdb session open at 127.0.0.1:0, waiting for connection ...",
             "RemotePdb session open at 127.0.0.1, waiting for connection ...",
             "RemotePdb session open at 127.0.0.1:port, waiting",
             "RemotePdb session open at :4444, waiting",
@@ -523,6 +574,27 @@ mod tests {
     }
 
     #[test]
+    fn durations_from_a_log_are_bounded() {
+        assert_eq!(seconds("3.02"), Some(3.02));
+        assert_eq!(seconds("3600.0"), Some(3600.0));
+        assert_eq!(seconds("600"), Some(600.0));
+        for bad in [
+            "1e20",
+            "-1",
+            "inf",
+            "NaN",
+            "",
+            ".",
+            "1.2.3",
+            "99999999999999999999",
+        ] {
+            assert_eq!(seconds(bad), None, "{bad}");
+        }
+        assert_eq!(finished("(finished: x, in 1e20 seconds)"), None);
+        assert_eq!(early_close("(-1 seconds)"), None);
+    }
+
+    #[test]
     fn breakpoints_are_validated() {
         let ok = "Breakpoint reached, run 'sudo /nix/store/ksr4kryl9jl2rmgyhjw9bn2divr3s2d5-attach/bin/attach 3766386'";
         assert_eq!(
@@ -580,6 +652,28 @@ mod tests {
             Some("xl version")
         );
         assert_eq!(pid_in("kill QemuMachine (pid 26712)"), Some(26712));
+    }
+
+    #[test]
+    fn remote_builders() {
+        assert_eq!(
+            remote_builder(
+                "error: build of '/nix/store/abc-vm-test-run-foo.drv' on 'ssh://alice@builder.example.org' failed: Cannot build"
+            ),
+            Some("alice@builder.example.org")
+        );
+        assert_eq!(
+            remote_builder("error: build of '/nix/store/a.drv' on 'ssh-ng://b1' failed"),
+            Some("b1")
+        );
+        for bad in [
+            "error: build of '/nix/store/a.drv' on 'ssh://-oProxyCommand=x' failed",
+            "error: build of '/nix/store/a.drv' on 'ssh://a;b' failed",
+            "error: build of '/nix/store/a.drv' on 'daemon' failed",
+            "error: build of '/nix/store/a.drv' on 'ssh://' failed",
+        ] {
+            assert_eq!(remote_builder(bad), None, "{bad}");
+        }
     }
 
     #[test]

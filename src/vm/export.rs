@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::model::{
-    Failure, MachineState, Outcome, StepId, StepKind, StepState, Subtest, Test, TestRun,
+    Failure, MachineState, Outcome, Source, StepId, StepKind, StepState, Subtest, Test, TestRun,
     TriggerKind,
 };
 use crate::vsock::Address;
@@ -79,7 +79,9 @@ pub struct FailureReport<'a> {
 pub struct SshReport<'a> {
     pub machine: &'a str,
     pub command: &'a str,
-    pub address: Option<Address>,
+    /// What vmscope would connect to (`null`: a command of no form it runs).
+    pub address: Option<&'a Address>,
+    pub source: Source,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,6 +89,8 @@ pub struct BreakpointReport<'a> {
     pub attach: &'a str,
     pub id: &'a str,
     pub line: u64,
+    /// A `sleep ID` marker process confirmed it (live runs only; a log is only a claim).
+    pub verified: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -140,13 +144,15 @@ fn test_report(t: &Test, live: bool) -> TestReport<'_> {
             .map(|e| SshReport {
                 machine: &e.machine,
                 command: &e.command,
-                address: Address::from_command(&e.command),
+                address: e.address.as_ref(),
+                source: e.source,
             })
             .collect(),
         breakpoint: t.breakpoint.as_ref().map(|b| BreakpointReport {
             attach: &b.line.attach,
             id: &b.line.id,
             line: b.at_line + 1,
+            verified: b.verified,
         }),
         pdb: t
             .pdb

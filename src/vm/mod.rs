@@ -2,6 +2,7 @@
 //! and wrapping, the `TestRun` model, the bounded line store, and the byte sources.
 
 pub mod classify;
+pub mod config;
 pub mod export;
 pub mod model;
 pub mod parser;

@@ -156,11 +156,27 @@ impl Outcome {
     }
 }
 
+/// Where a line that names something to connect to was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The driver's terminal (its stdout) of a live run, before the test script ran: only
+    /// the driver writes there then.
+    Terminal,
+    /// The log stream (stderr, a build log, a saved file), before any machine started. A
+    /// saved file can say anything, so what it names is asked about before it is used.
+    Stream,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SshEntry {
     pub machine: String,
-    /// The command exactly as the driver printed it.
+    /// The command exactly as the driver printed it (shown, never run).
     pub command: String,
+    /// The address read from it, in a form vmscope builds commands from; `None` when the
+    /// command is of no form the driver prints (a forged ProxyCommand, an odd path).
+    pub address: Option<crate::vsock::Address>,
+    pub source: Source,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -169,6 +185,10 @@ pub struct Breakpoint {
     pub line: BreakpointLine,
     /// Input line of the breakpoint.
     pub at_line: u64,
+    /// A process `sleep ID` was found where the debug hook forks it (the driver's own
+    /// processes for `run`, this host for a sandboxed build): the driver really paused.
+    /// A line alone is only a claim, since a guest can print it.
+    pub verified: bool,
 }
 
 /// What made the run stop to be looked at.
@@ -277,6 +297,10 @@ pub struct Test {
     pub timed_out: bool,
     pub finished: bool,
     pub caps: Caps,
+    /// Machine names not taken because the test had as many machines as it keeps.
+    pub machines_refused: u64,
+    /// The remote builder Nix says the build ran on (`ssh://HOST`): a paused sandbox is there.
+    pub builder: Option<String>,
 }
 
 impl Test {
@@ -304,6 +328,8 @@ impl Test {
             timed_out: false,
             finished: false,
             caps,
+            machines_refused: 0,
+            builder: None,
         }
     }
 

@@ -30,11 +30,12 @@ const COMMON: &[&str] = &[
 pub fn command(address: &Address, route: &Route) -> Vec<OsString> {
     let mut args: Vec<OsString> = COMMON.iter().map(OsString::from).collect();
     match address {
-        Address::ProxyCommand { proxy_command } => {
-            // An nspawn container keeps the ProxyCommand the driver printed.
+        Address::Nspawn { machine } => {
+            // The container's exported ssh socket, in the form the driver uses, built here
+            // from the validated name.
             args.push("-o".into());
-            args.push(format!("ProxyCommand={proxy_command}").into());
-            args.push("bash".into());
+            args.push(format!("ProxyCommand={}", Address::nspawn_proxy(machine)).into());
+            args.push(address.host().into());
         }
         Address::VsockMux { path } => {
             if let Route::Proxy(me) = route {
@@ -58,8 +59,34 @@ pub fn command(address: &Address, route: &Route) -> Vec<OsString> {
 /// `%n` is the host as typed: ssh lowercases `%h`, and a socket's path may have capitals.
 fn proxy_option(program: &OsString) -> OsString {
     let p = program.to_string_lossy();
-    let quoted = format!("'{}'", p.replace('\'', r"'\''"));
-    format!("ProxyCommand={quoted} proxy %n %p").into()
+    format!("ProxyCommand={} proxy %n %p", quote_always(&p)).into()
+}
+
+fn quote_always(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// `word` as a POSIX shell reads it back as one word: as it is when it holds only plain
+/// characters, single-quoted otherwise.
+pub fn quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_.,:=+@%-".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        quote_always(word)
+    }
+}
+
+/// A command line as a shell would take it: what a confirmation shows, and what is typed
+/// into a shell.
+pub fn shell_line<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S]) -> String {
+    std::iter::once(quote(program))
+        .chain(args.iter().map(|a| quote(&a.as_ref().to_string_lossy())))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -121,7 +148,7 @@ mod tests {
     }
 
     #[test]
-    fn nspawn_keeps_its_own_proxy_command() {
+    fn nspawn_gets_the_proxy_command_built_here() {
         let a = Address::from_command(
             "ssh -o User=root -o ProxyCommand=\"socat - UNIX-CLIENT:/run/systemd/nspawn/unix-export/c1/ssh\" bash",
         )
@@ -134,6 +161,24 @@ mod tests {
                 )
             );
         }
+    }
+
+    #[test]
+    fn shell_lines_quote_what_a_shell_would_read() {
+        assert_eq!(
+            shell_line("ssh", &["-o", "User=root", "vsock/3"]),
+            "ssh -o User=root vsock/3"
+        );
+        assert_eq!(
+            shell_line(
+                "ssh",
+                &["-o", "ProxyCommand=socat - UNIX-CLIENT:/x/ssh", "bash"]
+            ),
+            "ssh -o 'ProxyCommand=socat - UNIX-CLIENT:/x/ssh' bash"
+        );
+        assert_eq!(quote("a'b"), r"'a'\''b'");
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("$(id)"), "'$(id)'");
     }
 
     #[test]

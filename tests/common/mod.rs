@@ -141,3 +141,81 @@ pub fn fake_driver() -> String {
         .display()
         .to_string()
 }
+
+/// The debug hook's marker process, `sleep ID`, as the driver forks it: it confirms a
+/// breakpoint line. Killed when dropped.
+pub struct Marker(std::process::Child);
+
+impl Marker {
+    pub fn start(id: &str) -> Self {
+        let child = std::process::Command::new("sleep")
+            .arg(id)
+            .spawn()
+            .expect("sleep runs");
+        // Until it has exec'd, its command line is the test's.
+        for _ in 0..200 {
+            let cmd = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap_or_default();
+            if cmd == format!("sleep\0{id}\0").as_bytes() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Self(child)
+    }
+}
+
+impl Drop for Marker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A directory shaped like the store, with `<hash>-attach/bin/attach` in it: the parser
+/// accepts it as the debug hook's program through `ParseOptions::extra_attach_store`.
+pub struct AttachStore {
+    pub dir: tempfile::TempDir,
+    pub attach: String,
+}
+
+pub const ATTACH_HASH: &str = "ksr4kryl9jl2rmgyhjw9bn2divr3s2d5";
+
+pub fn attach_store() -> AttachStore {
+    let dir = tempfile::tempdir().unwrap();
+    let attach = dir.path().join(format!("{ATTACH_HASH}-attach/bin/attach"));
+    std::fs::create_dir_all(attach.parent().unwrap()).unwrap();
+    std::fs::write(&attach, "#!/bin/sh\n").unwrap();
+    AttachStore {
+        attach: attach.display().to_string(),
+        dir,
+    }
+}
+
+/// A live app whose parser accepts `store`'s attach program.
+pub fn app_with_store(
+    store: &AttachStore,
+    mode: vmscope::app::trust::Mode,
+) -> vmscope::app::state::App {
+    use vmscope::vm::{Caps, ParseOptions, Parser};
+    let mut app = vmscope::app::state::App::new(
+        Caps::default(),
+        vmscope::app::keymap::Keymap::defaults(),
+        "driver".into(),
+        true,
+    );
+    app.parser = Parser::new(
+        Caps::default(),
+        ParseOptions {
+            extra_attach_store: Some(store.dir.path().display().to_string()),
+            ..ParseOptions::default()
+        },
+    );
+    app.parser.run.live = true;
+    app.checks.mode = mode;
+    app
+}
+
+/// The key `c` pressed.
+pub fn key(c: char) -> crossterm::event::KeyEvent {
+    crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char(c))
+}

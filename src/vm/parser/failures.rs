@@ -17,6 +17,7 @@ impl Parser {
                 self.run.tests[t].breakpoint = Some(Breakpoint {
                     line: bp,
                     at_line: line,
+                    verified: false,
                 });
                 self.trigger(t, TriggerKind::Breakpoint);
             }

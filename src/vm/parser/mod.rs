@@ -17,8 +17,8 @@ use std::collections::HashMap;
 
 use super::classify::{self as c, NESTED_START, Wrap};
 use super::model::{
-    Failure, FailureKind, Machine, MachineState, ROOT, SshEntry, StepId, StepState, Test, TestRun,
-    TriggerKind, line_kind as k,
+    Failure, FailureKind, Machine, MachineState, ROOT, Source, SshEntry, StepId, StepState, Test,
+    TestRun, TriggerKind, line_kind as k,
 };
 use super::sanitize;
 use super::splitter::{LineSplitter, Piece};
@@ -26,6 +26,10 @@ use super::store::{Caps, LineStore};
 
 /// How far back an early-driver `(N seconds)` close looks for its start.
 const EARLY_CLOSE_LOOKBACK: usize = 4000;
+
+/// Machines (and backdoor entries) a test keeps at most: real tests have a handful, a log
+/// that names more is not one the driver wrote.
+pub const MAX_MACHINES: usize = 1024;
 
 #[derive(Debug, Clone, Default)]
 pub struct ParseOptions {
@@ -70,6 +74,11 @@ struct TestState {
     exception_seen: bool,
     /// Steps failed by the current failure, outermost first.
     failed_chain: Vec<StepId>,
+    /// The test script may have run: a machine started, a serial line arrived or the first
+    /// symbols block was printed (the driver prints it right before it runs the script).
+    /// From here on a guest can write into the stream, so blocks that name addresses are
+    /// no longer read.
+    script_started: bool,
 }
 
 impl TestState {
@@ -82,6 +91,7 @@ impl TestState {
             pending: None,
             exception_seen: false,
             failed_chain: Vec::new(),
+            script_started: false,
         }
     }
 
@@ -111,6 +121,11 @@ pub struct Parser {
     /// Lines of the driver's terminal (stdout), read only for the blocks that name machines.
     term_splitter: LineSplitter,
     term_block: TermBlock,
+    /// The driver's terminal has shown the REPL or the test script may have run: what it
+    /// prints from now on may be the script's (or a guest's) text.
+    term_closed: bool,
+    /// The machines of the driver's configuration, when it was read: no other name is one.
+    known: Option<std::collections::HashSet<String>>,
     /// A test whose run must be frozen once the current line is stored (and the failure
     /// that did it).
     trigger: Option<(usize, TriggerKind, u64, Option<usize>)>,
@@ -141,6 +156,8 @@ impl Parser {
             time_ms: super::store::NO_TIME,
             term_splitter: LineSplitter::new(max_line),
             term_block: TermBlock::None,
+            term_closed: false,
+            known: None,
             trigger: None,
         }
     }
@@ -206,11 +223,15 @@ impl Parser {
     }
 
     fn terminal_line(&mut self, raw: &[u8]) {
+        let t = self.current;
+        if self.term_closed || self.states[t].script_started {
+            self.term_closed = true;
+            return;
+        }
         let mut display = String::new();
         sanitize::sanitize_into(raw, &mut display);
         let plain = sanitize::strip_sgr(&display);
         let plain = plain.trim_end();
-        let t = self.current;
         self.term_block = match self.term_block {
             TermBlock::Symbols => {
                 if let Some(list) = plain.strip_prefix("    ") {
@@ -218,12 +239,14 @@ impl Parser {
                         self.ensure_machine(t, name, true);
                     }
                 }
+                // The REPL or the test script comes next.
+                self.term_closed = true;
                 TermBlock::None
             }
             TermBlock::Ssh if plain.starts_with("Note:") => TermBlock::Ssh,
             TermBlock::Ssh => match ssh_entry(plain) {
                 Some((name, command)) => {
-                    self.record_ssh(t, name, command);
+                    self.record_ssh(t, name, command, Source::Terminal);
                     TermBlock::Ssh
                 }
                 None => TermBlock::None,
@@ -234,19 +257,42 @@ impl Parser {
             self.term_block = TermBlock::Symbols;
         } else if plain == "SSH backdoor enabled, the machines can be accessed like this:" {
             self.term_block = TermBlock::Ssh;
+        } else if c::repl_prompt(plain).is_some() {
+            self.term_closed = true;
         }
     }
 
-    /// A machine's backdoor command; printed again later (`dump_machine_ssh()`), it replaces
-    /// the earlier one.
-    fn record_ssh(&mut self, t: usize, name: &str, command: &str) {
-        self.ensure_machine(t, name, false);
-        let test = &mut self.run.tests[t];
-        test.ssh.retain(|e| e.machine != name);
-        test.ssh.push(SshEntry {
+    /// A machine's backdoor command, read before the test script ran. One entry per
+    /// machine, the first one kept: a later copy may come from anyone.
+    fn record_ssh(&mut self, t: usize, name: &str, command: &str, source: Source) {
+        if self.run.tests[t].ssh.len() >= MAX_MACHINES
+            || self.run.tests[t].ssh.iter().any(|e| e.machine == name)
+        {
+            return;
+        }
+        if self.ensure_machine(t, name, false).is_none() {
+            return;
+        }
+        let address = crate::vsock::Address::from_command(command).filter(|a| match a {
+            crate::vsock::Address::Nspawn { machine } => machine == name,
+            _ => true,
+        });
+        self.run.tests[t].ssh.push(SshEntry {
             machine: name.to_string(),
             command: command.to_string(),
+            address,
+            source,
         });
+    }
+
+    /// The machines of the driver's configuration file (a live run): they are the test's
+    /// machines, in the driver's order, and no line names another one.
+    pub fn known_machines(&mut self, names: &[String]) {
+        let t = self.current;
+        for name in names {
+            self.ensure_machine(t, name, false);
+        }
+        self.known = Some(names.iter().cloned().collect());
     }
 
     /// The input has ended: flush the last line and settle open steps.
@@ -456,6 +502,9 @@ impl Parser {
                 t = self.test_named(name);
             }
         }
+        if let Some(host) = c::remote_builder(trimmed) {
+            self.run.tests[t].builder = Some(host.to_string());
+        }
         if is_builder && trimmed.contains("failed with exit code") {
             let code = c::builder_exit_code(trimmed);
             self.tail_test = Some(t);
@@ -546,7 +595,7 @@ impl Parser {
         match self.states[t].mode {
             Mode::Symbols(n) => {
                 if let Some(list) = plain.strip_prefix("    ") {
-                    if n == 0 {
+                    if n == 0 && !self.states[t].script_started {
                         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                             if c::is_name(name) {
                                 self.ensure_machine(t, name, true);
@@ -554,6 +603,8 @@ impl Parser {
                         }
                     }
                     self.states[t].mode = if n >= 2 {
+                        // The driver runs the test script right after this block.
+                        self.states[t].script_started = true;
                         Mode::Normal
                     } else {
                         Mode::Symbols(n + 1)
@@ -561,6 +612,7 @@ impl Parser {
                     self.push_driver(t, display, plain, has_sgr, k::PLAIN);
                     return;
                 }
+                self.states[t].script_started = true;
                 self.states[t].mode = Mode::Normal;
             }
             Mode::Ssh => {
@@ -569,7 +621,7 @@ impl Parser {
                     return;
                 }
                 if let Some((name, command)) = ssh_entry(plain) {
-                    self.record_ssh(t, name, command);
+                    self.record_ssh(t, name, command, Source::Stream);
                     self.push_driver(t, display, plain, has_sgr, k::PLAIN);
                     return;
                 }
@@ -629,6 +681,8 @@ impl Parser {
             return;
         }
         if c::repl_prompt(plain).is_some() {
+            // The user types from here on: the test script's code runs.
+            self.states[t].script_started = true;
             self.push_driver(t, display, plain, has_sgr, k::PROMPT);
             return;
         }
@@ -663,7 +717,13 @@ impl Parser {
         off: usize,
         has_sgr: bool,
     ) {
-        let m = self.ensure_machine(t, name, false);
+        // A guest is writing: whatever follows may be its text.
+        self.states[t].script_started = true;
+        let Some(m) = self.ensure_machine(t, name, false) else {
+            // More machines than any test has: the line stays in the driver's log.
+            self.push_driver(t, display, plain, has_sgr, k::OUTPUT);
+            return;
+        };
         let time = self.stamp();
         let text_plain = &plain[off..];
         let mut text = if has_sgr {
@@ -721,8 +781,10 @@ impl Parser {
                 display[off..].starts_with(NESTED_START)
             };
             if known.is_some() || coloured_start || c::is_machine_message(m) {
-                machine = Some(known.unwrap_or_else(|| self.ensure_machine(t, name, false)));
-                msg = m;
+                machine = known.or_else(|| self.ensure_machine(t, name, false));
+                if machine.is_some() {
+                    msg = m;
+                }
             }
         }
         let msg_display = if has_sgr {
@@ -845,6 +907,12 @@ impl Parser {
     /// What a message says about the run beyond the step tree.
     fn after_message(&mut self, t: usize, machine: Option<usize>, msg: &str, line: u64) {
         if let Some(m) = machine {
+            if msg.starts_with("starting vm")
+                || msg.starts_with("QEMU running (pid ")
+                || msg.starts_with("systemd-nspawn running (pid ")
+            {
+                self.states[t].script_started = true;
+            }
             let mach = &mut self.run.tests[t].machines[m];
             if msg.starts_with("starting vm") {
                 mach.state = MachineState::Booting;
@@ -900,7 +968,7 @@ impl Parser {
                 mach.pid = mach.pid.or(pid);
             }
         } else if let Some(rest) = msg.strip_prefix("test script finished in ") {
-            test.script_secs = rest.trim_end_matches('s').parse().ok();
+            test.script_secs = rest.strip_suffix('s').and_then(c::seconds);
             if test
                 .failures
                 .iter()
@@ -909,11 +977,13 @@ impl Parser {
                 test.passed_evidence = true;
             }
         } else if let Some(rest) = msg.strip_prefix("Test will time out and terminate in ") {
-            test.global_timeout_secs = rest.trim_end_matches(" seconds").parse().ok();
+            test.global_timeout_secs = rest.strip_suffix(" seconds").and_then(c::seconds);
             test.global_timeout_at_ms = arrived;
         } else if msg == "additionally exposed symbols:" {
             self.states[t].mode = Mode::Symbols(0);
-        } else if msg == "SSH backdoor enabled, the machines can be accessed like this:" {
+        } else if msg == "SSH backdoor enabled, the machines can be accessed like this:"
+            && !self.states[t].script_started
+        {
             self.states[t].mode = Mode::Ssh;
         } else if let Some(addr) = c::remote_pdb_address(msg) {
             test.pdb = Some(addr);
@@ -959,10 +1029,18 @@ impl Parser {
         }
     }
 
-    fn ensure_machine(&mut self, t: usize, name: &str, from_symbols: bool) -> usize {
+    /// The machine named `name`, added if it is new; `None` once the test has
+    /// [`MAX_MACHINES`] (the names refused are counted).
+    fn ensure_machine(&mut self, t: usize, name: &str, from_symbols: bool) -> Option<usize> {
         let test = &mut self.run.tests[t];
         if let Some(i) = test.machine(name) {
-            return i;
+            return Some(i);
+        }
+        if test.machines.len() >= MAX_MACHINES
+            || self.known.as_ref().is_some_and(|k| !k.contains(name))
+        {
+            test.machines_refused += 1;
+            return None;
         }
         let py = c::pythonize(name);
         if !from_symbols
@@ -973,7 +1051,7 @@ impl Parser {
         {
             // The symbols block spells names as Python identifiers.
             test.rename_machine(i, name);
-            return i;
+            return Some(i);
         }
         if from_symbols
             && let Some(i) = test
@@ -981,9 +1059,9 @@ impl Parser {
                 .iter()
                 .position(|m| c::pythonize(&m.name) == name)
         {
-            return i;
+            return Some(i);
         }
-        test.add_machine(Machine {
+        Some(test.add_machine(Machine {
             name: name.to_string(),
             state: MachineState::NotStarted,
             pid: None,
@@ -991,7 +1069,7 @@ impl Parser {
             first_seen_ms: (self.time_ms != super::store::NO_TIME).then_some(self.time_ms),
             serial: LineStore::new(self.run.caps),
             serial_lines: 0,
-        })
+        }))
     }
 
     fn push_driver(
