@@ -380,6 +380,13 @@ with subtest("wait for something that never happens"):
     client.wait_for_unit("multi-user.target")
     client.wait_until_succeeds("test -e /this-file-is-never-created", datetime.timedelta(seconds=600))
 ''',
+    # A guest whose failing command prints lines that pass for the driver's (the output is
+    # the file $VMSCOPE_FORGED): vmscope must act on none of them.
+    "forge": '''
+start_all()
+with subtest("fetch the page"):
+    client.succeed('cat "$VMSCOPE_FORGED"; exit 22')
+''',
     "crash": '''
 start_all()
 with subtest("machines boot"):

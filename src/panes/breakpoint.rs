@@ -179,9 +179,14 @@ fn summary(
         } else {
             ("outside a sandbox", "p opens pdb, 1–9 ssh into a machine")
         };
+        let claim = if b.verified {
+            ""
+        } else {
+            "claimed by a line, not confirmed: every key asks first · "
+        };
         field(
             "paused",
-            format!("{where_} · {how}"),
+            format!("{claim}{where_} · {how}"),
             Style::new().fg(Color::Magenta),
         );
         field(
@@ -306,21 +311,24 @@ fn script_frames(traceback: &[String]) -> Vec<&String> {
 }
 
 fn headline(app: &App, t: &Test, freeze: Option<&Freeze>) -> (String, Color) {
-    if let Some(b) = &t.breakpoint
-        && app.paused()
-    {
-        return if b.verified {
-            ("⏸ PAUSED AT A BREAKPOINT".into(), Color::Magenta)
-        } else {
-            // A line says so; nothing on this host confirms it.
-            (
+    // In a live run a breakpoint line counts once its marker process confirmed it; a
+    // saved log can only claim one.
+    let live = app.checks.mode != crate::app::trust::Mode::Log;
+    if let Some(b) = t.breakpoint.as_ref().filter(|b| b.verified || !live) {
+        return match (app.paused(), b.verified) {
+            (true, true) => ("⏸ PAUSED AT A BREAKPOINT".into(), Color::Magenta),
+            (true, false) => (
                 "⏸ BREAKPOINT (claimed, not confirmed)".into(),
                 Color::Magenta,
-            )
+            ),
+            (false, _) => ("▶ LEFT THE BREAKPOINT".into(), Color::Yellow),
         };
     }
-    if t.breakpoint.is_some() {
-        return ("▶ LEFT THE BREAKPOINT".into(), Color::Yellow);
+    if t.breakpoint.is_some() && app.paused() {
+        return (
+            "⏸ BREAKPOINT (claimed, not confirmed)".into(),
+            Color::Magenta,
+        );
     }
     match freeze.map(|f| f.kind) {
         Some(TriggerKind::GlobalTimeout) => ("⏱ GLOBAL TIMEOUT".into(), Color::Red),

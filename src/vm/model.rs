@@ -375,7 +375,7 @@ impl Test {
     /// Takes the run as it is now as the moment of failure, unless something failed
     /// already (a freeze made by hand gives way to a real trigger).
     pub fn freeze_now(&mut self, kind: TriggerKind, line: u64, ms: Option<u32>) -> bool {
-        if self.failure_freeze().is_some() {
+        if !self.may_freeze(kind) {
             return false;
         }
         self.freeze = Some(Freeze {
@@ -387,6 +387,16 @@ impl Test {
             failure: None,
         });
         true
+    }
+
+    /// Whether a trigger of `kind` takes the moment: nothing went wrong yet, or only a
+    /// breakpoint line was seen and now something fails (the driver reports a failure
+    /// before its breakpoint, so a breakpoint first may be a guest's line).
+    pub fn may_freeze(&self, kind: TriggerKind) -> bool {
+        match self.failure_freeze() {
+            None => true,
+            Some(f) => f.kind == TriggerKind::Breakpoint && kind != TriggerKind::Breakpoint,
+        }
     }
 
     /// The freeze of something that went wrong (not one made by hand).

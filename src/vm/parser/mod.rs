@@ -180,7 +180,7 @@ impl Parser {
 
     /// Marks test `t` to be frozen at the line being read (the first trigger wins).
     pub(super) fn trigger(&mut self, t: usize, kind: TriggerKind) {
-        if self.run.tests[t].failure_freeze().is_none() && self.trigger.is_none() {
+        if self.run.tests[t].may_freeze(kind) && self.trigger.is_none() {
             let failure =
                 (kind != TriggerKind::Breakpoint).then_some(self.run.tests[t].failures.len());
             self.trigger = Some((t, kind, self.run.lines.saturating_sub(1), failure));
@@ -968,7 +968,10 @@ impl Parser {
                 mach.pid = mach.pid.or(pid);
             }
         } else if let Some(rest) = msg.strip_prefix("test script finished in ") {
-            test.script_secs = rest.strip_suffix('s').and_then(c::seconds);
+            // The first one is the driver's; a guest can print more.
+            test.script_secs = test
+                .script_secs
+                .or_else(|| rest.strip_suffix('s').and_then(c::seconds));
             if test
                 .failures
                 .iter()
@@ -977,8 +980,10 @@ impl Parser {
                 test.passed_evidence = true;
             }
         } else if let Some(rest) = msg.strip_prefix("Test will time out and terminate in ") {
-            test.global_timeout_secs = rest.strip_suffix(" seconds").and_then(c::seconds);
-            test.global_timeout_at_ms = arrived;
+            if test.global_timeout_secs.is_none() {
+                test.global_timeout_secs = rest.strip_suffix(" seconds").and_then(c::seconds);
+                test.global_timeout_at_ms = arrived;
+            }
         } else if msg == "additionally exposed symbols:" {
             self.states[t].mode = Mode::Symbols(0);
         } else if msg == "SSH backdoor enabled, the machines can be accessed like this:"
