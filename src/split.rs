@@ -12,17 +12,65 @@ use crate::vm::export::file_stem;
 use crate::vm::source::{Input, read_all};
 use crate::vm::{Caps, ParseOptions, Parser, TestRun};
 
-/// Files of one test while it is written: under a scratch directory named by test index,
-/// because a test's name may only be known at the end of the input.
+/// Files held open at most: a log may name a thousand machines, and a process may open only
+/// so many files. The others are closed and opened again to append.
+const OPEN_FILES: usize = 64;
+
+type Key = (usize, Option<String>);
+
+/// Files of one test while it is written: under a scratch directory per test with a name of
+/// its own (no test or machine can be called that), because a test's name may only be
+/// known at the end of the input.
 struct Writer {
     out: PathBuf,
-    files: HashMap<(usize, Option<String>), BufWriter<File>>,
+    scratch: HashMap<usize, PathBuf>,
+    files: HashMap<Key, (BufWriter<File>, u64)>,
+    /// Files created so far: opened again, they are appended to.
+    created: std::collections::HashSet<Key>,
+    uses: u64,
     error: Option<std::io::Error>,
 }
 
 impl Writer {
-    fn scratch(&self, test: usize) -> PathBuf {
-        self.out.join(format!(".vmscope-split-{test}"))
+    fn scratch(&mut self, test: usize) -> std::io::Result<PathBuf> {
+        if let Some(dir) = self.scratch.get(&test) {
+            return Ok(dir.clone());
+        }
+        let dir = tempfile::Builder::new()
+            .prefix(".vmscope-split-")
+            .tempdir_in(&self.out)?
+            .keep();
+        self.scratch.insert(test, dir.clone());
+        Ok(dir)
+    }
+
+    fn open(&mut self, key: &Key) -> std::io::Result<()> {
+        if self.files.len() >= OPEN_FILES
+            && let Some(oldest) = self
+                .files
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone())
+            && let Some((mut w, _)) = self.files.remove(&oldest)
+        {
+            w.flush()?;
+        }
+        let dir = self.scratch(key.0)?;
+        let name = match &key.1 {
+            Some(m) => machine_file(m),
+            None => "driver.log".to_string(),
+        };
+        let again = self.created.contains(key);
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .append(again)
+            .write(true)
+            .truncate(!again)
+            .open(dir.join(name))?;
+        self.created.insert(key.clone());
+        self.files
+            .insert(key.clone(), (BufWriter::new(f), self.uses));
+        Ok(())
     }
 
     fn write(&mut self, test: usize, machine: Option<&str>, text: &str) {
@@ -30,27 +78,18 @@ impl Writer {
             return;
         }
         let key = (test, machine.map(str::to_string));
-        if !self.files.contains_key(&key) {
-            let dir = self.scratch(test);
-            let name = match machine {
-                Some(m) => machine_file(m),
-                None => "driver.log".to_string(),
-            };
-            let opened = fs::create_dir_all(&dir).and_then(|_| File::create(dir.join(name)));
-            match opened {
-                Ok(f) => {
-                    self.files.insert(key.clone(), BufWriter::new(f));
-                }
-                Err(e) => {
-                    self.error = Some(e);
-                    return;
-                }
-            }
-        }
-        if let Some(w) = self.files.get_mut(&key)
-            && let Err(e) = writeln!(w, "{text}")
+        if !self.files.contains_key(&key)
+            && let Err(e) = self.open(&key)
         {
             self.error = Some(e);
+            return;
+        }
+        self.uses += 1;
+        if let Some((w, used)) = self.files.get_mut(&key) {
+            *used = self.uses;
+            if let Err(e) = writeln!(w, "{text}") {
+                self.error = Some(e);
+            }
         }
     }
 }
@@ -70,7 +109,10 @@ pub fn split(input: Input, out: &Path, caps: Caps) -> Result<(TestRun, Vec<PathB
     fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let writer = Arc::new(Mutex::new(Writer {
         out: out.to_path_buf(),
+        scratch: HashMap::new(),
         files: HashMap::new(),
+        created: Default::default(),
+        uses: 0,
         error: None,
     }));
     let mut parser = Parser::new(caps, ParseOptions::default());
@@ -90,7 +132,7 @@ pub fn split(input: Input, out: &Path, caps: Caps) -> Result<(TestRun, Vec<PathB
     if let Some(e) = w.error.take() {
         return Err(e).with_context(|| format!("writing into {}", out.display()));
     }
-    for f in w.files.values_mut() {
+    for (f, _) in w.files.values_mut() {
         f.flush()
             .with_context(|| format!("writing into {}", out.display()))?;
     }
@@ -98,10 +140,12 @@ pub fn split(input: Input, out: &Path, caps: Caps) -> Result<(TestRun, Vec<PathB
     let visible: Vec<usize> = run.visible_tests().map(|(i, _)| i).collect();
     let mut written = Vec::new();
     for (i, t) in run.tests.iter().enumerate() {
-        let scratch = w.scratch(i);
-        if !visible.contains(&i) && !scratch.exists() {
+        if !visible.contains(&i) && !w.scratch.contains_key(&i) {
             continue;
         }
+        let scratch = w
+            .scratch(i)
+            .with_context(|| format!("writing into {}", out.display()))?;
         // Every machine gets its file, empty when it printed nothing: scripts can rely on it.
         fs::create_dir_all(&scratch)?;
         for m in &t.machines {

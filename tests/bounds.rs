@@ -151,3 +151,135 @@ fn the_terminal_stream_names_machines_and_backdoor_addresses() {
         ]
     );
 }
+
+/// Shapes no driver writes but a log can hold, each read in bounded time (generous bounds:
+/// a debug build on a loaded machine) and written out as JSON and text without overflowing
+/// the stack or growing faster than the input.
+fn pathological(name: &str, text: &str) -> vmscope::vm::TestRun {
+    let start = std::time::Instant::now();
+    let run = Parser::parse_all(text.as_bytes(), Caps::default(), ParseOptions::default());
+    let json = vmscope::vm::export::json(&run);
+    let out = vmscope::vm::export::text(&run);
+    let took = start.elapsed();
+    assert!(took.as_secs() < 120, "{name}: {took:?}");
+    assert!(
+        json.len() < 40 * text.len() + 100_000 && out.len() < 40 * text.len() + 100_000,
+        "{name}: {} bytes of JSON, {} of text from {}",
+        json.len(),
+        out.len(),
+        text.len()
+    );
+    run
+}
+
+#[test]
+fn deep_nesting_is_read_and_reported_without_recursion() {
+    let mut text = String::new();
+    for i in 0..1_000_000 {
+        text.push_str(&format!("\x1b[1m\x1b[32mstep {i}\x1b[0m\n"));
+    }
+    let run = pathological("1M nested steps", &text);
+    let t = &run.tests[0];
+    assert_eq!(t.steps.len(), 1_000_000);
+    let doc: serde_json::Value = serde_json::from_str(&vmscope::vm::export::json(&run)).unwrap();
+    let mut depth = 0;
+    let mut node = &doc["tests"][0]["steps"][0];
+    while let Some(next) = node["children"].get(0) {
+        depth += 1;
+        node = next;
+    }
+    assert_eq!(
+        depth,
+        vmscope::vm::export::MAX_SHOWN_DEPTH,
+        "nesting shown is bounded"
+    );
+}
+
+#[test]
+fn a_hundred_thousand_machines_are_capped() {
+    let mut text = String::new();
+    for i in 0..100_000 {
+        text.push_str(&format!("m{i}: starting vm\nm{i} # hello\n"));
+    }
+    let run = pathological("100k machines", &text);
+    let t = &run.tests[0];
+    assert_eq!(t.machines.len(), vmscope::vm::parser::MAX_MACHINES);
+    assert!(t.machines_refused >= 100_000 - vmscope::vm::parser::MAX_MACHINES as u64);
+}
+
+#[test]
+fn a_million_subtests_and_runs_of_early_closes_stay_linear() {
+    let mut text = String::new();
+    for i in 0..1_000_000 {
+        text.push_str(&format!(
+            "subtest: s{i}\n(finished: subtest: s{i}, in 0.01 seconds)\n"
+        ));
+    }
+    let run = pathological("1M subtests", &text);
+    assert_eq!(run.tests[0].subtests.len(), 1_000_000);
+    let mut text = String::new();
+    for _ in 0..200_000 {
+        text.push_str("(0.05 seconds)\n");
+    }
+    pathological("200k early closes", &text);
+    let mut text = String::from("SSH backdoor enabled, the machines can be accessed like this:\n");
+    for i in 0..40_000 {
+        text.push_str(&format!("    m{i}:  ssh -o User=root vsock/{}\n", i + 3));
+    }
+    let run = pathological("40k backdoor entries", &text);
+    assert_eq!(run.tests[0].ssh.len(), vmscope::vm::parser::MAX_MACHINES);
+}
+
+#[test]
+fn cr_only_input_and_long_lines_count_input_lines() {
+    let run = Parser::parse_all(b"a\r\rb\r", Caps::default(), ParseOptions::default());
+    assert_eq!(run.lines, 3, "the empty line between the CRs is a line");
+    let long = format!("{}\nnext\n", "x".repeat(100_000));
+    let run = Parser::parse_all(long.as_bytes(), Caps::default(), ParseOptions::default());
+    assert_eq!(run.lines, 2, "the pieces of a long line are one input line");
+}
+
+#[test]
+fn split_writes_a_thousand_machines_with_a_bounded_set_of_open_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("many.log");
+    let mut text = String::new();
+    for round in 0..2 {
+        for i in 0..1200 {
+            text.push_str(&format!("m{i} # line {round}\n"));
+        }
+    }
+    std::fs::write(&log, &text).unwrap();
+    let out = dir.path().join("out");
+    let input = vmscope::vm::source::Input::open(log.to_str().unwrap()).unwrap();
+    let (run, written) = vmscope::split::split(input, &out, Caps::default()).unwrap();
+    let machines = vmscope::vm::parser::MAX_MACHINES;
+    assert_eq!(run.tests[0].machines.len(), machines);
+    assert_eq!(
+        written.len(),
+        machines + 1,
+        "a file per machine and the driver's"
+    );
+    // Files closed to make room were appended to when opened again.
+    assert_eq!(
+        std::fs::read_to_string(out.join("m0.log")).unwrap(),
+        "line 0\nline 1\n"
+    );
+    // Names past the cap stay in the driver's log.
+    let driver = std::fs::read_to_string(out.join("driver.log")).unwrap();
+    assert!(
+        driver.contains("m1100 # line 1"),
+        "{}",
+        &driver[..200.min(driver.len())]
+    );
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".vmscope-split-")
+        })
+        .collect();
+    assert!(left.is_empty(), "no scratch directory is left");
+}

@@ -6,12 +6,10 @@
 /// SGR that opens a nested block (`logger.nested`): bold, then green.
 pub const NESTED_START: &str = "\x1b[1m\x1b[32m";
 
-/// A machine name as the driver and Nix print it.
+/// A machine name as the driver and Nix print it: a Nix attribute name, so it starts with
+/// a letter, digit or `_` (IPython's `...:` continuation prompt is no machine).
 pub fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    crate::vsock::address::is_machine_name(s)
 }
 
 /// `pythonize_name`: how a machine is spelled in the test script and the symbols block.
@@ -561,6 +559,9 @@ mod tests {
         assert_eq!(serial("# ..."), None);
         assert_eq!(serial("Issue #12"), None);
         assert_eq!(serial("a b # c"), None);
+        assert_eq!(serial("... # c"), None);
+        assert_eq!(machine_prefix("   ...: x"), None);
+        assert_eq!(machine_prefix("...: x"), None);
     }
 
     #[test]

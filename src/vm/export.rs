@@ -131,7 +131,7 @@ fn test_report(t: &Test, live: bool) -> TestReport<'_> {
                 first_seen_line: m.first_seen_line + 1,
             })
             .collect(),
-        steps: t.roots.iter().map(|&id| step_report(t, id)).collect(),
+        steps: step_reports(t),
         subtests: &t.subtests,
         failures: t
             .failures
@@ -166,16 +166,61 @@ fn test_report(t: &Test, live: bool) -> TestReport<'_> {
     }
 }
 
-fn step_report(t: &Test, id: StepId) -> StepReport<'_> {
-    let s = &t.steps[id as usize];
-    StepReport {
-        title: &s.title,
-        kind: s.kind,
-        machine: s.machine.as_deref(),
-        state: s.state,
-        seconds: s.secs,
-        children: s.children.iter().map(|&c| step_report(t, c)).collect(),
+/// Nesting shown at most, in the JSON and the text: a log can open a million steps inside
+/// each other, and output must stay linear in the input. Deeper steps are listed under
+/// their ancestor at this depth, in order.
+pub const MAX_SHOWN_DEPTH: usize = 16;
+
+/// Steps in tree order (pre-order), each with its depth: an explicit stack, so no depth of
+/// nesting can overflow the call stack.
+pub fn walk(t: &Test) -> Vec<(StepId, usize)> {
+    let mut out = Vec::with_capacity(t.steps.len());
+    let mut stack: Vec<(StepId, usize)> = t.roots.iter().rev().map(|&id| (id, 0)).collect();
+    while let Some((id, depth)) = stack.pop() {
+        let Some(s) = t.step(id) else { continue };
+        out.push((id, depth));
+        stack.extend(s.children.iter().rev().map(|&c| (c, depth + 1)));
     }
+    out
+}
+
+fn step_reports(t: &Test) -> Vec<StepReport<'_>> {
+    let order = walk(t);
+    // Where each step is shown: under the step before it at one depth less, deeper ones
+    // under the ancestor at the last shown depth.
+    let mut parent: Vec<Option<usize>> = Vec::with_capacity(order.len());
+    let mut path: Vec<usize> = Vec::new();
+    for (i, &(_, depth)) in order.iter().enumerate() {
+        let shown = depth.min(MAX_SHOWN_DEPTH);
+        path.truncate(shown);
+        parent.push(path.last().copied());
+        if shown < MAX_SHOWN_DEPTH {
+            path.push(i);
+        }
+    }
+    let mut kids: Vec<Vec<usize>> = vec![Vec::new(); order.len()];
+    let mut roots = Vec::new();
+    for (i, p) in parent.iter().enumerate() {
+        match p {
+            Some(p) => kids[*p].push(i),
+            None => roots.push(i),
+        }
+    }
+    let mut built: Vec<Option<StepReport<'_>>> = (0..order.len()).map(|_| None).collect();
+    // Children come after their parent in tree order: build from the end.
+    for i in (0..order.len()).rev() {
+        let s = &t.steps[order[i].0 as usize];
+        let children = kids[i].iter().filter_map(|&k| built[k].take()).collect();
+        built[i] = Some(StepReport {
+            title: &s.title,
+            kind: s.kind,
+            machine: s.machine.as_deref(),
+            state: s.state,
+            seconds: s.secs,
+            children,
+        });
+    }
+    roots.into_iter().filter_map(|i| built[i].take()).collect()
 }
 
 pub fn json(run: &TestRun) -> String {
@@ -231,9 +276,7 @@ pub fn text(run: &TestRun) -> String {
         }
         if !t.roots.is_empty() {
             let _ = writeln!(out, "steps:");
-            for &id in &t.roots {
-                step_text(&mut out, t, id, 1);
-            }
+            steps_text(&mut out, t);
         }
         if !t.subtests.is_empty() {
             let _ = writeln!(out, "subtests:");
@@ -306,23 +349,22 @@ pub fn text(run: &TestRun) -> String {
     out
 }
 
-fn step_text(out: &mut String, t: &Test, id: StepId, depth: usize) {
-    let s = &t.steps[id as usize];
-    let secs = s.secs.map(|x| format!(" ({x:.2}s)")).unwrap_or_default();
-    let who = s
-        .machine
-        .as_deref()
-        .map(|m| format!("{m}: "))
-        .unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "{}{} {who}{}{secs}",
-        "  ".repeat(depth),
-        state_mark(s.state),
-        s.title
-    );
-    for &c in &s.children {
-        step_text(out, t, c, depth + 1);
+fn steps_text(out: &mut String, t: &Test) {
+    for (id, depth) in walk(t) {
+        let s = &t.steps[id as usize];
+        let secs = s.secs.map(|x| format!(" ({x:.2}s)")).unwrap_or_default();
+        let who = s
+            .machine
+            .as_deref()
+            .map(|m| format!("{m}: "))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{}{} {who}{}{secs}",
+            "  ".repeat(1 + depth.min(MAX_SHOWN_DEPTH)),
+            state_mark(s.state),
+            s.title
+        );
     }
 }
 

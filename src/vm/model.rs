@@ -275,6 +275,8 @@ pub struct Test {
     /// Top-level steps, in order of their head line.
     pub roots: Vec<StepId>,
     pub subtests: Vec<Subtest>,
+    /// The newest subtest of each name (kept by `add_subtest`).
+    subtest_index: std::collections::HashMap<String, usize>,
     pub failures: Vec<Failure>,
     pub ssh: Vec<SshEntry>,
     pub breakpoint: Option<Breakpoint>,
@@ -313,6 +315,7 @@ impl Test {
             steps: Vec::new(),
             roots: Vec::new(),
             subtests: Vec::new(),
+            subtest_index: std::collections::HashMap::new(),
             failures: Vec::new(),
             ssh: Vec::new(),
             breakpoint: None,
@@ -335,6 +338,18 @@ impl Test {
 
     pub fn machine(&self, name: &str) -> Option<usize> {
         self.index.get(name).copied()
+    }
+
+    /// The newest subtest named `name`.
+    pub fn subtest_mut(&mut self, name: &str) -> Option<&mut Subtest> {
+        let i = *self.subtest_index.get(name)?;
+        self.subtests.get_mut(i)
+    }
+
+    pub fn add_subtest(&mut self, subtest: Subtest) {
+        self.subtest_index
+            .insert(subtest.name.clone(), self.subtests.len());
+        self.subtests.push(subtest);
     }
 
     pub fn add_machine(&mut self, machine: Machine) -> usize {

@@ -18,7 +18,8 @@ pub struct Piece<'a> {
 #[derive(Debug)]
 pub struct LineSplitter {
     partial: Vec<u8>,
-    pending_cr: bool,
+    /// Carriage returns read and not yet known to end a line alone or with a `\n`.
+    pending_cr: u32,
     continued: bool,
     max_line: usize,
 }
@@ -33,7 +34,7 @@ impl LineSplitter {
     pub fn new(max_line: usize) -> Self {
         Self {
             partial: Vec::new(),
-            pending_cr: false,
+            pending_cr: 0,
             continued: false,
             max_line: max_line.max(16),
         }
@@ -42,21 +43,23 @@ impl LineSplitter {
     /// Feeds bytes; `emit` receives every complete line (or piece of a long one).
     pub fn feed(&mut self, mut data: &[u8], emit: &mut impl FnMut(Piece<'_>)) {
         while !data.is_empty() {
-            if self.pending_cr {
+            if self.pending_cr > 0 {
                 match data[0] {
                     b'\r' => {
                         data = &data[1..];
+                        self.pending_cr = self.pending_cr.saturating_add(1);
                         continue;
                     }
                     b'\n' => {
+                        // `\r\n`, `\r\r\n` (a PTY's output): one line end.
                         data = &data[1..];
-                        self.pending_cr = false;
+                        self.pending_cr = 0;
                         self.end_line(emit);
                         continue;
                     }
                     _ => {
-                        self.pending_cr = false;
-                        self.end_line(emit);
+                        // CR-only line ends: every CR ends a line, empty ones included.
+                        self.end_crs(emit);
                     }
                 }
             }
@@ -65,7 +68,7 @@ impl LineSplitter {
                     let line = &data[..i];
                     if data[i] == b'\r' {
                         self.push_partial(line, emit);
-                        self.pending_cr = true;
+                        self.pending_cr = 1;
                     } else if self.partial.is_empty() && line.len() <= self.max_line {
                         emit(Piece {
                             bytes: line,
@@ -87,11 +90,20 @@ impl LineSplitter {
 
     /// Emits what is left at the end of the input (a last line without newline).
     pub fn finish(&mut self, emit: &mut impl FnMut(Piece<'_>)) {
-        if self.pending_cr || !self.partial.is_empty() {
-            self.pending_cr = false;
+        if self.pending_cr > 0 {
+            self.end_crs(emit);
+        } else if !self.partial.is_empty() {
             self.end_line(emit);
         }
         self.continued = false;
+    }
+
+    /// Carriage returns that no `\n` followed: each ends a line.
+    fn end_crs(&mut self, emit: &mut impl FnMut(Piece<'_>)) {
+        self.end_line(emit);
+        for _ in 1..std::mem::take(&mut self.pending_cr) {
+            self.end_line(emit);
+        }
     }
 
     /// Bytes of an unfinished line held back.
@@ -180,6 +192,17 @@ mod tests {
     fn all_line_ends() {
         let got = texts(split(&[b"a\nb\r\nc\r\r\nd\re\r"], 1024));
         assert_eq!(got, ["a", "b", "c", "d", "e"]);
+    }
+
+    #[test]
+    fn cr_only_input_keeps_its_empty_lines() {
+        assert_eq!(texts(split(&[b"a\r\rb\r"], 1024)), ["a", "", "b"]);
+        assert_eq!(
+            texts(split(&[b"a\r", b"\r", b"\rb"], 1024)),
+            ["a", "", "", "b"]
+        );
+        assert_eq!(texts(split(&[b"a\r\r"], 1024)), ["a", ""]);
+        assert_eq!(texts(split(&[b"a\r\r\nb"], 1024)), ["a", "b"]);
     }
 
     #[test]

@@ -180,12 +180,12 @@ impl Parser {
 }
 
 pub(super) fn subtest_failed(test: &mut Test, name: &str, err: &str) {
-    match test.subtests.iter_mut().rev().find(|s| s.name == name) {
+    match test.subtest_mut(name) {
         Some(s) => {
             s.state = StepState::Failed;
             s.error = Some(err.to_string());
         }
-        None => test.subtests.push(Subtest {
+        None => test.add_subtest(Subtest {
             name: name.to_string(),
             state: StepState::Failed,
             secs: None,

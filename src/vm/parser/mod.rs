@@ -79,6 +79,8 @@ struct TestState {
     /// From here on a guest can write into the stream, so blocks that name addresses are
     /// no longer read.
     script_started: bool,
+    /// The last early-driver `(N seconds)` close that found no start.
+    early_floor: Option<u64>,
 }
 
 impl TestState {
@@ -92,6 +94,7 @@ impl TestState {
             exception_seen: false,
             failed_chain: Vec::new(),
             script_started: false,
+            early_floor: None,
         }
     }
 
@@ -333,7 +336,10 @@ impl Parser {
     }
 
     fn piece(&mut self, piece: Piece<'_>) {
-        self.run.lines += 1;
+        // The pieces of a long line are one input line.
+        if !piece.continued {
+            self.run.lines += 1;
+        }
         // A line that is already safe is used where it lies; others are cleaned in a buffer.
         let mut buf = std::mem::take(&mut self.display);
         let (display, has_sgr): (&str, bool) = match sanitize::clean(piece.bytes) {

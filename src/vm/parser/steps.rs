@@ -38,12 +38,11 @@ impl Parser {
         });
         insert_child(test, parent, id);
         if let Some(name) = title.strip_prefix("subtest: ")
-            && !test
-                .subtests
-                .iter()
-                .any(|s| s.name == name && s.state == StepState::Running)
+            && test
+                .subtest_mut(name)
+                .is_none_or(|s| s.state != StepState::Running)
         {
-            test.subtests.push(Subtest {
+            test.add_subtest(Subtest {
                 name: name.to_string(),
                 state,
                 secs: None,
@@ -126,13 +125,13 @@ impl Parser {
     ) {
         if let Some(name) = title.strip_prefix("subtest: ") {
             let test = &mut self.run.tests[t];
-            match test.subtests.iter_mut().rev().find(|s| s.name == name) {
+            match test.subtest_mut(name) {
                 Some(s) if s.state != StepState::Failed => {
                     s.state = state;
                     s.secs = secs;
                 }
                 Some(_) => {}
-                None => test.subtests.push(Subtest {
+                None => test.add_subtest(Subtest {
                     name: name.to_string(),
                     state,
                     secs,
@@ -230,10 +229,20 @@ impl Parser {
     /// a print block (lines after a blank line) is skipped back to the previous close.
     pub(super) fn early_close(&mut self, t: usize, secs: f64, seq: u64) {
         let container = self.states[t].container();
+        // A close that found no start looked at everything before it: the next one need
+        // not look there again (a run of closes stays linear).
+        let floor = self.states[t].early_floor;
         let test = &self.run.tests[t];
         let mut skipping = false;
         let mut found = None;
-        for (s, line) in test.driver.iter().rev().skip(1).take(EARLY_CLOSE_LOOKBACK) {
+        for (s, line) in test
+            .driver
+            .iter()
+            .rev()
+            .skip(1)
+            .take(EARLY_CLOSE_LOOKBACK)
+            .take_while(|(s, _)| floor.is_none_or(|f| *s > f))
+        {
             let p = line.plain();
             if p.trim().is_empty() {
                 skipping = true;
@@ -272,9 +281,12 @@ impl Parser {
             if let Some(d) = test.driver.get_mut(seq) {
                 d.tag = id;
             }
-        } else if let Some(d) = self.run.tests[t].driver.get_mut(seq) {
-            // Its start is not in the input: the line stays in sight as it is.
-            d.kind = k::PLAIN;
+        } else {
+            self.states[t].early_floor = Some(seq);
+            if let Some(d) = self.run.tests[t].driver.get_mut(seq) {
+                // Its start is not in the input: the line stays in sight as it is.
+                d.kind = k::PLAIN;
+            }
         }
     }
 
@@ -331,7 +343,7 @@ impl Parser {
             s.state = StepState::Failed;
             if let Some(name) = s.title.strip_prefix("subtest: ") {
                 let name = name.to_string();
-                if let Some(sub) = test.subtests.iter_mut().rev().find(|x| x.name == name) {
+                if let Some(sub) = test.subtest_mut(&name) {
                     sub.state = StepState::Failed;
                 }
             }
