@@ -324,3 +324,21 @@ fn spoofed_breakpoints_are_rejected() {
         "the driver's own line is accepted"
     );
 }
+
+#[test]
+fn json_failure_lines_are_one_based_like_the_trigger() {
+    let log =
+        b"subtest: s\nmachine: must succeed: false\n!!! Test \"s\" failed with error: \"boom\"\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.log");
+    std::fs::write(&path, log).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmscope"))
+        .args(["inspect", "--json", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let t = &doc["tests"][0];
+    // The `!!! Test` line is the third.
+    assert_eq!(t["failures"][0]["line"], 3, "{t}");
+    assert_eq!(t["trigger"]["line"], 3, "{t}");
+}

@@ -238,6 +238,9 @@ fn a_recording_reopens_with_the_same_lines_and_their_times() {
         .collect();
     assert_eq!(machines, [("vm1".to_string(), 1), ("vm2".to_string(), 1)]);
     assert_eq!(doc["tests"][0]["steps"][0]["title"], "start all VMs");
+    // The recording's exit record is the run's status: a session left with status 0.
+    assert_eq!(doc["tests"][0]["exit_code"], 0, "{doc}");
+    assert_eq!(doc["outcome"], "ended", "{doc}");
 
     // On the screen: panes, arrival times, and the terminal as it was.
     let mut t = Term::spawn(&["log", rec.to_str().unwrap()], 140, 40);

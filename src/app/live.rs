@@ -71,6 +71,7 @@ impl App {
                     self.parser.run.tests[i].freeze_now(TriggerKind::Exit, line, Some(ms));
                 }
                 self.exit_code = Some(code);
+                self.parser.set_exit_code(code);
                 self.ingest(SourceEvent::End);
                 self.term_input = false;
                 self.message = Some(Message {

@@ -37,8 +37,12 @@ pub fn run_log(
     if let Input::Recording(dir) = &input {
         // The driver's terminal as it was, read-only.
         let mut pane = live::CommandPane::new("recorded terminal".into(), 200, 50);
-        pane.exit = Some(recording::recorded_exit(dir).unwrap_or(-1));
+        let exit = recording::recorded_exit(dir);
+        pane.exit = Some(exit.unwrap_or(-1));
         app.command = Some(pane);
+        if let Some(code) = exit {
+            app.parser.set_exit_code(code);
+        }
     }
     let start = app.start;
     let mode = ReadMode {

@@ -199,7 +199,7 @@ pub fn read_records(dir: &Path, mut each: impl FnMut(Record) -> bool) -> io::Res
 pub fn recorded_exit(dir: &Path) -> Option<i32> {
     let text = fs::read(dir.join(META_FILE)).ok()?;
     let meta: serde_json::Value = serde_json::from_slice(&text).ok()?;
-    meta["exit"].as_i64().map(|c| c as i32)
+    meta["exit"].as_i64().and_then(|c| i32::try_from(c).ok())
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ pub fn outcome_style(o: Outcome) -> Style {
         Outcome::Passed => Color::Green,
         Outcome::Failed | Outcome::TimedOut => Color::Red,
         Outcome::Running => Color::Yellow,
-        Outcome::Unknown => Color::Gray,
+        Outcome::Unknown | Outcome::Ended => Color::Gray,
     };
     Style::new().fg(c).add_modifier(Modifier::BOLD)
 }

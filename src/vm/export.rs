@@ -73,6 +73,8 @@ pub struct StepReport<'a> {
 pub struct FailureReport<'a> {
     #[serde(flatten)]
     pub failure: &'a Failure,
+    /// 1-based input line of the report, like every line number here.
+    pub line: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -136,7 +138,10 @@ fn test_report(t: &Test, live: bool) -> TestReport<'_> {
         failures: t
             .failures
             .iter()
-            .map(|f| FailureReport { failure: f })
+            .map(|f| FailureReport {
+                failure: f,
+                line: f.line + 1,
+            })
             .collect(),
         ssh: t
             .ssh

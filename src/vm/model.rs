@@ -130,7 +130,8 @@ pub struct Failure {
     pub subtest: Option<String>,
     pub command: Option<String>,
     pub traceback: Vec<String>,
-    /// Input line where the failure was reported.
+    /// Input line where the failure was reported (0-based; reports add one).
+    #[serde(skip)]
     pub line: u64,
 }
 
@@ -141,6 +142,9 @@ pub enum Outcome {
     Failed,
     TimedOut,
     Running,
+    /// The driver ended with status 0 without running the test script to its end: an
+    /// interactive session that was left.
+    Ended,
     Unknown,
 }
 
@@ -151,6 +155,7 @@ impl Outcome {
             Self::Failed => "FAILED",
             Self::TimedOut => "TIMED OUT",
             Self::Running => "RUNNING",
+            Self::Ended => "ENDED",
             Self::Unknown => "UNKNOWN",
         }
     }
@@ -378,8 +383,11 @@ impl Test {
             || self.exit_code.is_some_and(|c| c != 0)
         {
             Outcome::Failed
-        } else if self.passed_evidence || self.exit_code == Some(0) {
+        } else if self.passed_evidence {
             Outcome::Passed
+        } else if self.exit_code == Some(0) {
+            // A driver that ran its script says `test script finished`: this one was left.
+            Outcome::Ended
         } else if live && !self.finished {
             Outcome::Running
         } else {
@@ -532,6 +540,7 @@ impl TestRun {
             Outcome::Failed,
             Outcome::Running,
             Outcome::Unknown,
+            Outcome::Ended,
         ] {
             if outcomes.contains(&o) {
                 return o;

@@ -87,6 +87,9 @@ pub fn read_all(input: Input, parser: &mut Parser) -> io::Result<()> {
                 true
             })?;
             parser.finish();
+            if let Some(code) = crate::app::recording::recorded_exit(&dir) {
+                parser.set_exit_code(code);
+            }
             return Ok(());
         }
     };

@@ -298,6 +298,13 @@ impl Parser {
         self.known = Some(names.iter().cloned().collect());
     }
 
+    /// The exit status the run ended with, where the input says it apart from its lines
+    /// (a recording's exit record, the live driver's status).
+    pub fn set_exit_code(&mut self, code: i32) {
+        let t = self.current;
+        self.run.tests[t].exit_code = Some(code);
+    }
+
     /// The input has ended: flush the last line and settle open steps.
     pub fn finish(&mut self) {
         let mut splitter = std::mem::take(&mut self.splitter);
