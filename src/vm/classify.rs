@@ -237,6 +237,23 @@ pub fn seconds(text: &str) -> Option<f64> {
     (secs.is_finite() && (0.0..=MAX_SECONDS).contains(&secs)).then_some(secs)
 }
 
+/// Steps that run a command in the guest's root shell: finished, they show the machine
+/// was connected.
+pub fn needs_shell(title: &str) -> bool {
+    [
+        "must succeed: ",
+        "must fail: ",
+        "waiting for unit ",
+        "waiting for success: ",
+        "waiting for failure: ",
+        "waiting for file ",
+        "waiting for TCP port ",
+        "copying ",
+    ]
+    .iter()
+    .any(|p| title.starts_with(p))
+}
+
 /// `(finished: MSG, in N.NN seconds)`: the message and the seconds.
 pub fn finished(msg: &str) -> Option<(&str, f64)> {
     let inner = msg.strip_prefix("(finished: ")?.strip_suffix(" seconds)")?;

@@ -81,6 +81,8 @@ struct TestState {
     script_started: bool,
     /// The last early-driver `(N seconds)` close that found no start.
     early_floor: Option<u64>,
+    /// The pid of a `kill machine (pid N)` that named no known machine.
+    pending_kill: Option<u32>,
 }
 
 impl TestState {
@@ -95,6 +97,7 @@ impl TestState {
             failed_chain: Vec::new(),
             script_started: false,
             early_floor: None,
+            pending_kill: None,
         }
     }
 
@@ -311,6 +314,9 @@ impl Parser {
         splitter.finish(&mut |piece| self.piece(piece));
         self.splitter = splitter;
         for (t, st) in self.run.tests.iter_mut().zip(&mut self.states) {
+            if let Some(pid) = st.pending_kill.take() {
+                resolve_kill(t, pid);
+            }
             t.finished = true;
             t.activity.clear();
             for f in &mut t.failures {
@@ -759,6 +765,17 @@ impl Parser {
         if machine.state == MachineState::NotStarted {
             machine.state = MachineState::Booting;
         }
+        if text_plain.contains("terminating on signal 15")
+            && text_plain.starts_with("qemu")
+            && !matches!(
+                machine.state,
+                MachineState::ShutDown | MachineState::Crashed
+            )
+        {
+            // QEMU's own word on its console: the driver's kill reached it.
+            machine.state = MachineState::Killed;
+            machine.pid = machine.pid.or(self.states[t].pending_kill.take());
+        }
         self.last_dest = Some(Dest::Serial(t, m));
         if c::is_kernel_panic(text_plain) {
             let machine = &mut self.run.tests[t].machines[m];
@@ -811,11 +828,34 @@ impl Parser {
         // Step ends.
         if let Some((title, secs)) = c::finished(msg) {
             let seq = self.push_driver(t, display, plain, has_sgr, k::STEP_END);
-            self.close_step(t, title, machine_name.as_deref(), Some(secs), seq);
-            if title == "waiting for the VM to power off"
-                && let Some(m) = machine
+            let closed = self.close_step(t, title, machine_name.as_deref(), Some(secs), seq);
+            if title == "cleanup"
+                && let Some(pid) = self.states[t].pending_kill.take()
             {
-                self.run.tests[t].machines[m].state = MachineState::ShutDown;
+                resolve_kill(&mut self.run.tests[t], pid);
+            }
+            // The step's machine, when the end line names none.
+            let machine = machine.or_else(|| {
+                let test = &self.run.tests[t];
+                closed
+                    .and_then(|id| test.step(id))
+                    .and_then(|s| s.machine.as_deref())
+                    .and_then(|n| test.machine(n))
+            });
+            if let Some(m) = machine {
+                let mach = &mut self.run.tests[t].machines[m];
+                if title == "waiting for the VM to power off" {
+                    // `crash()` waits for the power-off too: a crashed machine stays so.
+                    if !matches!(mach.state, MachineState::Crashed | MachineState::Killed) {
+                        mach.state = MachineState::ShutDown;
+                    }
+                } else if c::needs_shell(title)
+                    && matches!(mach.state, MachineState::NotStarted | MachineState::Booting)
+                {
+                    // A command ran to its end: the machine was up, whatever part of the
+                    // log its boot was in.
+                    mach.state = MachineState::Connected;
+                }
             }
             if title == "run the VM test script" {
                 self.run.tests[t].passed_evidence |= self.run.tests[t].failures.is_empty();
@@ -971,14 +1011,25 @@ impl Parser {
                 .strip_prefix("killing ")
                 .and_then(|r| r.split(' ').next())
                 .and_then(|n| test.machine(n));
+            // `kill machine (pid N)` names no machine in the drivers that print the word
+            // itself: the pid tells, or QEMU's answer on a console (below), or at last the
+            // only machine there is.
             let target = by_name
                 .or_else(|| pid.and_then(|p| test.machines.iter().position(|m| m.pid == Some(p))));
-            if let Some(m) = target {
-                let mach = &mut test.machines[m];
-                if !matches!(mach.state, MachineState::ShutDown | MachineState::Crashed) {
-                    mach.state = MachineState::Killed;
+            if let Some(old) = self.states[t].pending_kill.take() {
+                resolve_kill(test, old);
+            }
+            match target {
+                Some(m) => {
+                    let mach = &mut test.machines[m];
+                    if !matches!(mach.state, MachineState::ShutDown | MachineState::Crashed) {
+                        mach.state = MachineState::Killed;
+                    }
+                    mach.pid = mach.pid.or(pid);
                 }
-                mach.pid = mach.pid.or(pid);
+                // The machine's QEMU says next that it was terminated.
+                None if !msg.starts_with("kill vlan") => self.states[t].pending_kill = pid,
+                None => {}
             }
         } else if let Some(rest) = msg.strip_prefix("test script finished in ") {
             // The first one is the driver's; a guest can print more.
@@ -1107,6 +1158,19 @@ impl Parser {
         self.run.tests[t]
             .driver
             .push(display, has_sgr.then_some(plain), time, kind, tag)
+    }
+}
+
+/// A `kill machine (pid N)` that no console answered: the only machine of the test is it.
+fn resolve_kill(test: &mut Test, pid: u32) {
+    if let [m] = test.machines.as_mut_slice()
+        && !matches!(
+            m.state,
+            MachineState::ShutDown | MachineState::Crashed | MachineState::Killed
+        )
+    {
+        m.state = MachineState::Killed;
+        m.pid = m.pid.or(Some(pid));
     }
 }
 

@@ -60,7 +60,7 @@ impl Parser {
         machine: Option<&str>,
         secs: Option<f64>,
         seq: u64,
-    ) {
+    ) -> Option<StepId> {
         let st = &mut self.states[t];
         let test = &mut self.run.tests[t];
         let found = st.open.iter().rposition(|&id| {
@@ -97,7 +97,7 @@ impl Parser {
                 if let Some(d) = self.run.tests[t].driver.get_mut(seq) {
                     d.tag = id;
                 }
-                return;
+                return Some(id);
             }
         };
         let test = &mut self.run.tests[t];
@@ -114,6 +114,7 @@ impl Parser {
         }
         test.close_activity(head);
         self.finish_subtest(t, title, StepState::Passed, secs);
+        Some(id)
     }
 
     pub(super) fn finish_subtest(
