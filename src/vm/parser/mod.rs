@@ -765,8 +765,9 @@ impl Parser {
         if machine.state == MachineState::NotStarted {
             machine.state = MachineState::Booting;
         }
-        if text_plain.contains("terminating on signal 15")
-            && text_plain.starts_with("qemu")
+        // Checked on every serial line: the cheap test first.
+        if text_plain.starts_with("qemu")
+            && text_plain.contains("terminating on signal 15")
             && !matches!(
                 machine.state,
                 MachineState::ShutDown | MachineState::Crashed
