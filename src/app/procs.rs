@@ -1,6 +1,7 @@
 //! This host's process table, read from `/proc`: what a driver's process tree holds, and
 //! which process runs which command line. None of it can be written by a guest.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
@@ -59,15 +60,24 @@ pub fn cmdline(pid: libc::pid_t) -> Option<Vec<OsString>> {
     Some(words)
 }
 
+/// Each process's parent, to walk up the tree without searching the table.
+pub fn parents(procs: &[Stat]) -> HashMap<libc::pid_t, libc::pid_t> {
+    procs.iter().map(|p| (p.pid, p.ppid)).collect()
+}
+
 /// Whether `pid` is `root` or one of its descendants.
-pub fn descends_from(procs: &[Stat], mut pid: libc::pid_t, root: libc::pid_t) -> bool {
+pub fn descends_from(
+    parents: &HashMap<libc::pid_t, libc::pid_t>,
+    mut pid: libc::pid_t,
+    root: libc::pid_t,
+) -> bool {
     // Parents form a tree; the bound only guards against a table read while it changed.
     for _ in 0..256 {
         if pid == root {
             return true;
         }
-        match procs.iter().find(|p| p.pid == pid) {
-            Some(p) if p.ppid != pid && p.ppid > 0 => pid = p.ppid,
+        match parents.get(&pid) {
+            Some(&ppid) if ppid != pid && ppid > 0 => pid = ppid,
             _ => return false,
         }
     }
@@ -78,10 +88,11 @@ pub fn descends_from(procs: &[Stat], mut pid: libc::pid_t, root: libc::pid_t) ->
 /// descendants and its process group.
 pub fn running(words: &[&str], tree: Option<libc::pid_t>) -> Vec<libc::pid_t> {
     let procs = all();
+    let parents = parents(&procs);
     procs
         .iter()
         .filter(|p| !p.zombie)
-        .filter(|p| tree.is_none_or(|root| p.pgrp == root || descends_from(&procs, p.pid, root)))
+        .filter(|p| tree.is_none_or(|root| p.pgrp == root || descends_from(&parents, p.pid, root)))
         .filter(|p| {
             cmdline(p.pid).is_some_and(|c| {
                 c.len() == words.len() && c.iter().zip(words).all(|(a, b)| a == *b)

@@ -318,7 +318,8 @@ impl App {
                 t.waiting.is_some() && !t.running && t.retry_at.is_none_or(|at| now >= at)
             })
             .collect();
-        let mut effects = self.poll_checks();
+        self.poll_checks();
+        let mut effects = Vec::new();
         for i in waiting {
             // A tab whose question is open waits for the answer.
             if self

@@ -60,9 +60,10 @@ pub fn driver_tmp_dir() -> PathBuf {
 /// descendants' (the `nixos-test-driver` wrapper execs Python with `--config`).
 pub fn find_driver_config(driver: libc::pid_t) -> Option<DriverConfig> {
     let procs = procs::all();
+    let parents = procs::parents(&procs);
     let mut tree: Vec<libc::pid_t> = procs
         .iter()
-        .filter(|p| procs::descends_from(&procs, p.pid, driver))
+        .filter(|p| procs::descends_from(&parents, p.pid, driver))
         .map(|p| p.pid)
         .collect();
     tree.sort();
@@ -107,13 +108,12 @@ impl Checks {
 impl App {
     /// Every tick: what the host can confirm (the driver's configuration, breakpoint
     /// markers).
-    pub fn poll_checks(&mut self) -> Vec<Effect> {
+    pub fn poll_checks(&mut self) {
         if let Some(config) = self.checks.look_for_config(self.start) {
             self.parser.known_machines(&config.machines());
             self.dirty = true;
         }
         self.verify_breakpoints();
-        Vec::new()
     }
 
     /// Breakpoints in a live run are confirmed by the debug hook's marker, `sleep ID`: in the
@@ -148,15 +148,19 @@ impl App {
             Mode::Run => self.checks.driver_pid,
             _ => None,
         };
+        let mut found = false;
         for (i, id) in waiting {
             if !procs::running(&["sleep", &id], tree).is_empty()
                 && let Some(b) = &mut self.parser.run.tests[i].breakpoint
             {
                 b.verified = true;
-                self.dirty = true;
+                found = true;
             }
         }
-        self.check_triggers();
+        if found {
+            self.dirty = true;
+            self.check_triggers();
+        }
     }
 
     /// Asks about tab `tab`'s session before it starts.
