@@ -11,6 +11,9 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// How long the exit waits for the driver's last stderr lines to be read.
+const STDERR_DRAIN: Duration = Duration::from_millis(500);
+
 /// How long the group gets between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(3);
 
@@ -168,13 +171,21 @@ impl Child {
         std::thread::Builder::new()
             .name("pty".into())
             .spawn(move || pump(pty_reader, 64 * 1024, false, |b| s1(ChildEvent::Pty(b))))?;
+        // The stderr reader says when it has read everything: the exit is reported after the
+        // driver's last lines, or the moment of its failure would be taken for its exit.
+        let (drained_tx, drained) = std::sync::mpsc::channel::<()>();
         if let Some(stderr) = stderr {
             let s2 = send.clone();
             // A busy logger sends many small pieces: gathered, the screen wakes once per
             // batch, not per line.
             std::thread::Builder::new()
                 .name("stderr".into())
-                .spawn(move || pump(stderr, 256 * 1024, true, |b| s2(ChildEvent::Stderr(b))))?;
+                .spawn(move || {
+                    pump(stderr, 256 * 1024, true, |b| s2(ChildEvent::Stderr(b)));
+                    let _ = drained_tx.send(());
+                })?;
+        } else {
+            drop(drained_tx);
         }
         std::thread::Builder::new()
             .name("wait".into())
@@ -196,6 +207,9 @@ impl Child {
                 } else {
                     libc::WEXITSTATUS(status)
                 };
+                // A process the driver left behind (a QEMU) may hold stderr open: wait for
+                // the reader only a moment.
+                let _ = drained.recv_timeout(STDERR_DRAIN);
                 send(ChildEvent::Exited(code));
             })?;
         Ok(Self {
