@@ -28,12 +28,22 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOCK = threading.RLock()
 SPEED = 1.0
+# Like the real driver: threads write stderr without a common lock (--unlocked).
+UNLOCKED = False
 
 BOLD, DIM, NORMAL, RESET = "\x1b[1m", "\x1b[2m", "\x1b[22m", "\x1b[0m"
 RED, GREEN, YELLOW = "\x1b[31m", "\x1b[32m", "\x1b[33m"
 
 
 def eprint(text):
+    if UNLOCKED:
+        # print() writes the text and the newline apart: another thread's text can come
+        # between them. The pause makes that as likely as under a busy real driver.
+        sys.stderr.write(text)
+        time.sleep(random.random() / 2000)
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+        return
     with LOCK:
         sys.stderr.write(text + "\n")
         sys.stderr.flush()
@@ -399,7 +409,7 @@ with subtest("the database answers"):
 
 
 def main():
-    global SPEED
+    global SPEED, UNLOCKED
     p = argparse.ArgumentParser(prog="nixos-test-driver", description=__doc__.splitlines()[0])
     p.add_argument("-I", "--interactive", action="store_true")
     p.add_argument("--scenario", choices=sorted(SCENARIOS), default="pass")
@@ -413,6 +423,8 @@ def main():
     p.add_argument("--ssh-user", default="root",
                    help="the user of the announced ssh commands (tests: the sshd's own user)")
     p.add_argument("--speed", type=float, default=1.0)
+    p.add_argument("--unlocked", action="store_true",
+                   help="write stderr from every thread without a lock, as the real driver does")
     p.add_argument("--flood", type=float, metavar="MB",
                    help="write MB of serial output across the machines as fast as possible, then exit")
     p.add_argument("--flood-report", metavar="FILE", help="with --flood: write the seconds it took here")
@@ -420,6 +432,7 @@ def main():
                    help="with -I: run the scenario first, then open the REPL (the demo)")
     args = p.parse_args()
     SPEED = max(args.speed, 0.01)
+    UNLOCKED = args.unlocked
     if args.flood:
         flood(args.machines.split(","), args.flood, args.flood_report)
         return

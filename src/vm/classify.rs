@@ -157,7 +157,23 @@ pub fn is_machine_message(msg: &str) -> bool {
         "checking ",
         "Checking polling condition",
     ];
+    // Most text that is not a message is told apart by its first byte.
+    const FIRST: [bool; 256] = first_bytes(STARTS);
+    if !msg.as_bytes().first().is_some_and(|&b| FIRST[b as usize]) {
+        return false;
+    }
     STARTS.iter().any(|s| msg.starts_with(s))
+}
+
+/// Which bytes the strings of `list` start with.
+const fn first_bytes(list: &[&str]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < list.len() {
+        table[list[i].as_bytes()[0] as usize] = true;
+        i += 1;
+    }
+    table
 }
 
 /// Messages the driver prints through `log()`, never as a nested block start: they can

@@ -513,6 +513,8 @@ pub struct TestRun {
     /// Where the whole input can be read again.
     pub origin: Option<String>,
     pub caps: Caps,
+    /// Empty lines left by two writers' lines run together, not stored.
+    pub glue_blanks: u64,
 }
 
 impl TestRun {
@@ -524,6 +526,7 @@ impl TestRun {
             live: false,
             origin: None,
             caps,
+            glue_blanks: 0,
         }
     }
 

@@ -23,14 +23,11 @@ pub fn sanitize_into(raw: &[u8], out: &mut String) -> bool {
 /// Most lines are valid UTF-8 whose only escapes are SGR: they are displayed as they are.
 /// Returns the line and whether it has SGR, or `None` when it needs cleaning.
 pub fn clean(raw: &[u8]) -> Option<(&str, bool)> {
-    let has_sgr = only_sgr(raw)?;
-    let s = std::str::from_utf8(raw).ok()?;
-    Some((s, has_sgr))
-}
-
-/// `Some(has_sgr)` when the only control bytes of `raw` start well-formed SGR sequences
-/// (and no C1 control is encoded in it); `None` when the line needs the full treatment.
-fn only_sgr(raw: &[u8]) -> Option<bool> {
+    let (has_sgr, high) = only_sgr(raw)?;
+    if !high {
+        // SAFETY: every byte is below 0x80, and ASCII is valid UTF-8.
+        return Some((unsafe { std::str::from_utf8_unchecked(raw) }, has_sgr));
+    }
     // C1 controls (U+0080..U+009F) are encoded as 0xC2 0x80..0x9F.
     let mut rest = raw;
     while let Some(i) = memchr::memchr(0xC2, rest) {
@@ -39,10 +36,22 @@ fn only_sgr(raw: &[u8]) -> Option<bool> {
         }
         rest = &rest[i + 1..];
     }
+    let s = std::str::from_utf8(raw).ok()?;
+    Some((s, has_sgr))
+}
+
+/// `Some((has_sgr, high))` when the only control bytes of `raw` start well-formed SGR
+/// sequences; `high` tells whether any byte is not ASCII. `None` when the line needs the
+/// full treatment.
+fn only_sgr(raw: &[u8]) -> Option<(bool, bool)> {
     let mut has_sgr = false;
+    let mut high = false;
     let mut i = 0;
     let n = raw.len();
-    while let Some(next) = next_control(raw, i) {
+    loop {
+        let (next, seen_high) = next_control(raw, i);
+        high |= seen_high;
+        let Some(next) = next else { break };
         i = next;
         if raw[i] != 0x1b || raw.get(i + 1) != Some(&b'[') {
             return None;
@@ -58,15 +67,16 @@ fn only_sgr(raw: &[u8]) -> Option<bool> {
         has_sgr = true;
         i = j + 1;
     }
-    Some(has_sgr)
+    Some((has_sgr, high))
 }
 
 /// Index of the first byte at or after `from` that is a C0 control or DEL, eight bytes at a
-/// time.
-fn next_control(raw: &[u8], from: usize) -> Option<usize> {
+/// time, and whether a byte above ASCII came before it.
+fn next_control(raw: &[u8], from: usize) -> (Option<usize>, bool) {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut i = from;
+    let mut high = false;
     while i + 8 <= raw.len() {
         let mut word = [0u8; 8];
         word.copy_from_slice(&raw[i..i + 8]);
@@ -77,12 +87,16 @@ fn next_control(raw: &[u8], from: usize) -> Option<usize> {
         if below | del != 0 {
             break;
         }
+        high |= x & HIGH != 0;
         i += 8;
     }
-    raw[i..]
-        .iter()
-        .position(|&b| b < 0x20 || b == 0x7f)
-        .map(|j| i + j)
+    for (j, &b) in raw[i..].iter().enumerate() {
+        if b < 0x20 || b == 0x7f {
+            return (Some(i + j), high);
+        }
+        high |= b >= 0x80;
+    }
+    (None, high)
 }
 
 fn sanitize_chars(text: &str, out: &mut String) -> bool {
@@ -248,16 +262,38 @@ mod tests {
                     v[at] = b;
                     assert_eq!(
                         next_control(&v, 0),
-                        Some(at),
+                        (Some(at), false),
                         "len {len} at {at} byte {b:#x}"
                     );
+                    // A byte above ASCII anywhere before the control is seen.
+                    if at > 0 {
+                        v[at - 1] = 0xc3;
+                        assert_eq!(next_control(&v, 0), (Some(at), true));
+                    }
                 }
             }
             let clean: Vec<u8> = (0..len)
                 .map(|i| 0x20 + (i as u8 % 95))
                 .chain([0x80, 0xff, 0xc3])
                 .collect();
-            assert_eq!(next_control(&clean, 0), None);
+            assert_eq!(next_control(&clean, 0), (None, true));
+            assert_eq!(next_control(&clean[..len], 0), (None, false));
+        }
+    }
+
+    #[test]
+    fn non_ascii_lines_are_still_checked() {
+        // C1 controls and invalid UTF-8 are seen after any run of ASCII.
+        for pad in 0..20 {
+            let mut c1 = vec![b'a'; pad];
+            c1.extend_from_slice(b"\xc2\x9b31mx");
+            assert!(super::clean(&c1).is_none());
+            let mut bad = vec![b'a'; pad];
+            bad.extend_from_slice(b"\xe9x");
+            assert!(super::clean(&bad).is_none());
+            let mut ok = vec![b'a'; pad];
+            ok.extend_from_slice("é\x1b[1mx".as_bytes());
+            assert_eq!(super::clean(&ok).map(|(_, sgr)| sgr), Some(true));
         }
     }
 

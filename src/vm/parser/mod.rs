@@ -8,6 +8,7 @@
 //! else looks at their content.
 
 mod failures;
+mod glue;
 mod steps;
 
 use failures::subtest_failed;
@@ -135,6 +136,10 @@ pub struct Parser {
     /// A test whose run must be frozen once the current line is stored (and the failure
     /// that did it).
     trigger: Option<(usize, TriggerKind, u64, Option<usize>)>,
+    /// Empty lines still owed by lines that two writers made together, and the input line
+    /// after which they are no longer expected.
+    glue_blanks: u8,
+    glue_deadline: u64,
 }
 
 /// Where the reading of the driver's terminal is.
@@ -165,6 +170,8 @@ impl Parser {
             term_closed: false,
             known: None,
             trigger: None,
+            glue_blanks: 0,
+            glue_deadline: 0,
         }
     }
 
@@ -430,6 +437,16 @@ impl Parser {
         if !matches!(wrap, Wrap::Bare) {
             self.run.tests[t].in_build = true;
         }
+        if self.glue_blanks > 0 {
+            if self.run.lines > self.glue_deadline {
+                self.glue_blanks = 0;
+            } else if is_blank(inner) {
+                // The newline of a line that was glued to another.
+                self.glue_blanks -= 1;
+                self.run.glue_blanks += 1;
+                return;
+            }
+        }
         if !matches!(wrap, Wrap::Tail) && self.nix_line(inner, has_sgr) {
             return;
         }
@@ -582,6 +599,8 @@ impl Parser {
             if !sanitize::strip_sgr(left).trim().is_empty() {
                 self.inner(t, left, true, depth + 1);
             }
+            self.glue_blanks = (self.glue_blanks + 1).min(8);
+            self.glue_deadline = self.run.lines + 8;
             self.inner(t, &display[at..], true, depth + 1);
             return;
         }
@@ -594,22 +613,40 @@ impl Parser {
         } else {
             display
         };
-        if depth < 8
-            && let Some(at) = glued_plain(plain)
-        {
-            let dat = c::display_offset(display, at);
-            self.plain_buf = buf;
-            self.inner(t, &display[..dat], has_sgr, depth + 1);
-            self.inner(t, &display[dat..], has_sgr, depth + 1);
-            return;
+        let serial = c::serial(plain);
+        if depth < 8 {
+            let test = &self.run.tests[t];
+            let is_machine = |n: &str| test.machine(n).is_some();
+            let at = match serial {
+                Some((_, off)) => {
+                    glue::message_after_serial(display, plain, off, has_sgr, &is_machine)
+                }
+                None => glue::after_message(display, plain, &is_machine),
+            };
+            if let Some(dat) = at {
+                self.plain_buf = buf;
+                // The second writer's newline comes as an empty line soon after.
+                self.glue_blanks = (self.glue_blanks + 1).min(8);
+                self.glue_deadline = self.run.lines + 8;
+                self.inner(t, &display[..dat], has_sgr, depth + 1);
+                self.inner(t, &display[dat..], has_sgr, depth + 1);
+                return;
+            }
         }
         let has_sgr = has_sgr && plain.len() != display.len();
-        self.classify(t, display, plain, has_sgr);
+        self.classify(t, display, plain, has_sgr, serial);
         self.plain_buf = buf;
     }
 
     /// What a line is, once its wrapping and glued neighbours are gone.
-    fn classify(&mut self, t: usize, display: &str, plain: &str, has_sgr: bool) {
+    fn classify(
+        &mut self,
+        t: usize,
+        display: &str,
+        plain: &str,
+        has_sgr: bool,
+        serial: Option<(&str, usize)>,
+    ) {
         // Blocks whose lines are recognised by what came before them.
         match self.states[t].mode {
             Mode::Symbols(n) => {
@@ -668,7 +705,7 @@ impl Parser {
             }
             Mode::Output => {
                 if !self.ends_output(t, display, plain) {
-                    if let Some((name, off)) = c::serial(plain)
+                    if let Some((name, off)) = serial
                         && self.run.tests[t].machine(name).is_some()
                     {
                         self.serial(t, name, display, plain, off, has_sgr);
@@ -682,7 +719,7 @@ impl Parser {
             Mode::Normal => {}
         }
 
-        if let Some((name, off)) = c::serial(plain) {
+        if let Some((name, off)) = serial {
             self.serial(t, name, display, plain, off, has_sgr);
             return;
         }
@@ -1214,26 +1251,11 @@ fn glued_serial(display: &str) -> Option<usize> {
     None
 }
 
-/// Plain lines two threads wrote at once: `m1: starting vmm2: starting vm`,
-/// `m3: QEMU running (pid 5)m3 # [ 0.00] Linux …`.
-fn glued_plain(plain: &str) -> Option<usize> {
-    let (name, msg) = c::machine_prefix(plain)?;
-    let base = plain.len() - msg.len();
-    let fixed_end = if msg.starts_with("starting vm") {
-        Some("starting vm".len())
-    } else if msg.starts_with("connected to guest root shell") {
-        Some("connected to guest root shell".len())
-    } else if msg.starts_with("QEMU running (pid ") {
-        msg.find(')').map(|i| i + 1)
-    } else {
-        None
-    }?;
-    let rest = &msg[fixed_end..];
-    if rest.is_empty() {
-        return None;
+/// A line with nothing but resets on it.
+fn is_blank(display: &str) -> bool {
+    let mut rest = display;
+    while let Some(r) = rest.strip_prefix("\x1b[0m") {
+        rest = r;
     }
-    let _ = name;
-    let glued = c::serial(rest).is_some()
-        || c::machine_prefix(rest).is_some_and(|(_, m)| c::is_machine_message(m));
-    glued.then_some(base + fixed_end)
+    rest.is_empty()
 }
