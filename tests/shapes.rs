@@ -12,12 +12,12 @@ fn inspect(log: &str) -> Value {
         .arg(&path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    // The status says the outcome, for scripts.
+    let failed = matches!(v["outcome"].as_str(), Some("failed" | "timed_out"));
+    assert_eq!(out.status.code(), Some(i32::from(failed)), "{v:#}");
+    v
 }
 
 fn machine<'a>(v: &'a Value, name: &str) -> &'a Value {
@@ -119,4 +119,176 @@ kill QemuMachine (pid 6)
     assert_eq!(machine(&v, "machine2")["pid"], 6);
     assert_eq!(machine(&v, "machine2")["state"], "killed");
     assert_eq!(v["tests"][0]["driver_lines"], 5);
+}
+
+fn failures(v: &Value) -> Vec<(String, String, Value, Value)> {
+    v["tests"][0]["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_string(),
+                f["message"].as_str().unwrap().to_string(),
+                f["machine"].clone(),
+                f["command"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_subtest_failure_with_and_without_its_bangs() {
+    for bang in ["\x1b[31m!!! \x1b[0m", ""] {
+        let log = format!(
+            "machine: starting vm
+machine: QEMU running (pid 5)
+\x1b[1m\x1b[32msubtest: the page loads\x1b[0m
+machine: \x1b[1m\x1b[32mmust succeed: curl localhost\x1b[0m
+{bang}Test \"the page loads\" failed with error: \"command `curl localhost` failed (exit code 7)\"
+\x1b[1m\x1b[32mcleanup\x1b[0m
+kill QemuMachine (pid 5)
+"
+        );
+        let v = inspect(&log);
+        assert_eq!(v["outcome"], "failed", "{bang:?}");
+        let f = failures(&v);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].0, "subtest");
+        assert_eq!(f[0].1, "command `curl localhost` failed (exit code 7)");
+        assert_eq!(f[0].2, "machine");
+        assert_eq!(f[0].3, "curl localhost");
+        assert_eq!(v["tests"][0]["subtests"][0]["state"], "failed");
+    }
+}
+
+#[test]
+fn an_open_step_at_cleanup_is_a_failure_even_when_the_report_is_hidden() {
+    // `--log-level error`: no `!!!` lines, only the step that never finished, the
+    // cleanup, and Nix's exit status.
+    let log = "\
+vm-test-run-web> \x1b[1m\x1b[32mrun the VM test script\x1b[0m
+vm-test-run-web> server: \x1b[1m\x1b[32mwaiting for unit nginx.service\x1b[0m
+vm-test-run-web> \x1b[1m\x1b[32mcleanup\x1b[0m
+vm-test-run-web> kill QemuMachine (pid 42)
+vm-test-run-web> (finished: cleanup, in 0.02 seconds)
+error: builder for '/nix/store/0000000000000000000000000000000a-vm-test-run-web.drv' failed with exit code 1;
+";
+    let v = inspect(log);
+    assert_eq!(v["outcome"], "failed");
+    assert_eq!(v["tests"][0]["exit_code"], 1);
+    let f = failures(&v);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(f[0].1.contains("waiting for unit nginx.service"), "{f:?}");
+    assert_eq!(f[0].2, "server");
+    let steps = steps(&v);
+    assert!(
+        steps.contains(&("waiting for unit nginx.service".into(), "failed".into())),
+        "{steps:?}"
+    );
+}
+
+#[test]
+fn a_plain_traceback_after_cleanup_completes_the_failure_and_names_the_machine() {
+    let log = "\
+\x1b[1m\x1b[32mrun the VM test script\x1b[0m
+client: starting vm
+client: QEMU running (pid 9)
+\x1b[1m\x1b[32mcleanup\x1b[0m
+kill QemuMachine (pid 9)
+(finished: cleanup, in 0.01 seconds)
+Traceback (most recent call last):
+  File \"/nix/store/x-driver/bin/.nixos-test-driver-wrapped\", line 9, in <module>
+    sys.exit(main())
+  File \"<string>\", line 4, in <module>
+    client.wait_for_open_port(80)
+KeyboardInterrupt
+";
+    let v = inspect(log);
+    assert_eq!(v["outcome"], "failed");
+    let f = failures(&v);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].1, "KeyboardInterrupt");
+    assert_eq!(f[0].2, "client");
+    assert_eq!(
+        v["tests"][0]["failures"][0]["exception"],
+        "KeyboardInterrupt"
+    );
+}
+
+#[test]
+fn a_bare_exception_name_ends_the_traceback() {
+    let log = "\
+Traceback (most recent call last):
+  File \"<string>\", line 2, in <module>
+    breakpoint()
+bdb.BdbQuit
+machine: starting vm
+";
+    let v = inspect(log);
+    let f = &v["tests"][0]["failures"][0];
+    assert_eq!(f["exception"], "bdb.BdbQuit");
+    assert_eq!(f["message"], "bdb.BdbQuit");
+    // The traceback ended: the next line is the driver's again.
+    assert_eq!(machine(&v, "machine")["state"], "booting");
+}
+
+#[test]
+fn a_chained_traceback_is_one_failure() {
+    let log = "\
+Traceback (most recent call last):
+  File \"<string>\", line 3, in <module>
+    machine.succeed(\"false\")
+RequestedAssertionFailed: command `false` failed (exit code 1)
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File \"/nix/store/x-driver/lib/driver.py\", line 9, in run
+    self.cleanup()
+RuntimeError: Shell disconnected
+";
+    let v = inspect(log);
+    let f = failures(&v);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].1, "Shell disconnected");
+    let tb = v["tests"][0]["failures"][0]["traceback"]
+        .as_array()
+        .unwrap();
+    assert!(
+        tb.iter()
+            .any(|l| l.as_str().unwrap().contains("During handling")),
+        "{tb:?}"
+    );
+}
+
+#[test]
+fn timeouts_of_every_era() {
+    // The current `retry()` text, alone on its line.
+    let v = inspect(
+        "client: starting vm\nclient: waiting for success: curl x\naction timed out after 900.00 seconds (timeout=900.0)\n",
+    );
+    let f = failures(&v);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].0, "timeout");
+    assert_eq!(f[0].2, "client");
+    assert_eq!(f[0].3, "curl x");
+    // The Perl driver's die message, behind `error: `.
+    let v = inspect(
+        "machine: waiting for success: systemctl is-active foo\nerror: action timed out after -1 seconds at /nix/store/x-nixos-test-driver/lib/perl5/site_perl/Machine.pm line 254.\naction timed out after -1 seconds at /nix/store/x-nixos-test-driver/lib/perl5/site_perl/Machine.pm line 254.\n",
+    );
+    let f = failures(&v);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].0, "timeout");
+    // The global timeout, and Nix's exit status 143 for it.
+    let v = inspect(
+        "Test will time out and terminate in 3600 seconds\nmachine: starting vm\n\x1b[1m\x1b[32mtimeout reached; test terminating...\x1b[0m\nkill QemuMachine (pid 5)\n",
+    );
+    assert_eq!(v["outcome"], "timed_out");
+    assert_eq!(failures(&v)[0].0, "global_timeout");
+    let v = inspect(
+        "vm-test-run-slow> machine: starting vm\nerror: builder for '/nix/store/0000000000000000000000000000000a-vm-test-run-slow.drv' failed with exit code 143;\n",
+    );
+    assert_eq!(v["outcome"], "timed_out");
+    assert_eq!(v["tests"][0]["exit_code"], 143);
 }

@@ -404,8 +404,32 @@ pub fn exception_line(text: &str) -> Option<(&str, &str)> {
         || name.ends_with("Interrupt")
         || name.ends_with("Exit")
         || name.ends_with("Warning")
+        || name.ends_with("Quit")
         || name == "Exception";
     (ok && looks).then_some((name, msg))
+}
+
+/// A traceback's last line when the exception has no text: `KeyboardInterrupt`,
+/// `bdb.BdbQuit`, `foo.SomeError` (a dotted Python name, each part an identifier).
+pub fn is_exception_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 128
+        && text.split('.').all(|part| {
+            part.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+                && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+        && text
+            .rsplit('.')
+            .next()
+            .is_some_and(|last| last.bytes().next().is_some_and(|b| b.is_ascii_uppercase()))
+}
+
+/// The lines Python puts between the tracebacks of chained exceptions.
+pub fn is_chained_exception(text: &str) -> bool {
+    text == "During handling of the above exception, another exception occurred:"
+        || text == "The above exception was the direct cause of the following exception:"
 }
 
 /// A command quoted in an assertion: ``command `X` failed`` and friends.

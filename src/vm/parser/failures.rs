@@ -7,6 +7,9 @@ use super::super::model::{
 };
 use super::Parser;
 
+/// How a failure that only open steps show ends its message.
+pub(super) const IMPLIED: &str = " (its report is not in the input)";
+
 impl Parser {
     /// A line behind `!!! `: the 2025+ driver's errors.
     pub(super) fn bang(&mut self, t: usize, text: &str) {
@@ -100,8 +103,11 @@ impl Parser {
         self.states[t].exception_seen = true;
         let failure = &mut self.run.tests[t].failures[f];
         failure.exception = Some(name.to_string());
-        if !msg.is_empty() || failure.message.is_empty() {
+        if !msg.is_empty() {
             failure.message = msg.to_string();
+        } else if failure.message.is_empty() || failure.message.ends_with(IMPLIED) {
+            // `KeyboardInterrupt`, `bdb.BdbQuit`: the name is all there is.
+            failure.message = name.to_string();
         }
         // The exception says what failed; a subtest failure keeps its subtest.
         failure.kind = if msg.contains("action timed out") || msg.contains("timed out after") {
@@ -125,6 +131,20 @@ impl Parser {
         line: u64,
     ) -> usize {
         let chain = self.fail_open_steps(t);
+        self.failure_in(t, kind, subtest, message, line, &chain)
+    }
+
+    /// A failure that left the steps of `chain` (outermost first): its machine, command and
+    /// subtest are theirs.
+    fn failure_in(
+        &mut self,
+        t: usize,
+        kind: FailureKind,
+        subtest: Option<&str>,
+        message: String,
+        line: u64,
+        chain: &[super::StepId],
+    ) -> usize {
         let test = &self.run.tests[t];
         let mut machine = None;
         let mut command = None;
@@ -146,6 +166,13 @@ impl Parser {
         if command.is_none() {
             command = c::quoted_command(&message).map(str::to_string);
         }
+        if machine.is_none() {
+            // The innermost step that was about a machine.
+            machine = chain
+                .iter()
+                .rev()
+                .find_map(|&id| test.steps[id as usize].machine.clone());
+        }
         self.trigger(
             t,
             if kind == FailureKind::GlobalTimeout {
@@ -166,6 +193,39 @@ impl Parser {
             line,
         });
         test.failures.len() - 1
+    }
+
+    /// `cleanup` while steps are open and the script has not finished: an exception left
+    /// them. The driver's report of it (`!!!` lines, a traceback after cleanup) completes
+    /// the failure; without one (`--log-level error` hides the `!!!` lines) the failure
+    /// names the step that was left.
+    pub(super) fn cleanup_with_open_steps(&mut self, t: usize, line: u64) {
+        let reported = self.run.tests[t]
+            .failures
+            .iter()
+            .any(|f| f.kind != FailureKind::KernelPanic);
+        let chain = self.fail_open_steps(t);
+        if reported || chain.is_empty() {
+            self.states[t].failed_chain = chain;
+            return;
+        }
+        let test = &self.run.tests[t];
+        let left = chain
+            .iter()
+            .rev()
+            .map(|&id| test.steps[id as usize].title.as_str())
+            .find(|title| !title.starts_with("subtest: ") && *title != "run the VM test script")
+            .or_else(|| {
+                chain
+                    .last()
+                    .map(|&id| test.steps[id as usize].title.as_str())
+            })
+            .unwrap_or_default()
+            .to_string();
+        let message = format!("`{left}` did not finish: an error ended the test script{IMPLIED}");
+        let f = self.failure_in(t, FailureKind::Exception, None, message, line, &chain);
+        self.states[t].continued_by_traceback = Some(f);
+        self.states[t].failed_chain = chain;
     }
 
     pub(super) fn global_timeout(&mut self, t: usize, line: u64) {

@@ -84,6 +84,10 @@ struct TestState {
     early_floor: Option<u64>,
     /// The pid of a `kill machine (pid N)` that named no known machine.
     pending_kill: Option<u32>,
+    /// A failure the next traceback completes rather than a new one: the exception it
+    /// chains to (`During handling of the above exception…`), or the failure implied by
+    /// steps that cleanup found open.
+    continued_by_traceback: Option<usize>,
 }
 
 impl TestState {
@@ -99,6 +103,7 @@ impl TestState {
             script_started: false,
             early_floor: None,
             pending_kill: None,
+            continued_by_traceback: None,
         }
     }
 
@@ -697,7 +702,9 @@ impl Parser {
                     return;
                 }
                 self.states[t].mode = Mode::Normal;
-                if let Some((name, msg)) = c::exception_line(plain) {
+                if let Some((name, msg)) = c::exception_line(plain)
+                    .or_else(|| c::is_exception_name(plain).then_some((plain, "")))
+                {
                     self.exception(t, name, msg);
                     self.push_driver(t, display, plain, has_sgr, k::ERROR);
                     return;
@@ -913,6 +920,12 @@ impl Parser {
             self.states[t].coloured = true;
             if msg == "timeout reached; test terminating..." {
                 self.global_timeout(t, line);
+            } else if machine.is_none()
+                && msg == "cleanup"
+                && self.run.tests[t].script_secs.is_none()
+                && !self.states[t].open.is_empty()
+            {
+                self.cleanup_with_open_steps(t, line);
             }
             let seq = self.push_driver(t, display, plain, has_sgr, k::STEP_HEAD);
             let parent = self.states[t].container();
@@ -941,7 +954,17 @@ impl Parser {
                 || (msg.starts_with("  File \"") && self.states[t].pending.is_none())
             {
                 // A traceback, or one whose head the excerpt lost.
-                let f = self.add_failure(t, FailureKind::Exception, None, String::new(), line);
+                let f = match self.states[t].continued_by_traceback.take() {
+                    Some(f) => {
+                        // The report has come: its exception says what failed.
+                        let failure = &mut self.run.tests[t].failures[f];
+                        if failure.message.ends_with(failures::IMPLIED) {
+                            failure.message.clear();
+                        }
+                        f
+                    }
+                    None => self.add_failure(t, FailureKind::Exception, None, String::new(), line),
+                };
                 self.states[t].pending = Some(f);
                 self.states[t].exception_seen = false;
                 self.run.tests[t].failures[f]
@@ -949,6 +972,31 @@ impl Parser {
                     .push(msg.to_string());
                 self.states[t].mode = Mode::Traceback;
                 kind = k::TRACEBACK;
+            } else if c::is_chained_exception(msg) {
+                // Python's chained exceptions are one failure: the next traceback goes on.
+                if let Some(f) = self.run.tests[t].failures.len().checked_sub(1)
+                    && self.run.tests[t].failures[f].exception.is_some()
+                {
+                    self.run.tests[t].failures[f]
+                        .traceback
+                        .push(msg.to_string());
+                    self.states[t].continued_by_traceback = Some(f);
+                }
+                kind = k::TRACEBACK;
+            } else if msg.starts_with("Test \"") && msg.contains("\" failed with error: ") {
+                // The driver's subtest failure without its `!!! ` (hidden colours, logs
+                // that lost them).
+                self.bang(t, msg);
+                kind = k::ERROR;
+            } else if msg.starts_with("action timed out after ") {
+                let dup = self.run.tests[t]
+                    .failures
+                    .last()
+                    .is_some_and(|f| f.message == msg || f.message.ends_with(msg));
+                if !dup {
+                    self.add_failure(t, FailureKind::Timeout, None, msg.to_string(), line);
+                }
+                kind = k::ERROR;
             } else if let Some(err) = msg.strip_prefix("error: ") {
                 let kind_f = FailureKind::DriverError;
                 let message = err.to_string();
@@ -976,9 +1024,7 @@ impl Parser {
             && !self.states[t].coloured
             && self.run.tests[t].script_secs.is_none()
         {
-            // Cleanup before `test script finished`: an exception left the open steps.
-            let chain = self.fail_open_steps(t);
-            self.states[t].failed_chain = chain;
+            self.cleanup_with_open_steps(t, line);
         }
         let seq = self.push_driver(t, display, plain, has_sgr, kind);
         if kind == k::PLAIN && !self.states[t].coloured && !c::is_log_only(msg) {
