@@ -292,3 +292,84 @@ fn timeouts_of_every_era() {
     assert_eq!(v["outcome"], "timed_out");
     assert_eq!(v["tests"][0]["exit_code"], 143);
 }
+
+const DRV: &str = "/nix/store/0000000000000000000000000000000a-vm-test-run-web.drv";
+
+#[test]
+fn current_nix_report_names_test_exit_code_and_freezes_after_its_tail() {
+    let log = format!(
+        "error: Cannot build '{DRV}'.
+       Reason: builder failed with exit code 1.
+       Output paths:
+         /nix/store/0000000000000000000000000000000b-vm-test-run-web
+       Last 4 log lines:
+       > server: starting vm
+       > server: QEMU running (pid 7)
+       > server # [   10.1] nginx[812]: bind() to 0.0.0.0:80 failed (98: Address in use)
+       > kill QemuMachine (pid 7)
+"
+    );
+    let v = inspect(&log);
+    let t = &v["tests"][0];
+    assert_eq!(t["name"], "web");
+    assert_eq!(t["exit_code"], 1);
+    assert_eq!(v["outcome"], "failed");
+    let f = failures(&v);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].0, "build_failed");
+    assert_eq!(
+        f[0].1,
+        format!("builder for '{DRV}' failed with exit code 1")
+    );
+    assert_eq!(t["failures"][0]["line"], 1);
+    // The moment includes the console lines the tail shows.
+    assert_eq!(t["trigger"]["line"], 9);
+    assert_eq!(machine(&v, "server")["serial_lines"], 1);
+    assert_eq!(machine(&v, "server")["state"], "killed");
+}
+
+#[test]
+fn a_report_whose_tail_shows_the_drivers_failure_adds_none() {
+    let log = format!(
+        "error: Cannot build '{DRV}'.
+       Reason: builder failed with exit code 1.
+       Last 3 log lines:
+       > server: \x1b[1m\x1b[32mmust succeed: false\x1b[0m
+       > \x1b[31m!!! \x1b[0mTraceback (most recent call last):
+       > \x1b[31m!!! \x1b[0mRequestedAssertionFailed: command `false` failed (exit code 1)
+       For full logs, run 'nix log {DRV}'.
+"
+    );
+    let v = inspect(&log);
+    let f = failures(&v);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].0, "assertion");
+    assert_eq!(f[0].2, "server");
+    assert_eq!(v["tests"][0]["exit_code"], 1);
+    assert_eq!(v["tests"][0]["trigger"]["line"], 5);
+}
+
+#[test]
+fn a_remote_builders_report_names_the_host_and_143_is_the_global_timeout() {
+    let log = format!(
+        "error: build of '{DRV}' on 'ssh://nix@builder.example' failed: Cannot build '{DRV}'.
+       Reason: builder failed with exit code 143.
+       Last 2 log lines:
+       > Test will time out and terminate in 3600 seconds
+       > machine: starting vm
+"
+    );
+    let v = inspect(&log);
+    let t = &v["tests"][0];
+    assert_eq!(t["name"], "web");
+    assert_eq!(t["exit_code"], 143);
+    assert_eq!(v["outcome"], "timed_out");
+    assert_eq!(failures(&v)[0].0, "global_timeout");
+    assert_eq!(t["trigger"]["line"], 5);
+    let run = vmscope::vm::Parser::parse_all(
+        log.as_bytes(),
+        vmscope::vm::Caps::default(),
+        vmscope::vm::ParseOptions::default(),
+    );
+    assert_eq!(run.tests[0].builder.as_deref(), Some("nix@builder.example"));
+}

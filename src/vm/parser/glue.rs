@@ -28,11 +28,12 @@ fn is_bare_message(plain: &str) -> bool {
         || plain.starts_with("!!! Breakpoint reached, run ")
 }
 
-/// Whether `plain` (and its `display` form) starts with a driver message: a known machine's
-/// `NAME: ` and one of the messages about machines, a step start or end, or a bare message.
+/// Whether `plain` (and its `display` form) starts with a driver message: `NAME: ` and one
+/// of the messages about machines (a machine's first message names it: `NAME: starting vm`),
+/// a known machine's step start, another step start or end, or a bare message.
 fn is_message(display: &str, plain: &str, is_machine: &dyn Fn(&str) -> bool) -> bool {
     if let Some((name, msg)) = c::machine_prefix(plain)
-        && is_machine(name)
+        && (is_machine(name) || c::is_machine_message(msg))
     {
         let after = c::display_offset(display, plain.len() - msg.len());
         return c::is_machine_message(msg)

@@ -9,6 +9,7 @@
 
 mod failures;
 mod glue;
+mod nix;
 mod steps;
 
 use failures::subtest_failed;
@@ -145,6 +146,8 @@ pub struct Parser {
     /// after which they are no longer expected.
     glue_blanks: u8,
     glue_deadline: u64,
+    /// Nix's failure report being read: it becomes a failure once its tail has been shown.
+    nix_report: Option<nix::Report>,
 }
 
 /// Where the reading of the driver's terminal is.
@@ -177,6 +180,7 @@ impl Parser {
             trigger: None,
             glue_blanks: 0,
             glue_deadline: 0,
+            nix_report: None,
         }
     }
 
@@ -325,6 +329,8 @@ impl Parser {
         let mut splitter = std::mem::take(&mut self.splitter);
         splitter.finish(&mut |piece| self.piece(piece));
         self.splitter = splitter;
+        self.settle_nix_report();
+        self.apply_trigger();
         for (t, st) in self.run.tests.iter_mut().zip(&mut self.states) {
             if let Some(pid) = st.pending_kill.take() {
                 resolve_kill(t, pid);
@@ -382,15 +388,9 @@ impl Parser {
             self.line(display, has_sgr);
         }
         self.display = buf;
-        if let Some((t, kind, line, failure)) = self.trigger.take() {
-            let ms = self.arrival_ms();
-            let test = &mut self.run.tests[t];
-            if test.freeze_now(kind, line, ms)
-                && let Some(f) = &mut test.freeze
-            {
-                f.failure = failure;
-            }
-        } else if let Some(Dest::Driver(t, k::ERROR | k::TRACEBACK)) = self.last_dest {
+        if !self.apply_trigger()
+            && let Some(Dest::Driver(t, k::ERROR | k::TRACEBACK)) = self.last_dest
+        {
             // The rest of the failure's report joins the frozen driver pane.
             let pending = self.states[t].pending;
             let test = &mut self.run.tests[t];
@@ -402,6 +402,21 @@ impl Parser {
                 f.driver_end = test.driver.end_seq();
             }
         }
+    }
+
+    /// Freezes the test a trigger was set for, once its line is stored.
+    fn apply_trigger(&mut self) -> bool {
+        let Some((t, kind, line, failure)) = self.trigger.take() else {
+            return false;
+        };
+        let ms = self.arrival_ms();
+        let test = &mut self.run.tests[t];
+        if test.freeze_now(kind, line, ms)
+            && let Some(f) = &mut test.freeze
+        {
+            f.failure = failure;
+        }
+        true
     }
 
     fn continue_line(&mut self, dest: Dest, display: &str, has_sgr: bool) {
@@ -452,8 +467,12 @@ impl Parser {
                 return;
             }
         }
-        if !matches!(wrap, Wrap::Tail) && self.nix_line(inner, has_sgr) {
-            return;
+        if !matches!(wrap, Wrap::Tail) {
+            if self.nix_line(inner, has_sgr) {
+                return;
+            }
+            // Whatever follows a failure report's tail ends the report.
+            self.settle_nix_report();
         }
         self.current = t;
         self.inner(t, inner, has_sgr, 0);
@@ -483,111 +502,6 @@ impl Parser {
         self.run.tests.len() - 1
     }
 
-    /// Nix's own lines (not the builder's): they name the test they are about.
-    fn nix_line(&mut self, display: &str, has_sgr: bool) -> bool {
-        // Most lines can be told apart by their first character.
-        let first = display.trim_start_matches(' ').as_bytes().first().copied();
-        if !matches!(first, Some(b'e' | b'b' | b'F' | b'l' | b't' | b'/' | 0x1b))
-            || display.starts_with("\x1b[2m")
-        {
-            return false;
-        }
-        let plain_owned;
-        let plain = if has_sgr {
-            plain_owned = sanitize::strip_sgr(display);
-            plain_owned.as_str()
-        } else {
-            display
-        };
-        let trimmed = plain.trim_start();
-        let is_builder = trimmed.starts_with("error: builder for '")
-            || trimmed.starts_with("builder for '")
-            || trimmed.starts_with("error: build of '");
-        let is_full_logs = trimmed.starts_with("For full logs, run '");
-        let is_tail_head = trimmed.starts_with("last ") && trimmed.ends_with(" log lines:");
-        let is_other = trimmed.starts_with("these ")
-            && (trimmed.ends_with("will be built:") || trimmed.ends_with("will be fetched:"))
-            || trimmed.starts_with("building '")
-            || (plain.starts_with("  /nix/store/") && plain.ends_with(".drv"));
-        if !(is_builder || is_full_logs || is_tail_head || is_other) {
-            return false;
-        }
-        let named = c::test_name_in_path(trimmed).map(str::to_string);
-        let mut t = self.current;
-        if let Some(name) = &named {
-            if is_full_logs {
-                // The tail just read belongs to this test.
-                let tail = self.tail_test.unwrap_or(self.current);
-                if self.run.tests[tail].name.is_none()
-                    && !self
-                        .run
-                        .tests
-                        .iter()
-                        .any(|x| x.name.as_deref() == Some(name))
-                {
-                    self.run.tests[tail].name = Some(name.clone());
-                }
-                t = self.test_named(name);
-                self.tail_test = None;
-            } else if self.run.tests[self.current].name.is_none()
-                && !self
-                    .run
-                    .tests
-                    .iter()
-                    .any(|x| x.name.as_deref() == Some(name))
-            {
-                // A bare log names its test only in Nix's lines.
-                self.run.tests[self.current].name = Some(name.clone());
-                t = self.current;
-            } else {
-                t = self.test_named(name);
-            }
-        }
-        if let Some(host) = c::remote_builder(trimmed) {
-            self.run.tests[t].builder = Some(host.to_string());
-        }
-        if is_builder && trimmed.contains("failed with exit code") {
-            let code = c::builder_exit_code(trimmed);
-            self.tail_test = Some(t);
-            let test = &mut self.run.tests[t];
-            if test.exit_code.is_none() {
-                test.exit_code = code;
-            }
-            if code == Some(143) {
-                test.timed_out = true;
-            }
-            self.push_driver(t, display, plain, has_sgr, k::NIX);
-            let line = self.run.lines.saturating_sub(1);
-            let kind = if code == Some(143) {
-                FailureKind::GlobalTimeout
-            } else {
-                FailureKind::BuildFailed
-            };
-            let already = self.run.tests[t]
-                .failures
-                .iter()
-                .any(|f| f.kind != FailureKind::KernelPanic);
-            if !already || code == Some(143) {
-                let message = match code {
-                    Some(143) => {
-                        "the driver was terminated by SIGTERM (exit code 143): the global timeout"
-                            .to_string()
-                    }
-                    _ => trimmed
-                        .trim_start_matches("error: ")
-                        .trim_end_matches(';')
-                        .to_string(),
-                };
-                self.add_failure(t, kind, None, message, line);
-            }
-        } else {
-            self.push_driver(t, display, plain, has_sgr, k::NIX);
-        }
-        self.run.tests[t].in_build = true;
-        self.current = t;
-        true
-    }
-
     /// One line of one test, without its Nix wrapping.
     fn inner(&mut self, t: usize, display: &str, has_sgr: bool, depth: u8) {
         let mut display = display;
@@ -605,7 +519,7 @@ impl Parser {
                 self.inner(t, left, true, depth + 1);
             }
             self.glue_blanks = (self.glue_blanks + 1).min(8);
-            self.glue_deadline = self.run.lines + 8;
+            self.glue_deadline = self.run.lines + 16;
             self.inner(t, &display[at..], true, depth + 1);
             return;
         }
@@ -632,7 +546,7 @@ impl Parser {
                 self.plain_buf = buf;
                 // The second writer's newline comes as an empty line soon after.
                 self.glue_blanks = (self.glue_blanks + 1).min(8);
-                self.glue_deadline = self.run.lines + 8;
+                self.glue_deadline = self.run.lines + 16;
                 self.inner(t, &display[..dat], has_sgr, depth + 1);
                 self.inner(t, &display[dat..], has_sgr, depth + 1);
                 return;
