@@ -373,3 +373,148 @@ fn a_remote_builders_report_names_the_host_and_143_is_the_global_timeout() {
     );
     assert_eq!(run.tests[0].builder.as_deref(), Some("nix@builder.example"));
 }
+
+#[test]
+fn a_type_check_failure_maps_to_the_users_script_line() {
+    let drv = "/nix/store/0000000000000000000000000000000c-nixos-test-driver-web.drv";
+    let log = format!(
+        "nixos-test-driver-web>      1\t# This file contains type hints that can be prepended to Nix test scripts
+nixos-test-driver-web>      2\tfrom test_driver.machine import Machine
+nixos-test-driver-web>      3\tclient: Machine; server: Machine;
+nixos-test-driver-web>      4\tvlan1: VLan;
+nixos-test-driver-web>      5\tstart_all()
+nixos-test-driver-web>      6\tserver.wait_for_unit(\"nginx\")
+nixos-test-driver-web>      7\tclinet.succeed(\"curl server\")
+nixos-test-driver-web> testScriptWithTypes:7: error: Name \"clinet\" is not defined  [name-defined]
+nixos-test-driver-web> Found 1 error in 1 file (checked 1 source file)
+error: builder for '{drv}' failed with exit code 1;
+"
+    );
+    let v = inspect(&log);
+    assert_eq!(v["tests"][0]["name"], "web");
+    assert_eq!(v["outcome"], "failed");
+    let f = &v["tests"][0]["failures"];
+    assert_eq!(f.as_array().unwrap().len(), 1, "{f:#}");
+    assert_eq!(f[0]["kind"], "typecheck");
+    assert_eq!(
+        f[0]["message"],
+        "Name \"clinet\" is not defined  [name-defined]"
+    );
+    assert_eq!(f[0]["script_line"], 3);
+    assert!(f[0]["hint"].as_str().unwrap().contains("skipTypeCheck"));
+    assert_eq!(v["tests"][0]["exit_code"], 1);
+}
+
+#[test]
+fn ty_and_lint_diagnostics() {
+    let log = "\
+error[unresolved-reference]: Name `installer` used when not defined
+  --> testScriptWithTypes.py:62:1
+   |
+62 | installer.start()
+   | ^^^^^^^^^
+Linting test script (enable/disable: config.skipLint)
+/nix/store/0000000000000000000000000000000d-nixos-test-driver-x/test-script:3:1: undefined name 'foo'
+";
+    let v = inspect(log);
+    let f = &v["tests"][0]["failures"];
+    assert_eq!(f[0]["kind"], "typecheck");
+    assert_eq!(
+        f[0]["message"],
+        "error[unresolved-reference]: Name `installer` used when not defined"
+    );
+    // No listing of the checked file: its line cannot be taken back to the script.
+    assert_eq!(f[0]["script_line"], Value::Null);
+    assert_eq!(f[1]["kind"], "lint");
+    assert_eq!(f[1]["script_line"], 3);
+    assert!(f[1]["hint"].as_str().unwrap().contains("skipLint"));
+}
+
+#[test]
+fn warnings_are_counted_per_text_and_are_no_failures() {
+    let warn = |n: u32| {
+        format!(
+            "\x1b[1m\x1b[33m??? Warning (UserWarning): \x1b[22mwait_for_open_port(): passing a bare int/float as a duration is deprecated. Use datetime.timedelta instead.\n    File \"<string>\", line {n}\n      machine.wait_for_open_port(80, timeout=30)\n\x1b[0m"
+        )
+    };
+    let log = format!(
+        "machine: starting vm\n{}machine: (finished: waiting for TCP port 80 on localhost, in 0.10 seconds)\n{}{}(finished: run the VM test script, in 1.00 seconds)\ntest script finished in 1.00s\n",
+        warn(3),
+        warn(9),
+        warn(12)
+    );
+    let v = inspect(&log);
+    assert_eq!(v["outcome"], "passed");
+    let w = &v["tests"][0]["warnings"];
+    assert_eq!(w.as_array().unwrap().len(), 1, "{w:#}");
+    assert_eq!(w[0]["count"], 3);
+    assert_eq!(w[0]["first_line"], 2);
+    assert!(
+        w[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("wait_for_open_port()")
+    );
+    assert!(v["tests"][0]["failures"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_logging_prefix_is_read_not_kept() {
+    let log = "\
+2026-04-01 12:00:00,101 INFO machine: starting vm
+2026-04-01 12:00:00,102 INFO machine: QEMU running (pid 77)
+machine # [    1.0] Linux version 6.12
+2026-04-01 12:00:05,300 ERROR \x1b[31m!!! \x1b[0mTest \"boot\" failed with error: \"unit \\\"x\\\" reached state \\\"failed\\\"\"
+2026-04-01 12:00:05,400 INFO kill QemuMachine (pid 77)
+";
+    let v = inspect(log);
+    let m = machine(&v, "machine");
+    assert_eq!(m["pid"], 77);
+    assert_eq!(m["state"], "killed");
+    assert_eq!(m["serial_lines"], 1);
+    let f = failures(&v);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].0, "subtest");
+    assert_eq!(v["tests"][0]["machines"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn containers_and_their_display() {
+    let log = "\
+web: systemd-nspawn running (pid 300)
+web: still waiting for container 'web' to reach ready state...
+web # [    0.512345] web systemd[1]: Started nginx.service.
+web: VNC viewer running (pid 301)
+web: failed to open the VNC viewer: no display
+web: (finished: waiting for unit nginx.service, in 1.20 seconds)
+kill NspawnMachine (pid 300)
+";
+    let v = inspect(log);
+    let m = machine(&v, "web");
+    assert_eq!(m["pid"], 300);
+    assert_eq!(m["state"], "killed");
+    assert_eq!(m["serial_lines"], 1);
+    assert!(failures(&v).is_empty(), "{:?}", failures(&v));
+}
+
+#[test]
+fn hosts_that_cannot_run_the_test() {
+    let root = "\
+\x1b[31m!!! \x1b[0mTraceback (most recent call last):
+\x1b[31m!!! \x1b[0mAssertionError: systemd-nspawn requires root to work. You are 1000
+";
+    let v = inspect(root);
+    let f = &v["tests"][0]["failures"][0];
+    assert_eq!(f["kind"], "environment");
+    assert!(f["hint"].as_str().unwrap().contains("sudo --preserve-env"));
+    let kvm = "\
+machine: starting vm
+forceAccel is enabled but /dev/kvm is not accessible (permission denied).
+Set virtualisation.forceAccel = false to allow falling back to software emulation.
+";
+    let v = inspect(kvm);
+    let f = failures(&v);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].0, "environment");
+    assert_eq!(v["outcome"], "failed");
+}

@@ -81,6 +81,18 @@ fn summary(
         for more in first.take(3) {
             lines.push(Line::raw(format!("  {more}")));
         }
+        if let Some(n) = fl.script_line {
+            lines.push(Line::from(vec![
+                Span::styled("line of the test script  ", label),
+                Span::raw(n.to_string()),
+            ]));
+        }
+        if let Some(hint) = &fl.hint {
+            lines.push(Line::styled(
+                format!("→ {hint}"),
+                Style::new().fg(Color::Yellow),
+            ));
+        }
     } else if let Some(b) = &t.breakpoint {
         lines.push(Line::styled(
             format!(
@@ -349,6 +361,9 @@ fn kind_name(f: &crate::vm::model::Failure) -> String {
         K::KernelPanic => "kernel panic",
         K::DriverError => "driver error",
         K::BuildFailed => "build failed",
+        K::Lint => "lint failed",
+        K::Typecheck => "type check failed",
+        K::Environment => "the host cannot run the test",
     }
     .to_string()
 }

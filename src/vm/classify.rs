@@ -37,6 +37,8 @@ pub enum Wrap<'a> {
 pub fn may_be_wrapped(display: &str) -> bool {
     display.starts_with("vm-test-run-")
         || display.starts_with("\x1b[2mvm-test-run-")
+        || display.starts_with("nixos-test-driver-")
+        || display.starts_with("\x1b[2mnixos-test-driver-")
         || display.trim_start_matches(' ').starts_with('>')
 }
 
@@ -47,7 +49,10 @@ pub fn unwrap_nix(display: &str) -> (Wrap<'_>, &str) {
         Some(rest) => (true, rest),
         None => (false, display),
     };
-    if let Some(rest) = body.strip_prefix("vm-test-run-")
+    // The test's run, or the build of its driver (where the script is linted and checked).
+    if let Some(rest) = body
+        .strip_prefix("vm-test-run-")
+        .or_else(|| body.strip_prefix("nixos-test-driver-"))
         && let Some(gt) = rest.find("> ")
     {
         let label = &rest[..gt];
@@ -76,6 +81,43 @@ pub fn unwrap_nix(display: &str) -> (Wrap<'_>, &str) {
         }
     }
     (Wrap::Bare, display)
+}
+
+/// `2026-04-01 12:00:00,123 INFO ` (Python `logging`'s `%(asctime)s %(levelname)s`), with
+/// ` - ` or `:` between the parts as formatters often have, removed from the line's front.
+pub fn strip_log_prefix(line: &str) -> &str {
+    let b = line.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let stamp = b.len() > 24
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b' '
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && matches!(b[19], b',' | b'.')
+        && digits(20..23);
+    if !stamp {
+        return line;
+    }
+    let rest = line[23..].trim_start_matches([' ', '-', ':']);
+    for level in ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] {
+        if let Some(after) = rest.strip_prefix(level)
+            && let Some(msg) = after
+                .strip_prefix(": ")
+                .or_else(|| after.strip_prefix(" - "))
+                .or_else(|| after.strip_prefix(' '))
+        {
+            return msg;
+        }
+    }
+    line
 }
 
 /// `NAME # text`, `NAME #`, and the Perl driver's `NAME# text` / `NAME#`. Returns the name
@@ -156,6 +198,8 @@ pub fn is_machine_message(msg: &str) -> bool {
         "Closing connection to the console",
         "checking ",
         "Checking polling condition",
+        "VNC viewer ",
+        "failed to open the VNC viewer",
     ];
     // Most text that is not a message is told apart by its first byte.
     const FIRST: [bool; 256] = first_bytes(STARTS);
@@ -463,7 +507,11 @@ pub fn is_kernel_panic(text: &str) -> bool {
 
 /// `vm-test-run-NAME` inside a store path or derivation name.
 pub fn test_name_in_path(text: &str) -> Option<&str> {
-    let start = text.find("-vm-test-run-")? + "-vm-test-run-".len();
+    let start = match text.find("-vm-test-run-") {
+        Some(i) => i + "-vm-test-run-".len(),
+        // The driver's own derivation, built (and its script checked) first.
+        None => text.find("-nixos-test-driver-")? + "-nixos-test-driver-".len(),
+    };
     let rest = &text[start..];
     let end = rest
         .find(|c: char| c == '\'' || c == '"' || c == '`' || c.is_whitespace())

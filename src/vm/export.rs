@@ -41,7 +41,17 @@ pub struct TestReport<'a> {
     /// What stopped the run (the first failure, the breakpoint, the global timeout, a
     /// non-zero exit), with its 1-based input line.
     pub trigger: Option<TriggerReport>,
+    /// The driver's warnings, one per text, kept out of the failures.
+    pub warnings: Vec<WarningReport<'a>>,
     pub driver_lines: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WarningReport<'a> {
+    pub text: &'a str,
+    pub count: u64,
+    /// 1-based input line of the first one.
+    pub first_line: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -167,6 +177,15 @@ fn test_report(t: &Test, live: bool) -> TestReport<'_> {
             kind: f.kind,
             line: f.line + 1,
         }),
+        warnings: t
+            .warnings
+            .iter()
+            .map(|w| WarningReport {
+                text: &w.text,
+                count: w.count,
+                first_line: w.first_line + 1,
+            })
+            .collect(),
         driver_lines: t.driver.end_seq(),
     }
 }
@@ -321,12 +340,30 @@ pub fn text(run: &TestRun) -> String {
                 if let Some(c) = &f.command {
                     ctx.push(format!("command: {c}"));
                 }
+                if let Some(n) = f.script_line {
+                    ctx.push(format!("script line: {n}"));
+                }
                 if !ctx.is_empty() {
                     let _ = writeln!(out, "    {}", ctx.join("  "));
+                }
+                if let Some(h) = &f.hint {
+                    let _ = writeln!(out, "    hint: {h}");
                 }
                 for l in &f.traceback {
                     let _ = writeln!(out, "    | {l}");
                 }
+            }
+        }
+        if !t.warnings.is_empty() {
+            let _ = writeln!(out, "warnings:");
+            for w in &t.warnings {
+                let _ = writeln!(
+                    out,
+                    "  {}× {}  (first at line {})",
+                    w.count,
+                    w.text,
+                    w.first_line + 1
+                );
             }
         }
         if !t.ssh.is_empty() {

@@ -118,6 +118,13 @@ pub enum FailureKind {
     DriverError,
     /// Nix reports the builder failing.
     BuildFailed,
+    /// The test script's linter (pyflakes, ruff) refused it before any machine started.
+    Lint,
+    /// The test script's type check (mypy, ty) refused it before any machine started.
+    Typecheck,
+    /// The host cannot run the test: no access to /dev/kvm with `forceAccel`, containers
+    /// without root.
+    Environment,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -133,7 +140,24 @@ pub struct Failure {
     /// Input line where the failure was reported (0-based; reports add one).
     #[serde(skip)]
     pub line: u64,
+    /// For lint and type-check failures: the line of the user's test script (the checked
+    /// file's line less the header of type hints prepended to it, when the log shows it).
+    pub script_line: Option<u64>,
+    /// What the user can do about it.
+    pub hint: Option<String>,
 }
+
+/// A warning the driver printed (`??? Warning (Category): text`), counted per text.
+#[derive(Debug, Clone, Serialize)]
+pub struct Warning {
+    pub text: String,
+    pub count: u64,
+    /// Input line of the first one (0-based; reports add one).
+    pub first_line: u64,
+}
+
+/// Distinct warning texts a test keeps; more are counted in the last.
+pub const MAX_WARNINGS: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -308,6 +332,12 @@ pub struct Test {
     pub machines_refused: u64,
     /// The remote builder Nix says the build ran on (`ssh://HOST`): a paused sandbox is there.
     pub builder: Option<String>,
+    /// The driver's warnings, one per text, in the order first seen.
+    pub warnings: Vec<Warning>,
+    warning_index: std::collections::HashMap<String, usize>,
+    /// Lines of type hints the type check prepends to the test script, when the log
+    /// shows the checked file.
+    pub script_header: Option<u64>,
 }
 
 impl Test {
@@ -338,7 +368,31 @@ impl Test {
             caps,
             machines_refused: 0,
             builder: None,
+            warnings: Vec::new(),
+            warning_index: std::collections::HashMap::new(),
+            script_header: None,
         }
+    }
+
+    /// One more warning with `text`, first seen at input line `line`.
+    pub fn add_warning(&mut self, text: &str, line: u64) {
+        if let Some(&i) = self.warning_index.get(text) {
+            self.warnings[i].count += 1;
+            return;
+        }
+        if self.warnings.len() >= MAX_WARNINGS {
+            if let Some(last) = self.warnings.last_mut() {
+                last.count += 1;
+            }
+            return;
+        }
+        self.warning_index
+            .insert(text.to_string(), self.warnings.len());
+        self.warnings.push(Warning {
+            text: text.to_string(),
+            count: 1,
+            first_line: line,
+        });
     }
 
     pub fn machine(&self, name: &str) -> Option<usize> {

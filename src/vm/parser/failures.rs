@@ -120,6 +120,7 @@ impl Parser {
         if failure.command.is_none() {
             failure.command = c::quoted_command(msg).map(str::to_string);
         }
+        self.environment_failure(t, f);
     }
 
     pub(super) fn add_failure(
@@ -191,6 +192,8 @@ impl Parser {
             command,
             traceback: Vec::new(),
             line,
+            script_line: None,
+            hint: None,
         });
         test.failures.len() - 1
     }

@@ -7,6 +7,7 @@
 //! taken for the driver's: serial lines and command output are classified before anything
 //! else looks at their content.
 
+mod checks;
 mod failures;
 mod glue;
 mod nix;
@@ -89,6 +90,8 @@ struct TestState {
     /// chains to (`During handling of the above exception…`), or the failure implied by
     /// steps that cleanup found open.
     continued_by_traceback: Option<usize>,
+    /// The first line of a ty or ruff diagnostic, waiting for its ` --> FILE:LINE`.
+    diagnostic_head: Option<String>,
 }
 
 impl TestState {
@@ -105,6 +108,7 @@ impl TestState {
             early_floor: None,
             pending_kill: None,
             continued_by_traceback: None,
+            diagnostic_head: None,
         }
     }
 
@@ -449,6 +453,8 @@ impl Parser {
         } else {
             (Wrap::Bare, display)
         };
+        // A `logging` formatter's time and level, when a script added one.
+        let inner = c::strip_log_prefix(inner);
         let t = match wrap {
             Wrap::Prefixed { test, .. } => self.test_named(test),
             Wrap::Tail => self.tail_test.unwrap_or(self.current),
@@ -652,7 +658,10 @@ impl Parser {
             self.push_driver(t, display, plain, has_sgr, k::ERROR);
             return;
         }
-        if plain.starts_with("??? ") {
+        if let Some(text) = plain.strip_prefix("??? ") {
+            // Counted per text: some are printed on every call.
+            let line = self.run.lines.saturating_sub(1);
+            self.run.tests[t].add_warning(text.trim_end(), line);
             self.states[t].mode = Mode::Warning;
             self.push_driver(t, display, plain, has_sgr, k::WARNING);
             return;
@@ -754,6 +763,8 @@ impl Parser {
                     command: None,
                     traceback: Vec::new(),
                     line,
+                    script_line: None,
+                    hint: None,
                 });
             }
         }
@@ -862,7 +873,9 @@ impl Parser {
 
         let mut kind = k::PLAIN;
         if machine.is_none() {
-            if msg == "timeout reached; test terminating..." {
+            if self.script_check(t, msg, line) {
+                kind = k::ERROR;
+            } else if msg == "timeout reached; test terminating..." {
                 self.global_timeout(t, line);
             } else if msg.starts_with("Traceback (most recent call last):")
                 || (msg.starts_with("  File \"") && self.states[t].pending.is_none())
