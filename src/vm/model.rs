@@ -569,6 +569,9 @@ pub struct TestRun {
     pub caps: Caps,
     /// Empty lines left by two writers' lines run together, not stored.
     pub glue_blanks: u64,
+    /// Lines stored beyond the input's: the pieces of long lines after their first, and
+    /// the second parts of lines two writers made together.
+    pub split_lines: u64,
 }
 
 impl TestRun {
@@ -581,6 +584,7 @@ impl TestRun {
             origin: None,
             caps,
             glue_blanks: 0,
+            split_lines: 0,
         }
     }
 

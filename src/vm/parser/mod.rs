@@ -372,7 +372,9 @@ impl Parser {
 
     fn piece(&mut self, piece: Piece<'_>) {
         // The pieces of a long line are one input line.
-        if !piece.continued {
+        if piece.continued {
+            self.run.split_lines += 1;
+        } else {
             self.run.lines += 1;
         }
         // A line that is already safe is used where it lies; others are cleaned in a buffer.
@@ -493,11 +495,14 @@ impl Parser {
         {
             return i;
         }
-        // An unnamed test that only saw stray lines (a `$ nix build` line, an elision) is
-        // the prefixed test's own beginning.
-        if let Some(i) = self.run.tests.iter().position(|t| {
-            t.name.is_none() && t.machines.is_empty() && t.steps.is_empty() && t.failures.is_empty()
-        }) {
+        // An unnamed test that only saw stray lines (a `$ nix build` line, an elision, a
+        // console line) is the prefixed test's own beginning.
+        if let Some(i) = self
+            .run
+            .tests
+            .iter()
+            .position(|t| t.name.is_none() && t.steps.is_empty() && t.failures.is_empty())
+        {
             self.run.tests[i].name = Some(name.to_string());
             return i;
         }
@@ -522,6 +527,7 @@ impl Parser {
             let left = &display[..at];
             // What a terminal drew before the serial line (a prompt redraw) may be blank.
             if !sanitize::strip_sgr(left).trim().is_empty() {
+                self.run.split_lines += 1;
                 self.inner(t, left, true, depth + 1);
             }
             self.glue_blanks = (self.glue_blanks + 1).min(8);
@@ -550,6 +556,7 @@ impl Parser {
             };
             if let Some(dat) = at {
                 self.plain_buf = buf;
+                self.run.split_lines += 1;
                 // The second writer's newline comes as an empty line soon after.
                 self.glue_blanks = (self.glue_blanks + 1).min(8);
                 self.glue_deadline = self.run.lines + 16;
@@ -572,6 +579,14 @@ impl Parser {
         has_sgr: bool,
         serial: Option<(&str, usize)>,
     ) {
+        // A console line written while the main thread prints a traceback or a warning
+        // is another thread's: the block goes on after it.
+        if let Some((name, off)) = serial
+            && matches!(self.states[t].mode, Mode::Traceback | Mode::Warning)
+        {
+            self.serial(t, name, display, plain, off, has_sgr);
+            return;
+        }
         // Blocks whose lines are recognised by what came before them.
         match self.states[t].mode {
             Mode::Symbols(n) => {
