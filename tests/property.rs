@@ -245,7 +245,7 @@ fn transcripts_cut_and_damaged_keep_every_line_and_trust_no_console() {
         arbtest::arbtest(property).run();
         return;
     }
-    let mut rng: u64 = 0x5eed_0f_7e57;
+    let mut rng: u64 = 0x005e_ed0f_7e57;
     for _ in 0..cases {
         // xorshift: seeds spread over the 32 random bits, sizes up to 4 KiB of entropy.
         rng ^= rng << 13;
