@@ -164,13 +164,12 @@ fn claims(run: &TestRun) -> BTreeMap<(&'static str, String), i64> {
 
 /// The Nix wrapping of `line`, to give a console line the same.
 fn wrapping(line: &[u8]) -> &[u8] {
-    let text = String::from_utf8_lossy(line);
-    if let Some(gt) = text.find("> ")
-        && (text.starts_with("vm-test-run-") || text.trim_start().starts_with('>'))
-    {
-        return &line[..gt + 2];
+    let trimmed = line.iter().take_while(|&&b| b == b' ').count();
+    let wrapped = line.starts_with(b"vm-test-run-") || line[trimmed..].starts_with(b">");
+    match line.windows(2).position(|w| w == b"> ") {
+        Some(gt) if wrapped => &line[..gt + 2],
+        _ => b"",
     }
-    b""
 }
 
 fn property(u: &mut Unstructured<'_>) -> Result<()> {

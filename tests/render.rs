@@ -94,3 +94,24 @@ fn machine_titles_and_outcome_come_from_the_model() {
     assert!(screen.contains("TIMED OUT"), "{screen}");
     assert!(screen.contains("✗ subtest: wait for something"), "{screen}");
 }
+
+#[test]
+fn a_finished_log_says_a_silent_console_printed_nothing_and_counts_boots() {
+    let log = b"\
+silent: starting vm
+machine: starting vm
+machine # [    0.000000] Linux version 6.12
+machine: starting vm
+machine # [    0.000000] Linux version 6.12
+"
+    .to_vec();
+    let mut app = app_for(log);
+    let screen = draw(&mut app, 160, 40);
+    assert!(
+        screen.contains("(this machine printed nothing on its console)"),
+        "{screen}"
+    );
+    assert!(!screen.contains("(no serial output yet)"), "{screen}");
+    assert!(screen.contains("── boot 2 ──"), "{screen}");
+    assert!(screen.contains("· boot 2"), "{screen}");
+}

@@ -518,3 +518,46 @@ Set virtualisation.forceAccel = false to allow falling back to software emulatio
     assert_eq!(f[0].0, "environment");
     assert_eq!(v["outcome"], "failed");
 }
+
+#[test]
+fn a_second_start_and_a_reset_are_new_boots_in_the_same_pane() {
+    let log = "\
+machine: starting vm
+machine: QEMU running (pid 10)
+machine # [    0.000000] Linux version 6.12.10 (nixbld@localhost)
+machine # Welcome to NixOS
+machine: \x1b[1m\x1b[32mwaiting for the VM to power off\x1b[0m
+machine # reboot: Power down
+machine: (finished: waiting for the VM to power off, in 1.00 seconds)
+machine: starting vm
+machine: QEMU running (pid 11)
+machine # [    0.000000] Linux version 6.12.10 (nixbld@localhost)
+machine # Welcome to NixOS
+machine # [    0.000000] Linux version 6.12.10 (nixbld@localhost)
+kill QemuMachine (pid 11)
+";
+    let v = inspect(log);
+    let m = machine(&v, "machine");
+    // Started twice, and reset once without the driver saying so.
+    assert_eq!(m["boots"], 3);
+    assert_eq!(m["serial_lines"], 6);
+    assert_eq!(m["pid"], 11);
+    assert_eq!(m["state"], "killed");
+    let run = vmscope::vm::Parser::parse_all(
+        log.as_bytes(),
+        vmscope::vm::Caps::default(),
+        vmscope::vm::ParseOptions::default(),
+    );
+    let serial = &run.tests[0].machines[0].serial;
+    let texts: Vec<String> = (0..serial.end_seq())
+        .filter_map(|i| serial.get(i).map(|l| l.plain().to_string()))
+        .collect();
+    assert_eq!(
+        texts
+            .iter()
+            .filter(|t| t.starts_with("── boot"))
+            .collect::<Vec<_>>(),
+        ["── boot 2 ──", "── boot 3 ──"]
+    );
+    assert_eq!(texts[3], "── boot 2 ──", "{texts:?}");
+}

@@ -59,6 +59,12 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, pane: Pane) {
                 Style::new().fg(state_color(machine.state)),
             ));
             title.push(Span::raw(machine.state.label().to_string()));
+            if machine.boots > 1 {
+                title.push(Span::styled(
+                    format!(" · boot {}", machine.boots),
+                    Style::new().fg(Color::Yellow),
+                ));
+            }
             title.push(Span::styled(
                 format!(" · {} lines ", machine.serial_lines),
                 Style::new().fg(Color::DarkGray),
@@ -147,6 +153,13 @@ fn rows(
     let Some(last) = lines.last() else {
         let msg = if lines.filter.is_some() {
             "(no line matches the filter)"
+        } else if lines.test.finished {
+            // A saved log, or a run that ended: nothing more will come.
+            if lines.driver {
+                "(no driver output in this log)"
+            } else {
+                "(this machine printed nothing on its console)"
+            }
         } else if lines.driver {
             "(no driver output yet)"
         } else {

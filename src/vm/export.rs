@@ -67,6 +67,8 @@ pub struct MachineReport<'a> {
     pub pid: Option<u32>,
     pub serial_lines: u64,
     pub first_seen_line: u64,
+    /// Boots of the machine in the input (a reboot or a second start makes two).
+    pub boots: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -141,6 +143,7 @@ fn test_report(t: &Test, live: bool) -> TestReport<'_> {
                 pid: m.pid,
                 serial_lines: m.serial_lines,
                 first_seen_line: m.first_seen_line + 1,
+                boots: m.boots,
             })
             .collect(),
         steps: step_reports(t),

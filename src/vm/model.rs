@@ -45,6 +45,22 @@ pub struct Machine {
     pub serial: LineStore,
     /// Serial lines ever received (the store may have evicted some).
     pub serial_lines: u64,
+    /// Boots seen: `starting vm`, or a kernel starting again on the console.
+    pub boots: u32,
+    /// No console line since the last boot began (its kernel's first line is that boot's).
+    pub boot_fresh: bool,
+}
+
+impl Machine {
+    /// A new boot in the same pane: after the first, a separator line says which.
+    pub fn new_boot(&mut self, time: u32) {
+        self.boots += 1;
+        self.boot_fresh = true;
+        if self.boots > 1 && self.serial_lines > 0 {
+            let mark = format!("── boot {} ──", self.boots);
+            self.serial.push(&mark, None, time, 0, 0);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -737,6 +737,11 @@ impl Parser {
         }
         let styled = has_sgr && text.len() != text_plain.len();
         let machine = &mut self.run.tests[t].machines[m];
+        // A kernel starting again on a console that had a boot: `reboot()`, a reset.
+        if !machine.boot_fresh && is_kernel_start(text_plain) {
+            machine.new_boot(time);
+        }
+        machine.boot_fresh = false;
         machine
             .serial
             .push(text, styled.then_some(text_plain), time, 0, 0);
@@ -992,9 +997,11 @@ impl Parser {
             {
                 self.states[t].script_started = true;
             }
+            let time = self.stamp();
             let mach = &mut self.run.tests[t].machines[m];
             if msg.starts_with("starting vm") {
                 mach.state = MachineState::Booting;
+                mach.new_boot(time);
             } else if msg.starts_with("QEMU running (pid ")
                 || msg.starts_with("systemd-nspawn running (pid ")
             {
@@ -1164,6 +1171,8 @@ impl Parser {
             first_seen_ms: (self.time_ms != super::store::NO_TIME).then_some(self.time_ms),
             serial: LineStore::new(self.run.caps),
             serial_lines: 0,
+            boots: 0,
+            boot_fresh: false,
         }))
     }
 
@@ -1246,4 +1255,9 @@ fn is_blank(display: &str) -> bool {
         rest = r;
     }
     rest.is_empty()
+}
+
+/// The first line a Linux kernel prints: `[    0.000000] Linux version …`.
+fn is_kernel_start(text: &str) -> bool {
+    text.starts_with("[    0.000000] Linux version ")
 }
