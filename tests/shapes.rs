@@ -561,3 +561,47 @@ kill QemuMachine (pid 11)
     );
     assert_eq!(texts[3], "── boot 2 ──", "{texts:?}");
 }
+
+#[test]
+fn an_excerpt_nests_what_its_implied_steps_enclosed() {
+    // The start of every step is cut off: only their ends are in the input.
+    let log = "\
+machine: (finished: waiting for the VM to finish booting, in 12.31 seconds)
+machine: (finished: waiting for unit multi-user.target, in 14.02 seconds)
+(finished: subtest: boots, in 14.05 seconds)
+machine: (finished: must succeed: curl -f localhost, in 0.20 seconds)
+(finished: subtest: serves, in 0.21 seconds)
+(finished: run the VM test script, in 14.30 seconds)
+test script finished in 14.30s
+machine: (finished: waiting for the VM to finish booting, in 1.0
+(finished: run the VM test script, in 9.0 seconds, and more
+";
+    let v = inspect(log);
+    assert_eq!(v["outcome"], "passed");
+    let roots = v["tests"][0]["steps"].as_array().unwrap();
+    assert_eq!(roots.len(), 1, "{roots:#?}");
+    assert_eq!(roots[0]["title"], "run the VM test script");
+    let subtests: Vec<_> = roots[0]["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["title"].as_str().unwrap(),
+                s["children"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    assert_eq!(subtests, [("subtest: boots", 1), ("subtest: serves", 1)]);
+    // The machine's first command held its connection.
+    let wait = &roots[0]["children"][0]["children"][0];
+    assert_eq!(wait["title"], "waiting for unit multi-user.target");
+    assert_eq!(
+        wait["children"][0]["title"],
+        "waiting for the VM to finish booting"
+    );
+    // Cut-off end lines are no steps, and no title is ever a raw end line.
+    let all = steps(&v);
+    assert_eq!(all.len(), 6, "{all:?}");
+    assert!(all.iter().all(|(t, _)| !t.contains("(finished")), "{all:?}");
+}

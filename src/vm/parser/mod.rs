@@ -974,7 +974,11 @@ impl Parser {
             self.cleanup_with_open_steps(t, line);
         }
         let seq = self.push_driver(t, display, plain, has_sgr, kind);
-        if kind == k::PLAIN && !self.states[t].coloured && !c::is_log_only(msg) {
+        if kind == k::PLAIN
+            && !self.states[t].coloured
+            && !c::is_log_only(msg)
+            && !msg.starts_with("(finished: ")
+        {
             self.states[t]
                 .candidates
                 .entry(hash_msg(msg))

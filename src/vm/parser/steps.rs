@@ -78,6 +78,7 @@ impl Parser {
         let test = &mut self.run.tests[t];
         let id = match id {
             Some(id) => id,
+            None if title.starts_with("(finished: ") => return None,
             None => {
                 // The start is not in the input (an excerpt): the end line stands for it.
                 let parent = self.states[t].container();
@@ -96,6 +97,9 @@ impl Parser {
                 self.finish_subtest(t, title, StepState::Passed, secs);
                 if let Some(d) = self.run.tests[t].driver.get_mut(seq) {
                     d.tag = id;
+                }
+                if let Some(secs) = secs {
+                    adopt_enclosed(&mut self.run.tests[t], id, parent, secs);
                 }
                 return Some(id);
             }
@@ -354,6 +358,94 @@ impl Parser {
         } else {
             self.states[t].failed_chain = chain.clone();
             chain
+        }
+    }
+}
+
+/// Siblings an implied step takes in at most, and driver lines it retags.
+const MAX_ADOPTED: usize = 4096;
+const MAX_RETAGGED: u64 = 65_536;
+
+/// A step that contains others (the script, a subtest, a machine's first command) whose
+/// start the input lacks: the finished steps right before its end are its own while their
+/// durations fit in its own.
+fn adopt_enclosed(test: &mut Test, id: StepId, parent: StepId, secs: f64) {
+    let title = test.steps[id as usize].title.clone();
+    let subtest = title.starts_with("subtest: ");
+    // Besides the script and subtests, a machine's first command holds its connection
+    // (`waiting for the VM to finish booting`): nothing else is known to nest.
+    let command_of = (title != "run the VM test script" && !subtest)
+        .then(|| test.steps[id as usize].machine.clone());
+    if command_of.as_ref().is_some_and(|m| m.is_none()) {
+        return;
+    }
+    let siblings: Vec<StepId> = if parent != ROOT && (parent as usize) < test.steps.len() {
+        test.steps[parent as usize].children.clone()
+    } else {
+        test.roots.clone()
+    };
+    // Durations are printed to a hundredth: each adds up to half of one.
+    let mut room = secs + 0.005 * (siblings.len().min(MAX_ADOPTED) as f64 + 1.0);
+    let mut adopted: Vec<StepId> = Vec::new();
+    for &s in siblings
+        .iter()
+        .rev()
+        .filter(|&&s| s != id)
+        .take(MAX_ADOPTED)
+    {
+        let step = &test.steps[s as usize];
+        let before_script = matches!(
+            step.title.as_str(),
+            "start all VLans"
+                | "start vlan"
+                | "start vhost-device-vsock"
+                | "run the VM test script"
+        );
+        // Subtests follow each other; the cleanup comes after the script.
+        if before_script
+            || step.title == "cleanup"
+            || (subtest && step.kind == StepKind::Subtest)
+            || step.state != StepState::Passed
+        {
+            break;
+        }
+        if let Some(machine) = &command_of
+            && (step.title != "waiting for the VM to finish booting" || step.machine != *machine)
+        {
+            break;
+        }
+        let Some(d) = step.secs else { break };
+        if d > room {
+            break;
+        }
+        room -= d;
+        adopted.push(s);
+        if command_of.is_some() {
+            break;
+        }
+    }
+    if adopted.is_empty() {
+        return;
+    }
+    adopted.reverse();
+    let list = if parent != ROOT && (parent as usize) < test.steps.len() {
+        &mut test.steps[parent as usize].children
+    } else {
+        &mut test.roots
+    };
+    list.retain(|s| !adopted.contains(s));
+    let first_head = test.steps[adopted[0] as usize].head;
+    for &s in &adopted {
+        test.steps[s as usize].parent = id;
+    }
+    test.steps[id as usize].children = adopted;
+    // The lines between the first adopted step and the end were the parent's.
+    let end = test.steps[id as usize].head;
+    for seq in first_head..end.min(first_head + MAX_RETAGGED) {
+        if let Some(line) = test.driver.get_mut(seq)
+            && line.tag == parent
+        {
+            line.tag = id;
         }
     }
 }
