@@ -162,12 +162,14 @@ fn claims(run: &TestRun) -> BTreeMap<(&'static str, String), i64> {
     out
 }
 
-/// The Nix wrapping of `line`, to give a console line the same.
+/// The Nix wrapping of `line`, to give a console line after it the same: Nix prints its
+/// failure report at once, so a console line inside one is in its tail.
 fn wrapping(line: &[u8]) -> &[u8] {
     let trimmed = line.iter().take_while(|&&b| b == b' ').count();
     let wrapped = line.starts_with(b"vm-test-run-") || line[trimmed..].starts_with(b">");
     match line.windows(2).position(|w| w == b"> ") {
         Some(gt) if wrapped => &line[..gt + 2],
+        _ if trimmed > 0 || line.starts_with(b"error: ") => b"       > ",
         _ => b"",
     }
 }
