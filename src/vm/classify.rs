@@ -563,7 +563,7 @@ pub fn display_offset(display: &str, plain_offset: usize) -> usize {
             return i;
         }
         if bytes[i] == 0x1b {
-            match display[i..].find('m') {
+            match memchr::memchr(b'm', &bytes[i..]) {
                 Some(m) => {
                     i += m + 1;
                     continue;

@@ -9,8 +9,6 @@
 //! finds where the second writer's text starts. A guest can print the same bytes, so what
 //! a split yields is read as any other line: it never enables an action by itself.
 
-use std::sync::LazyLock;
-
 use super::super::classify::{self as c, NESTED_START};
 use super::super::sanitize;
 
@@ -57,22 +55,22 @@ pub fn message_after_serial(
     is_machine: &dyn Fn(&str) -> bool,
 ) -> Option<usize> {
     if has_sgr {
-        coloured(display, text_off, is_machine)
+        coloured(display, is_machine)
     } else {
         uncoloured(plain, text_off, is_machine)
     }
 }
 
 /// In colour, the serial line ends with the driver's reset: a message starts right after
-/// one of the resets.
-fn coloured(display: &str, text_off: usize, is_machine: &dyn Fn(&str) -> bool) -> Option<usize> {
-    static RESET: LazyLock<memchr::memmem::Finder<'static>> =
-        LazyLock::new(|| memchr::memmem::Finder::new(b"\x1b[0m"));
-    let from = c::display_offset(display, text_off);
+/// one of the resets. The line's head (`\x1b[2mNAME # `) has none, so the search starts at
+/// the line's start.
+fn coloured(display: &str, is_machine: &dyn Fn(&str) -> bool) -> Option<usize> {
     let bytes = display.as_bytes();
-    let mut at = from;
-    while let Some(i) = RESET.find(&bytes[at..]) {
-        let start = at + i + 4;
+    for i in memchr::memchr_iter(0x1b, bytes) {
+        if bytes.get(i + 1..i + 4) != Some(b"[0m") {
+            continue;
+        }
+        let start = i + 4;
         let rest = &display[start..];
         // The first byte tells most console text apart, before any copy is made.
         if rest.len() > 3 && plausible_start(rest.as_bytes()[0]) {
@@ -81,7 +79,6 @@ fn coloured(display: &str, text_off: usize, is_machine: &dyn Fn(&str) -> bool) -
                 return Some(start);
             }
         }
-        at = start;
     }
     None
 }
