@@ -258,8 +258,22 @@ fn test_name_of(text: &str) -> String {
 
 fn check_fixture(prefix: &str, wants: &[Want]) {
     let (name, bytes) = common::log_fixture(prefix);
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let run = parse(&bytes);
+    check_log(&name, &bytes, wants);
+}
+
+/// A transcript of the repository's own corpus (`tests/corpus/`, see its INDEX.md).
+fn check_corpus(file: &str, wants: &[Want]) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus")
+        .join(file);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    check_log(file, &bytes, wants);
+}
+
+fn check_log(name: &str, bytes: &[u8], wants: &[Want]) {
+    let name = name.to_string();
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let run = parse(bytes);
     check(&name, &run, wants);
 
     let col = coloured(&text);
@@ -268,11 +282,11 @@ fn check_fixture(prefix: &str, wants: &[Want]) {
         || text.contains("!!!")
         || text.contains("(finished: ")
         || text.contains("SSH backdoor enabled");
-    assert_eq!(
-        col != text,
-        colourable,
-        "{name}: the coloured variant differs from the log"
-    );
+    // What has nothing to colour stays as it is (a log may have the shapes and still
+    // nothing the variant colours, as an excerpt whose steps all started before it).
+    if !colourable {
+        assert_eq!(col, text, "{name}: the coloured variant is the log");
+    }
     let run_col = parse(col.as_bytes());
     assert_eq!(summary(&run_col), summary(&run), "{name}: coloured variant");
 
@@ -994,4 +1008,105 @@ fn real_driver_captures_in_plain_and_wrapped_variants() {
             assert_eq!(names, vec![Some("real".to_string())]);
         }
     }
+}
+
+// The repository's own corpus (tests/corpus/INDEX.md says where each comes from).
+
+#[test]
+fn c01_py2021_subtest_error_then_plain_traceback() {
+    check_corpus(
+        "01-py2021-plutus-subtest-error-traceback.log",
+        &[Want {
+            machines: &[("machine", 0)],
+            outcome: Some(Outcome::Failed),
+            failure: Some((
+                FailureKind::Subtest,
+                "Expected response wrapped in 'Right'. Actual: {\"Right\":{\"result\":\"\",\"warnings\":[]}}",
+            )),
+            subtest: Some(
+                "********************************************************************************************* TEST: Can process a valid compilation request",
+            ),
+            ..w()
+        }],
+    );
+}
+
+#[test]
+fn c02_perl2018_action_timed_out() {
+    check_corpus(
+        "02-perl2018-ofborg-xautolock-action-timed-out.log",
+        &[Want {
+            name: Some("xautolock"),
+            machines: &[("machine", 0)],
+            outcome: Some(Outcome::Failed),
+            failure: Some((
+                FailureKind::Timeout,
+                "action timed out after -1 seconds at /nix/store/vhy2am16zcdlav555dbdf7rjdb8786l9-nixos-test-driver/lib/perl5/site_perl/Machine.pm line 227, <__ANONIO__> line 901.",
+            )),
+            failing_machine: Some("machine"),
+            exit_code: Some(255),
+            ..w()
+        }],
+    );
+}
+
+#[test]
+fn c03_py2024_traceback_cut_after_cleanup() {
+    check_corpus(
+        "03-py2024-scion-cleanup-kills-traceback-cut.log",
+        &[Want {
+            machines: &[],
+            outcome: Some(Outcome::Failed),
+            failure: Some((
+                FailureKind::Exception,
+                "(the input ends inside the traceback, before its exception line)",
+            )),
+            ..w()
+        }],
+    );
+}
+
+#[test]
+fn c04_py2025_screen_wait_left_open_at_cleanup() {
+    check_corpus(
+        "04-py2025-miriway-screen-wait-left-at-cleanup.log",
+        &[Want {
+            machines: &[("machine", 0)],
+            outcome: Some(Outcome::Failed),
+            failure: Some((
+                FailureKind::Exception,
+                "`waiting for (alice|machine) to appear on screen` did not finish: an error ended the test script (its report is not in the input)",
+            )),
+            failing_machine: Some("machine"),
+            ..w()
+        }],
+    );
+}
+
+#[test]
+fn c05_py2026_serial_excerpt() {
+    check_corpus(
+        "05-py2026-lix-required-mounts-serial-excerpt.log",
+        &[Want {
+            machines: &[("machine", 4)],
+            outcome: Some(Outcome::Unknown),
+            ..w()
+        }],
+    );
+}
+
+#[test]
+fn c06_perl2019_error_wrapped_by_the_terminal() {
+    check_corpus(
+        "06-perl2019-systemd-unexpectedly-succeeded-wrapped.log",
+        &[Want {
+            machines: &[],
+            outcome: Some(Outcome::Failed),
+            failure: Some((
+                FailureKind::DriverError,
+                "command `dumpe2fs /dev/vdb | grep -q \"^Last mount time: *n/a\"' unexpectedly succeeded at /nix/store/39fb7m572abixj1qi7ddzx5lp3k64lw2-nixos-test-driver/lib/perl5/site_perl/Mach",
+            )),
+            ..w()
+        }],
+    );
 }

@@ -92,6 +92,9 @@ struct TestState {
     continued_by_traceback: Option<usize>,
     /// The first line of a ty or ruff diagnostic, waiting for its ` --> FILE:LINE`.
     diagnostic_head: Option<String>,
+    /// The machine the driver last spoke of: a retry that times out with no step open
+    /// (the Perl driver's) was waiting on it.
+    last_machine: Option<usize>,
 }
 
 impl TestState {
@@ -109,6 +112,7 @@ impl TestState {
             pending_kill: None,
             continued_by_traceback: None,
             diagnostic_head: None,
+            last_machine: None,
         }
     }
 
@@ -813,6 +817,9 @@ impl Parser {
             msg
         };
         let machine_name = machine.map(|m| self.run.tests[t].machines[m].name.clone());
+        if machine.is_some() {
+            self.states[t].last_machine = machine;
+        }
         let line = self.run.lines.saturating_sub(1);
 
         // Step ends.
@@ -941,7 +948,8 @@ impl Parser {
                     .last()
                     .is_some_and(|f| f.message == msg || f.message.ends_with(msg));
                 if !dup {
-                    self.add_failure(t, FailureKind::Timeout, None, msg.to_string(), line);
+                    let f = self.add_failure(t, FailureKind::Timeout, None, msg.to_string(), line);
+                    self.timeout_machine(t, f);
                 }
                 kind = k::ERROR;
             } else if let Some(err) = msg.strip_prefix("error: ") {
@@ -955,6 +963,7 @@ impl Parser {
                     let f = self.add_failure(t, kind_f, None, message, line);
                     if err.contains("timed out") {
                         self.run.tests[t].failures[f].kind = FailureKind::Timeout;
+                        self.timeout_machine(t, f);
                     }
                 }
                 kind = k::ERROR;
@@ -968,7 +977,6 @@ impl Parser {
         }
         if machine.is_none()
             && (msg == "cleanup" || msg == "cleaning up")
-            && !self.states[t].coloured
             && self.run.tests[t].script_secs.is_none()
         {
             self.cleanup_with_open_steps(t, line);
@@ -1132,6 +1140,18 @@ impl Parser {
             if test.name.is_none() {
                 test.name = Some(name.to_string());
             }
+        }
+    }
+
+    /// A timeout no open step names a machine for was waiting on the last one spoken of.
+    fn timeout_machine(&mut self, t: usize, f: usize) {
+        let name = self.states[t]
+            .last_machine
+            .and_then(|m| self.run.tests[t].machines.get(m))
+            .map(|m| m.name.clone());
+        let failure = &mut self.run.tests[t].failures[f];
+        if failure.machine.is_none() {
+            failure.machine = name;
         }
     }
 
