@@ -162,15 +162,17 @@ fn claims(run: &TestRun) -> BTreeMap<(&'static str, String), i64> {
     out
 }
 
-/// The Nix wrapping of `line`, to give a console line after it the same: Nix prints its
-/// failure report at once, so a console line inside one is in its tail.
-fn wrapping(line: &[u8]) -> &[u8] {
-    let trimmed = line.iter().take_while(|&&b| b == b' ').count();
-    let wrapped = line.starts_with(b"vm-test-run-") || line[trimmed..].starts_with(b">");
+/// The Nix wrapping of `line`, to give a console line after it the same; `None` after a
+/// line of Nix's own report or its tail, which Nix prints at once (no console line can
+/// come between them in a real log).
+fn wrapping(line: &[u8]) -> Option<&[u8]> {
+    let indented = line.iter().take_while(|&&b| b == b' ').count();
+    if indented > 0 || line.starts_with(b"error: ") || line.starts_with(b">") {
+        return None;
+    }
     match line.windows(2).position(|w| w == b"> ") {
-        Some(gt) if wrapped => &line[..gt + 2],
-        _ if trimmed > 0 || line.starts_with(b"error: ") => b"       > ",
-        _ => b"",
+        Some(gt) if line.starts_with(b"vm-test-run-") => Some(&line[..gt + 2]),
+        _ => Some(b""),
     }
 }
 
@@ -192,11 +194,11 @@ fn property(u: &mut Unstructured<'_>) -> Result<()> {
         let source = u.choose(&POOL)?;
         let payload = sanitize::strip_sgr(&String::from_utf8_lossy(u.choose(source)?));
         let payload: String = payload.chars().filter(|c| !c.is_control()).collect();
-        let wrap = at
-            .checked_sub(1)
-            .map(|i| wrapping(&with_guest[i]).to_vec())
-            .unwrap_or_default();
-        let mut line = wrap;
+        let wrap = match at.checked_sub(1) {
+            Some(i) => wrapping(&with_guest[i]).map(<[u8]>::to_vec),
+            None => Some(Vec::new()),
+        };
+        let Some(mut line) = wrap else { continue };
         line.extend_from_slice(format!("\x1b[2mguest # {}\x1b[0m", payload.trim_end()).as_bytes());
         with_guest.insert(at, line);
         payloads.push(payload);
