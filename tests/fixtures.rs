@@ -1110,3 +1110,39 @@ fn c06_perl2019_error_wrapped_by_the_terminal() {
         }],
     );
 }
+
+#[test]
+fn c07_py2025_serial_between_finishes() {
+    check_corpus(
+        "07-py2025-dev-console-serial-and-finishes-excerpt.log",
+        &[Want {
+            machines: &[("machine", 5)],
+            outcome: Some(Outcome::Unknown),
+            ..w()
+        }],
+    );
+    let run = parse(
+        &std::fs::read("tests/corpus/07-py2025-dev-console-serial-and-finishes-excerpt.log")
+            .unwrap(),
+    );
+    let t = &run.tests[0];
+    assert_eq!(t.machines[0].state, MachineState::Connected);
+    let cmd = &t.steps[t.roots[0] as usize];
+    assert_eq!(cmd.title, "must succeed: echo HELLO STDERR >&2");
+    assert_eq!(
+        t.steps[cmd.children[0] as usize].title,
+        "waiting for the VM to finish booting"
+    );
+}
+
+#[test]
+fn c08_py2022_shell_interact() {
+    check_corpus(
+        "08-py2022-shell-interact-terminal-ready.log",
+        &[Want {
+            machines: &[("node1", 6)],
+            outcome: Some(Outcome::Passed),
+            ..w()
+        }],
+    );
+}

@@ -17,14 +17,17 @@ use arbtest::arbitrary::{Result, Unstructured};
 use vmscope::vm::model::{FailureKind, TestRun};
 use vmscope::vm::{Caps, ParseOptions, Parser, sanitize};
 
-/// Lines of every transcript, capture and adversarial log, by input.
+/// Lines of every transcript (shared and the repository's corpus), capture and adversarial
+/// log, by input.
 static POOL: LazyLock<Vec<Vec<Vec<u8>>>> = LazyLock::new(|| {
     let mut inputs: Vec<std::path::PathBuf> = common::all_inputs();
-    let adversarial = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/adversarial");
-    for e in std::fs::read_dir(adversarial).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "log") {
-            inputs.push(p);
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in ["tests/adversarial", "tests/corpus"] {
+        for e in std::fs::read_dir(here.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "log") {
+                inputs.push(p);
+            }
         }
     }
     inputs
