@@ -108,7 +108,7 @@ machine # [    0.000000] Linux version 6.12
     let mut app = app_for(log);
     let screen = draw(&mut app, 160, 40);
     assert!(
-        screen.contains("(this machine printed nothing on its console)"),
+        screen.contains("(no console output in this log)"),
         "{screen}"
     );
     assert!(!screen.contains("(no serial output yet)"), "{screen}");

@@ -158,7 +158,7 @@ fn rows(
             if lines.driver {
                 "(no driver output in this log)"
             } else {
-                "(this machine printed nothing on its console)"
+                "(no console output in this log)"
             }
         } else if lines.driver {
             "(no driver output yet)"
