@@ -51,7 +51,73 @@ pub struct Machine {
     pub boot_fresh: bool,
 }
 
+/// What the driver (or QEMU's own console line) says happened to a machine. The parser
+/// reads these from whatever form a log has; the machine's state follows from them here,
+/// in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MachineEvent {
+    /// `starting vm`: a new boot begins (stamped with the line's time).
+    Starting { time: u32 },
+    /// `QEMU running (pid N)`, `systemd-nspawn running (pid N)`.
+    Running { pid: Option<u32> },
+    /// A console line arrived.
+    Console,
+    /// `connected to guest root shell`.
+    Connected,
+    /// A command ran on it to its end (`exit status N`, a finished `must succeed`): it
+    /// was up, whatever part of the log its boot was in.
+    CommandRan,
+    /// `forced crash`, a kernel panic on its console.
+    Crashed,
+    /// `waiting for the VM to power off` finished.
+    PoweredOff,
+    /// `kill QemuMachine (pid N)` for it, QEMU's `terminating on signal 15`, or the only
+    /// machine when a kill names none.
+    Killed { pid: Option<u32> },
+}
+
 impl Machine {
+    /// Applies what happened to the machine. An end (crashed, shut down) is not undone by a
+    /// later kill, and a crash is not turned into a shutdown by the power-off wait after it.
+    pub fn apply(&mut self, event: MachineEvent) {
+        use MachineState as S;
+        match event {
+            MachineEvent::Starting { time } => {
+                self.state = S::Booting;
+                self.new_boot(time);
+            }
+            MachineEvent::Running { pid } => {
+                self.pid = pid;
+                if matches!(self.state, S::NotStarted | S::ShutDown | S::Killed) {
+                    self.state = S::Booting;
+                }
+            }
+            MachineEvent::Console => {
+                if self.state == S::NotStarted {
+                    self.state = S::Booting;
+                }
+            }
+            MachineEvent::Connected => self.state = S::Connected,
+            MachineEvent::CommandRan => {
+                if matches!(self.state, S::NotStarted | S::Booting) {
+                    self.state = S::Connected;
+                }
+            }
+            MachineEvent::Crashed => self.state = S::Crashed,
+            MachineEvent::PoweredOff => {
+                if !matches!(self.state, S::Crashed | S::Killed) {
+                    self.state = S::ShutDown;
+                }
+            }
+            MachineEvent::Killed { pid } => {
+                if !matches!(self.state, S::ShutDown | S::Crashed) {
+                    self.state = S::Killed;
+                }
+                self.pid = self.pid.or(pid);
+            }
+        }
+    }
+
     /// A new boot in the same pane: after the first, a separator line says which.
     pub fn new_boot(&mut self, time: u32) {
         self.boots += 1;
@@ -647,5 +713,52 @@ impl TestRun {
 impl Test {
     pub fn is_empty(&self) -> bool {
         self.machines.is_empty() && self.driver.end_seq() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn machine() -> Machine {
+        Machine {
+            name: "m".into(),
+            state: MachineState::NotStarted,
+            pid: None,
+            first_seen_line: 0,
+            first_seen_ms: None,
+            serial: LineStore::new(Caps::default()),
+            serial_lines: 0,
+            boots: 0,
+            boot_fresh: false,
+        }
+    }
+
+    #[test]
+    fn ends_are_not_undone() {
+        use MachineEvent as E;
+        let mut m = machine();
+        for e in [
+            E::Starting { time: 0 },
+            E::Running { pid: Some(5) },
+            E::Crashed,
+        ] {
+            m.apply(e);
+        }
+        m.apply(E::PoweredOff);
+        m.apply(E::Killed { pid: Some(6) });
+        assert_eq!((m.state, m.pid), (MachineState::Crashed, Some(5)));
+
+        let mut m = machine();
+        m.apply(E::Console);
+        assert_eq!(m.state, MachineState::Booting);
+        m.apply(E::CommandRan);
+        assert_eq!(m.state, MachineState::Connected);
+        m.apply(E::PoweredOff);
+        m.apply(E::Killed { pid: Some(7) });
+        assert_eq!((m.state, m.pid), (MachineState::ShutDown, Some(7)));
+        // A machine started again after its end boots again.
+        m.apply(E::Running { pid: Some(8) });
+        assert_eq!((m.state, m.pid), (MachineState::Booting, Some(8)));
     }
 }

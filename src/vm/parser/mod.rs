@@ -20,8 +20,8 @@ use std::collections::HashMap;
 
 use super::classify::{self as c, NESTED_START, Wrap};
 use super::model::{
-    Failure, FailureKind, Machine, MachineState, ROOT, Source, SshEntry, StepId, StepState, Test,
-    TestRun, TriggerKind, line_kind as k,
+    Failure, FailureKind, Machine, MachineEvent, MachineState, ROOT, Source, SshEntry, StepId,
+    StepState, Test, TestRun, TriggerKind, line_kind as k,
 };
 use super::sanitize;
 use super::splitter::{LineSplitter, Piece};
@@ -753,9 +753,7 @@ impl Parser {
         if let Some(sink) = &mut self.sink {
             sink(t, Some(&machine.name), text_plain);
         }
-        if machine.state == MachineState::NotStarted {
-            machine.state = MachineState::Booting;
-        }
+        machine.apply(MachineEvent::Console);
         // Checked on every serial line: the cheap test first.
         if text_plain.starts_with("qemu")
             && text_plain.contains("terminating on signal 15")
@@ -764,14 +762,14 @@ impl Parser {
                 MachineState::ShutDown | MachineState::Crashed
             )
         {
-            // QEMU's own word on its console: the driver's kill reached it.
-            machine.state = MachineState::Killed;
-            machine.pid = machine.pid.or(self.states[t].pending_kill.take());
+            // QEMU's own word on its console: the driver's kill reached it (and answers a
+            // kill that named no machine).
+            let pid = self.states[t].pending_kill.take();
+            machine.apply(MachineEvent::Killed { pid });
         }
         self.last_dest = Some(Dest::Serial(t, m));
         if c::is_kernel_panic(text_plain) {
-            let machine = &mut self.run.tests[t].machines[m];
-            machine.state = MachineState::Crashed;
+            self.run.tests[t].machines[m].apply(MachineEvent::Crashed);
             let already = self.run.tests[t]
                 .failures
                 .iter()
@@ -840,18 +838,14 @@ impl Parser {
                     .and_then(|n| test.machine(n))
             });
             if let Some(m) = machine {
-                let mach = &mut self.run.tests[t].machines[m];
-                if title == "waiting for the VM to power off" {
-                    // `crash()` waits for the power-off too: a crashed machine stays so.
-                    if !matches!(mach.state, MachineState::Crashed | MachineState::Killed) {
-                        mach.state = MachineState::ShutDown;
-                    }
-                } else if c::needs_shell(title)
-                    && matches!(mach.state, MachineState::NotStarted | MachineState::Booting)
-                {
-                    // A command ran to its end: the machine was up, whatever part of the
-                    // log its boot was in.
-                    mach.state = MachineState::Connected;
+                let event = if title == "waiting for the VM to power off" {
+                    // `crash()` waits for the power-off too.
+                    Some(MachineEvent::PoweredOff)
+                } else {
+                    c::needs_shell(title).then_some(MachineEvent::CommandRan)
+                };
+                if let Some(event) = event {
+                    self.run.tests[t].machines[m].apply(event);
                 }
             }
             if title == "run the VM test script" {
@@ -1009,32 +1003,29 @@ impl Parser {
             {
                 self.states[t].script_started = true;
             }
-            let time = self.stamp();
-            let mach = &mut self.run.tests[t].machines[m];
-            if msg.starts_with("starting vm") {
-                mach.state = MachineState::Booting;
-                mach.new_boot(time);
+            let event = if msg.starts_with("starting vm") {
+                Some(MachineEvent::Starting { time: self.stamp() })
             } else if msg.starts_with("QEMU running (pid ")
                 || msg.starts_with("systemd-nspawn running (pid ")
             {
-                mach.pid = c::pid_in(msg);
-                if matches!(
-                    mach.state,
-                    MachineState::NotStarted | MachineState::ShutDown | MachineState::Killed
-                ) {
-                    mach.state = MachineState::Booting;
-                }
+                Some(MachineEvent::Running {
+                    pid: c::pid_in(msg),
+                })
             } else if msg.starts_with("connected to guest root shell") {
-                mach.state = MachineState::Connected;
+                Some(MachineEvent::Connected)
             } else if msg.starts_with("exit status ") {
-                // The Perl driver ran a command: the machine is up.
-                if matches!(mach.state, MachineState::NotStarted | MachineState::Booting) {
-                    mach.state = MachineState::Connected;
-                }
+                // The Perl driver ran a command.
+                Some(MachineEvent::CommandRan)
             } else if msg.starts_with("forced crash") {
-                mach.state = MachineState::Crashed;
-            } else if msg.starts_with("output:") {
-                self.states[t].mode = Mode::Output;
+                Some(MachineEvent::Crashed)
+            } else {
+                if msg.starts_with("output:") {
+                    self.states[t].mode = Mode::Output;
+                }
+                None
+            };
+            if let Some(event) = event {
+                self.run.tests[t].machines[m].apply(event);
             }
             return;
         }
@@ -1065,13 +1056,7 @@ impl Parser {
                 resolve_kill(test, old);
             }
             match target {
-                Some(m) => {
-                    let mach = &mut test.machines[m];
-                    if !matches!(mach.state, MachineState::ShutDown | MachineState::Crashed) {
-                        mach.state = MachineState::Killed;
-                    }
-                    mach.pid = mach.pid.or(pid);
-                }
+                Some(m) => test.machines[m].apply(MachineEvent::Killed { pid }),
                 // The machine's QEMU says next that it was terminated.
                 None if !msg.starts_with("kill vlan") => self.states[t].pending_kill = pid,
                 None => {}
@@ -1228,8 +1213,7 @@ fn resolve_kill(test: &mut Test, pid: u32) {
             MachineState::ShutDown | MachineState::Crashed | MachineState::Killed
         )
     {
-        m.state = MachineState::Killed;
-        m.pid = m.pid.or(Some(pid));
+        m.apply(MachineEvent::Killed { pid: Some(pid) });
     }
 }
 
