@@ -199,6 +199,30 @@ fn message_end(msg: &str) -> Option<usize> {
     None
 }
 
+/// Where a dim serial line starts in the middle of a display line.
+pub(super) fn glued_serial(display: &str) -> Option<usize> {
+    static DIM: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\x1b[2m"));
+    let mut from = 1;
+    let bytes = display.as_bytes();
+    while let Some(i) = DIM.find(bytes.get(from..)?) {
+        let at = from + i;
+        let rest = &display[at + 4..];
+        let head = &rest.as_bytes()[..rest.len().min(66)];
+        if let Some(hash) = head.windows(2).position(|w| w == b" #") {
+            let name = &rest[..hash];
+            let after = &rest[hash + 2..];
+            if c::is_name(name)
+                && (after.is_empty() || after.starts_with(' ') || after.starts_with('\x1b'))
+            {
+                return Some(at);
+            }
+        }
+        from = at + 4;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,26 +6,37 @@
 //! SSH backdoor or of the exposed symbols, command output, print. Guest text can never be
 //! taken for the driver's: serial lines and command output are classified before anything
 //! else looks at their content.
+//!
+//! By concern: `glue` takes apart lines two writers made together, `nix` reads Nix's own
+//! lines and failure reports, `blocks` the symbols and backdoor blocks, `lifecycle` the
+//! machines (through `MachineEvent`s the model applies), `steps` the step tree, `failures`
+//! the driver's errors and tracebacks, `checks` what stops a test before its script runs.
+//! This file routes lines to them and keeps the per-test reading state.
 
+mod blocks;
 mod checks;
 mod failures;
 mod glue;
+mod lifecycle;
 mod nix;
 mod steps;
 
+use blocks::ssh_entry;
 use failures::subtest_failed;
+use glue::glued_serial;
+use lifecycle::resolve_kill;
 use steps::hash_msg;
 
 use std::collections::HashMap;
 
 use super::classify::{self as c, NESTED_START, Wrap};
 use super::model::{
-    Failure, FailureKind, Machine, MachineEvent, MachineState, ROOT, Source, SshEntry, StepId,
-    StepState, Test, TestRun, TriggerKind, line_kind as k,
+    FailureKind, MachineEvent, ROOT, Source, StepId, StepState, Test, TestRun, TriggerKind,
+    line_kind as k,
 };
 use super::sanitize;
 use super::splitter::{LineSplitter, Piece};
-use super::store::{Caps, LineStore};
+use super::store::Caps;
 
 /// How far back an early-driver `(N seconds)` close looks for its start.
 const EARLY_CLOSE_LOOKBACK: usize = 4000;
@@ -250,69 +261,6 @@ impl Parser {
         let mut splitter = std::mem::take(&mut self.term_splitter);
         splitter.feed(bytes, &mut |piece| self.terminal_line(piece.bytes));
         self.term_splitter = splitter;
-    }
-
-    fn terminal_line(&mut self, raw: &[u8]) {
-        let t = self.current;
-        if self.term_closed || self.states[t].script_started {
-            self.term_closed = true;
-            return;
-        }
-        let mut display = String::new();
-        sanitize::sanitize_into(raw, &mut display);
-        let plain = sanitize::strip_sgr(&display);
-        let plain = plain.trim_end();
-        self.term_block = match self.term_block {
-            TermBlock::Symbols => {
-                if let Some(list) = plain.strip_prefix("    ") {
-                    for name in list.split(',').map(str::trim).filter(|s| c::is_name(s)) {
-                        self.ensure_machine(t, name, true);
-                    }
-                }
-                // The REPL or the test script comes next.
-                self.term_closed = true;
-                TermBlock::None
-            }
-            TermBlock::Ssh if plain.starts_with("Note:") => TermBlock::Ssh,
-            TermBlock::Ssh => match ssh_entry(plain) {
-                Some((name, command)) => {
-                    self.record_ssh(t, name, command, Source::Terminal);
-                    TermBlock::Ssh
-                }
-                None => TermBlock::None,
-            },
-            TermBlock::None => TermBlock::None,
-        };
-        if plain == "additionally exposed symbols:" {
-            self.term_block = TermBlock::Symbols;
-        } else if plain == "SSH backdoor enabled, the machines can be accessed like this:" {
-            self.term_block = TermBlock::Ssh;
-        } else if c::repl_prompt(plain).is_some() {
-            self.term_closed = true;
-        }
-    }
-
-    /// A machine's backdoor command, read before the test script ran. One entry per
-    /// machine, the first one kept: a later copy may come from anyone.
-    fn record_ssh(&mut self, t: usize, name: &str, command: &str, source: Source) {
-        if self.run.tests[t].ssh.len() >= MAX_MACHINES
-            || self.run.tests[t].ssh.iter().any(|e| e.machine == name)
-        {
-            return;
-        }
-        if self.ensure_machine(t, name, false).is_none() {
-            return;
-        }
-        let address = crate::vsock::Address::from_command(command).filter(|a| match a {
-            crate::vsock::Address::Nspawn { machine } => machine == name,
-            _ => true,
-        });
-        self.run.tests[t].ssh.push(SshEntry {
-            machine: name.to_string(),
-            command: command.to_string(),
-            address,
-            source,
-        });
     }
 
     /// The machines of the driver's configuration file (a live run): they are the test's
@@ -713,85 +661,6 @@ impl Parser {
         false
     }
 
-    fn serial(
-        &mut self,
-        t: usize,
-        name: &str,
-        display: &str,
-        plain: &str,
-        off: usize,
-        has_sgr: bool,
-    ) {
-        // A guest is writing: whatever follows may be its text.
-        self.states[t].script_started = true;
-        let Some(m) = self.ensure_machine(t, name, false) else {
-            // More machines than any test has: the line stays in the driver's log.
-            self.push_driver(t, display, plain, has_sgr, k::OUTPUT);
-            return;
-        };
-        let time = self.stamp();
-        let text_plain = &plain[off..];
-        let mut text = if has_sgr {
-            &display[c::display_offset(display, off)..]
-        } else {
-            text_plain
-        };
-        if has_sgr && display.starts_with("\x1b[2m") {
-            text = text.strip_suffix("\x1b[0m").unwrap_or(text);
-        }
-        let styled = has_sgr && text.len() != text_plain.len();
-        let machine = &mut self.run.tests[t].machines[m];
-        // A kernel starting again on a console that had a boot: `reboot()`, a reset.
-        if !machine.boot_fresh && is_kernel_start(text_plain) {
-            machine.new_boot(time);
-        }
-        machine.boot_fresh = false;
-        machine
-            .serial
-            .push(text, styled.then_some(text_plain), time, 0, 0);
-        machine.serial_lines += 1;
-        if let Some(sink) = &mut self.sink {
-            sink(t, Some(&machine.name), text_plain);
-        }
-        machine.apply(MachineEvent::Console);
-        // Checked on every serial line: the cheap test first.
-        if text_plain.starts_with("qemu")
-            && text_plain.contains("terminating on signal 15")
-            && !matches!(
-                machine.state,
-                MachineState::ShutDown | MachineState::Crashed
-            )
-        {
-            // QEMU's own word on its console: the driver's kill reached it (and answers a
-            // kill that named no machine).
-            let pid = self.states[t].pending_kill.take();
-            machine.apply(MachineEvent::Killed { pid });
-        }
-        self.last_dest = Some(Dest::Serial(t, m));
-        if c::is_kernel_panic(text_plain) {
-            self.run.tests[t].machines[m].apply(MachineEvent::Crashed);
-            let already = self.run.tests[t]
-                .failures
-                .iter()
-                .any(|f| f.kind == FailureKind::KernelPanic && f.machine.as_deref() == Some(name));
-            if !already {
-                let line = self.run.lines.saturating_sub(1);
-                self.run.tests[t].failures.push(Failure {
-                    kind: FailureKind::KernelPanic,
-                    exception: None,
-                    message: text_plain.trim().to_string(),
-                    machine: Some(name.to_string()),
-                    subtest: None,
-                    command: None,
-                    traceback: Vec::new(),
-                    line,
-                    script_line: None,
-                    hint: None,
-                });
-            }
-        }
-    }
-
     /// A driver message, with or without a machine prefix.
     fn message(&mut self, t: usize, display: &str, plain: &str, has_sgr: bool) {
         let mut machine: Option<usize> = None;
@@ -1140,51 +1009,6 @@ impl Parser {
         }
     }
 
-    /// The machine named `name`, added if it is new; `None` once the test has
-    /// [`MAX_MACHINES`] (the names refused are counted).
-    fn ensure_machine(&mut self, t: usize, name: &str, from_symbols: bool) -> Option<usize> {
-        let test = &mut self.run.tests[t];
-        if let Some(i) = test.machine(name) {
-            return Some(i);
-        }
-        if test.machines.len() >= MAX_MACHINES
-            || self.known.as_ref().is_some_and(|k| !k.contains(name))
-        {
-            test.machines_refused += 1;
-            return None;
-        }
-        let py = c::pythonize(name);
-        if !from_symbols
-            && py != name
-            && let Some(i) = test.machine(&py)
-            && test.machines[i].serial_lines == 0
-            && test.machines[i].state == MachineState::NotStarted
-        {
-            // The symbols block spells names as Python identifiers.
-            test.rename_machine(i, name);
-            return Some(i);
-        }
-        if from_symbols
-            && let Some(i) = test
-                .machines
-                .iter()
-                .position(|m| c::pythonize(&m.name) == name)
-        {
-            return Some(i);
-        }
-        Some(test.add_machine(Machine {
-            name: name.to_string(),
-            state: MachineState::NotStarted,
-            pid: None,
-            first_seen_line: self.run.lines.saturating_sub(1),
-            first_seen_ms: (self.time_ms != super::store::NO_TIME).then_some(self.time_ms),
-            serial: LineStore::new(self.run.caps),
-            serial_lines: 0,
-            boots: 0,
-            boot_fresh: false,
-        }))
-    }
-
     fn push_driver(
         &mut self,
         t: usize,
@@ -1205,55 +1029,11 @@ impl Parser {
     }
 }
 
-/// A `kill machine (pid N)` that no console answered: the only machine of the test is it.
-fn resolve_kill(test: &mut Test, pid: u32) {
-    if let [m] = test.machines.as_mut_slice()
-        && !matches!(
-            m.state,
-            MachineState::ShutDown | MachineState::Crashed | MachineState::Killed
-        )
-    {
-        m.apply(MachineEvent::Killed { pid: Some(pid) });
-    }
-}
-
 /// `N out of M tests succeeded` (Perl and early Python summaries).
 fn tests_succeeded(msg: &str) -> Option<(u32, u32)> {
     let rest = msg.strip_suffix(" tests succeeded")?;
     let (ok, all) = rest.split_once(" out of ")?;
     Some((ok.parse().ok()?, all.parse().ok()?))
-}
-
-/// `    NAME:  ssh -o User=root …` of the SSH backdoor block.
-fn ssh_entry(plain: &str) -> Option<(&str, &str)> {
-    let rest = plain.strip_prefix("    ")?;
-    let (name, cmd) = rest.split_once(':')?;
-    let cmd = cmd.trim();
-    (c::is_name(name) && cmd.starts_with("ssh ")).then_some((name, cmd))
-}
-
-/// Where a dim serial line starts in the middle of a display line.
-fn glued_serial(display: &str) -> Option<usize> {
-    static DIM: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\x1b[2m"));
-    let mut from = 1;
-    let bytes = display.as_bytes();
-    while let Some(i) = DIM.find(bytes.get(from..)?) {
-        let at = from + i;
-        let rest = &display[at + 4..];
-        let head = &rest.as_bytes()[..rest.len().min(66)];
-        if let Some(hash) = head.windows(2).position(|w| w == b" #") {
-            let name = &rest[..hash];
-            let after = &rest[hash + 2..];
-            if c::is_name(name)
-                && (after.is_empty() || after.starts_with(' ') || after.starts_with('\x1b'))
-            {
-                return Some(at);
-            }
-        }
-        from = at + 4;
-    }
-    None
 }
 
 /// A line with nothing but resets on it.
@@ -1263,9 +1043,4 @@ fn is_blank(display: &str) -> bool {
         rest = r;
     }
     rest.is_empty()
-}
-
-/// The first line a Linux kernel prints: `[    0.000000] Linux version …`.
-fn is_kernel_start(text: &str) -> bool {
-    text.starts_with("[    0.000000] Linux version ")
 }
