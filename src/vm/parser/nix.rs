@@ -33,8 +33,11 @@ enum NixLine {
     Reason(Option<i32>),
     /// `For full logs, run '…'.`: the report is over, and names its test.
     FullLogs,
-    /// Anything else of Nix's (`Output paths:`, `Last N log lines:`, `building '…'`…).
+    /// A line inside a report: `Output paths:` and its paths, `Last N log lines:`.
     Other,
+    /// What Nix builds (`these N derivations will be built:`, their paths, `building '…'`):
+    /// a report before it is over.
+    Build,
 }
 
 fn nix_line(plain: &str) -> Option<NixLine> {
@@ -54,13 +57,20 @@ fn nix_line(plain: &str) -> Option<NixLine> {
     }
     let tail_head = (trimmed.starts_with("last ") || trimmed.starts_with("Last "))
         && trimmed.ends_with(" log lines:");
-    let other = tail_head
-        || trimmed == "Output paths:"
-        || trimmed.starts_with("these ")
-            && (trimmed.ends_with("will be built:") || trimmed.ends_with("will be fetched:"))
+    if tail_head || trimmed == "Output paths:" {
+        return Some(NixLine::Other);
+    }
+    let store_path =
+        plain.starts_with("  ") && trimmed.starts_with("/nix/store/") && !trimmed.contains(' ');
+    let build = trimmed.starts_with("these ")
+        && (trimmed.ends_with("will be built:") || trimmed.ends_with("will be fetched:"))
         || trimmed.starts_with("building '")
-        || plain.starts_with("  ") && trimmed.starts_with("/nix/store/") && !trimmed.contains(' ');
-    other.then_some(NixLine::Other)
+        || store_path && trimmed.ends_with(".drv");
+    if build {
+        return Some(NixLine::Build);
+    }
+    // The paths under `Output paths:`.
+    store_path.then_some(NixLine::Other)
 }
 
 /// The derivation a report's header names: the first quoted store path.
@@ -104,6 +114,12 @@ impl Parser {
             self.push_driver(t, display, plain, has_sgr, k::NIX);
             return true;
         }
+        if matches!(what, NixLine::Other) && self.nix_report.is_none() {
+            // Output paths without a report: Nix's line all the same.
+            let t = self.current;
+            self.push_driver(t, display, plain, has_sgr, k::NIX);
+            return true;
+        }
         if matches!(what, NixLine::Reason(_)) {
             // A reason with no header: a line of someone else's.
             return false;
@@ -135,6 +151,10 @@ impl Parser {
             NixLine::FullLogs => {
                 self.push_driver(t, display, plain, has_sgr, k::NIX);
                 self.settle_nix_report();
+            }
+            NixLine::Build => {
+                self.settle_nix_report();
+                self.push_driver(t, display, plain, has_sgr, k::NIX);
             }
             _ => {
                 self.push_driver(t, display, plain, has_sgr, k::NIX);
@@ -252,6 +272,13 @@ mod tests {
             "last 10 log lines:",
         ] {
             assert!(matches!(nix_line(other), Some(NixLine::Other)), "{other}");
+        }
+        for build in [
+            "these 2 derivations will be built:",
+            "  /nix/store/0000000000000000000000000000000a-vm-test-run-web.drv",
+            "building '/nix/store/0000000000000000000000000000000a-vm-test-run-web.drv'...",
+        ] {
+            assert!(matches!(nix_line(build), Some(NixLine::Build)), "{build}");
         }
         assert!(nix_line("machine # error: something").is_none());
     }
