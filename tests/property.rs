@@ -60,6 +60,9 @@ const PATHOLOGICAL: &[&[u8]] = &[
     b"\xff\xfe\xc2\x9b31m",
 ];
 
+/// The case being run, for the report of a failure.
+static CASE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 fn parse(bytes: &[u8]) -> TestRun {
     Parser::parse_all(bytes, Caps::default(), ParseOptions::default())
 }
@@ -158,8 +161,9 @@ fn claims(run: &TestRun) -> BTreeMap<(&'static str, String), i64> {
         if let Some(b) = &t.breakpoint {
             *out.entry(("breakpoint", b.line.id.clone())).or_default() += 1;
         }
+        // A machine is one name, whichever tests of a spliced input hold it.
         for m in &t.machines {
-            *out.entry(("machine", m.name.clone())).or_default() += 1;
+            out.insert(("machine", m.name.clone()), 1);
         }
     }
     out
@@ -231,7 +235,8 @@ fn property(u: &mut Unstructured<'_>) -> Result<()> {
             std::fs::write(dir.join("vmscope-property-input.log"), &bytes).unwrap();
             std::fs::write(dir.join("vmscope-property-guest.log"), &guest_bytes).unwrap();
             panic!(
-                "a console line made {claim:?} ({n} times, {had} without it); inputs in {}",
+                "case {}: a console line made {claim:?} ({n} times, {had} without it); inputs in {}",
+                CASE.load(std::sync::atomic::Ordering::Relaxed),
                 dir.join("vmscope-property-{input,guest}.log").display()
             );
         }
@@ -252,7 +257,8 @@ fn transcripts_cut_and_damaged_keep_every_line_and_trust_no_console() {
         return;
     }
     let mut rng: u64 = 0x005e_ed0f_7e57;
-    for _ in 0..cases {
+    for case in 0..cases {
+        CASE.store(case, std::sync::atomic::Ordering::Relaxed);
         // xorshift: seeds spread over the 32 random bits, sizes up to 4 KiB of entropy.
         rng ^= rng << 13;
         rng ^= rng >> 7;
