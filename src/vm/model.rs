@@ -60,8 +60,9 @@ pub enum MachineEvent {
     Starting { time: u32 },
     /// `QEMU running (pid N)`, `systemd-nspawn running (pid N)`.
     Running { pid: Option<u32> },
-    /// A console line arrived.
-    Console,
+    /// A console line arrived; `kernel_start` when it is a kernel's first line, which on a
+    /// console that had a boot is a new one (`reboot()`, a reset).
+    Console { time: u32, kernel_start: bool },
     /// `connected to guest root shell`.
     Connected,
     /// A command ran on it to its end (`exit status N`, a finished `must succeed`): it
@@ -92,7 +93,11 @@ impl Machine {
                     self.state = S::Booting;
                 }
             }
-            MachineEvent::Console => {
+            MachineEvent::Console { time, kernel_start } => {
+                if kernel_start && !self.boot_fresh {
+                    self.new_boot(time);
+                }
+                self.boot_fresh = false;
                 if self.state == S::NotStarted {
                     self.state = S::Booting;
                 }
@@ -119,7 +124,7 @@ impl Machine {
     }
 
     /// A new boot in the same pane: after the first, a separator line says which.
-    pub fn new_boot(&mut self, time: u32) {
+    fn new_boot(&mut self, time: u32) {
         self.boots += 1;
         self.boot_fresh = true;
         if self.boots > 1 && self.serial_lines > 0 {
@@ -750,7 +755,10 @@ mod tests {
         assert_eq!((m.state, m.pid), (MachineState::Crashed, Some(5)));
 
         let mut m = machine();
-        m.apply(E::Console);
+        m.apply(E::Console {
+            time: 0,
+            kernel_start: false,
+        });
         assert_eq!(m.state, MachineState::Booting);
         m.apply(E::CommandRan);
         assert_eq!(m.state, MachineState::Connected);

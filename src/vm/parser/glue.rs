@@ -169,9 +169,7 @@ pub fn after_message(
     // Past the message's own closing reset, if it had one.
     let drest = &display[dat..];
     let drest = drest.strip_prefix("\x1b[0m").unwrap_or(drest);
-    let glued = c::serial(rest).is_some()
-        || is_message(drest, rest, is_machine)
-        || c::machine_prefix(rest).is_some_and(|(_, m)| c::is_machine_message(m));
+    let glued = c::serial(rest).is_some() || is_message(drest, rest, is_machine);
     glued.then_some(dat)
 }
 

@@ -37,11 +37,11 @@ impl Parser {
         }
         let styled = has_sgr && text.len() != text_plain.len();
         let machine = &mut self.run.tests[t].machines[m];
-        // A kernel starting again on a console that had a boot: `reboot()`, a reset.
-        if !machine.boot_fresh && is_kernel_start(text_plain) {
-            machine.new_boot(time);
-        }
-        machine.boot_fresh = false;
+        // Before the line is stored: a new boot's separator comes first.
+        machine.apply(MachineEvent::Console {
+            time,
+            kernel_start: is_kernel_start(text_plain),
+        });
         machine
             .serial
             .push(text, styled.then_some(text_plain), time, 0, 0);
@@ -49,7 +49,6 @@ impl Parser {
         if let Some(sink) = &mut self.sink {
             sink(t, Some(&machine.name), text_plain);
         }
-        machine.apply(MachineEvent::Console);
         // Checked on every serial line: the cheap test first.
         if text_plain.starts_with("qemu")
             && text_plain.contains("terminating on signal 15")
