@@ -1146,3 +1146,319 @@ fn c08_py2022_shell_interact() {
         }],
     );
 }
+
+/// Each machine's state and pid after reading a corpus transcript.
+fn corpus_states(file: &str) -> Vec<(String, MachineState, Option<u32>)> {
+    let run = parse(&std::fs::read(format!("tests/corpus/{file}")).unwrap());
+    let mut out: Vec<_> = run
+        .visible_tests()
+        .flat_map(|(_, t)| t.machines.iter())
+        .map(|m| (m.name.clone(), m.state, m.pid))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn states(want: &[(&str, MachineState, Option<u32>)]) -> Vec<(String, MachineState, Option<u32>)> {
+    want.iter()
+        .map(|(n, s, p)| (n.to_string(), *s, *p))
+        .collect()
+}
+
+#[test]
+fn c09_perl2019_unit_inactive_no_pending_jobs() {
+    let file = "09-perl2019-oneshot-unit-inactive-no-pending-jobs.log";
+    check_corpus(
+        file,
+        &[Want {
+            name: Some("oneshot"),
+            machines: &[("machine", 3)],
+            outcome: Some(Outcome::Failed),
+            failure: Some((
+                FailureKind::DriverError,
+                "unit ‘hello.service’ is inactive and there are no pending jobs",
+            )),
+            ..w()
+        }],
+    );
+    assert_eq!(
+        corpus_states(file),
+        states(&[("machine", MachineState::Killed, Some(597))])
+    );
+}
+
+#[test]
+fn c10_perl2017_driver_dies_before_any_machine() {
+    check_corpus(
+        "10-perl2017-cannot-open-pty-before-any-machine.log",
+        &[Want {
+            name: Some("misc"),
+            machines: &[],
+            outcome: Some(Outcome::Failed),
+            failure: Some((
+                FailureKind::DriverError,
+                "Cannot open a pty at /nix/store/k73dbm2s3kz7f8hvkinqsary635rvxj6-nixos-test-driver/bin/.nixos-test-driver-wrapped line 32.",
+            )),
+            ..w()
+        }],
+    );
+}
+
+#[test]
+fn c11_perl2017_three_machines_killed_after_a_pass() {
+    let file = "11-perl2017-natwithfirewall-three-machines-pass-tail.log";
+    check_corpus(
+        file,
+        &[Want {
+            machines: &[("client", 0), ("router", 0), ("server", 0)],
+            outcome: Some(Outcome::Passed),
+            ..w()
+        }],
+    );
+    assert_eq!(
+        corpus_states(file),
+        states(&[
+            ("client", MachineState::Killed, Some(89)),
+            ("router", MachineState::Killed, Some(79)),
+            ("server", MachineState::Killed, Some(101)),
+        ])
+    );
+}
+
+#[test]
+fn c12_py2020_subtest_error_with_bare_title() {
+    check_corpus(
+        "12-py2020-hardened-subtest-error-empty-output.log",
+        &[Want {
+            machines: &[("machine", 0)],
+            outcome: Some(Outcome::Failed),
+            failure: Some((
+                FailureKind::Subtest,
+                "command `grep -Fq hidepid=2 /proc/mounts` failed (exit code 1)",
+            )),
+            command: Some("grep -Fq hidepid=2 /proc/mounts"),
+            failing_machine: Some("machine"),
+            subtest: Some("hidepid=2 option is applied and works"),
+            ..w()
+        }],
+    );
+}
+
+#[test]
+fn c13_py2025_script_prints_between_commands() {
+    let file = "13-py2025-syncthing-script-prints-between-finishes-cut.log";
+    check_corpus(
+        file,
+        &[Want {
+            machines: &[("machine", 0)],
+            outcome: Some(Outcome::Unknown),
+            ..w()
+        }],
+    );
+    assert_eq!(
+        corpus_states(file),
+        states(&[("machine", MachineState::Connected, None)])
+    );
+}
+
+#[test]
+fn c14_prefixed2026_cleanup_while_the_vm_starts() {
+    let file = "14-prefixed2026-whisparr-cleanup-before-qemu-ran-traceback-cut.log";
+    check_corpus(
+        file,
+        &[Want {
+            name: Some("whisparr"),
+            machines: &[("machine", 0)],
+            outcome: Some(Outcome::Failed),
+            failure: Some((
+                FailureKind::Exception,
+                "(the input ends inside the traceback, before its exception line)",
+            )),
+            failing_machine: Some("machine"),
+            ..w()
+        }],
+    );
+    assert_eq!(
+        corpus_states(file),
+        states(&[("machine", MachineState::Booting, None)])
+    );
+}
+
+#[test]
+fn c15_py2026_two_machines_interleaved() {
+    check_corpus(
+        "15-py2026-openssh-client-server-initrd-interleaved-excerpt.log",
+        &[Want {
+            machines: &[("client", 11), ("server", 10)],
+            outcome: Some(Outcome::Unknown),
+            ..w()
+        }],
+    );
+}
+
+#[test]
+fn c16_py2024_serial_only() {
+    check_corpus(
+        "16-py2024-etc-overlay-aarch64-initrd-switch-serial.log",
+        &[Want {
+            machines: &[("machine", 17)],
+            outcome: Some(Outcome::Unknown),
+            ..w()
+        }],
+    );
+}
+
+#[test]
+fn c17_interactive2024_start_all_fails_in_the_repl() {
+    check_corpus(
+        "17-interactive2024-qemu-opts-vnc-resolution-start-all-traceback.log",
+        &[Want {
+            machines: &[("client", 0), ("server", 0)],
+            outcome: Some(Outcome::Failed),
+            failure: Some((
+                FailureKind::Exception,
+                "(the input ends inside the traceback, before its exception line)",
+            )),
+            ..w()
+        }],
+    );
+}
+
+#[test]
+fn c18_py2022_mypy_message_wrapped_by_mypy() {
+    let file = "18-py2022-mosquitto-mypy-wrapped-errors.log";
+    check_corpus(
+        file,
+        &[Want {
+            machines: &[],
+            outcome: Some(Outcome::Failed),
+            failure: Some((
+                FailureKind::Typecheck,
+                "\"wait_for_console_text\" of \"Machine\" does not return a value",
+            )),
+            ..w()
+        }],
+    );
+    let run = parse(&std::fs::read(format!("tests/corpus/{file}")).unwrap());
+    // Each diagnostic is a failure of its own, at its own line (0-based here).
+    let lines: Vec<u64> = run.tests[0].failures.iter().map(|f| f.line).collect();
+    assert_eq!(lines, vec![0, 4, 8]);
+}
+
+#[test]
+fn c19_py2021_quoted_traceback_of_a_retry_timeout() {
+    check_corpus(
+        "19-py2021-action-timed-out-traceback-quoted.log",
+        &[Want {
+            machines: &[],
+            outcome: Some(Outcome::Failed),
+            failure: Some((FailureKind::Timeout, "action timed out")),
+            ..w()
+        }],
+    );
+}
+
+#[test]
+fn c20_perl2018_serial_tail_of_a_hang() {
+    check_corpus(
+        "20-perl2018-zfsroot-boot-then-900s-silence.log",
+        &[Want {
+            machines: &[("machine", 13)],
+            outcome: Some(Outcome::Unknown),
+            ..w()
+        }],
+    );
+}
+
+#[test]
+fn c21_py2020_failed_command_then_cut_traceback() {
+    check_corpus(
+        "21-py2020-cardano-nc-port-check-empty-output-traceback-cut.log",
+        &[Want {
+            machines: &[("machine", 1)],
+            outcome: Some(Outcome::Failed),
+            failure: Some((
+                FailureKind::Exception,
+                "(the input ends inside the traceback, before its exception line)",
+            )),
+            command: Some("nc -z 127.0.0.1 12798"),
+            failing_machine: Some("machine"),
+            ..w()
+        }],
+    );
+}
+
+#[test]
+fn c22_nix2022_type_check_in_the_builder_tail() {
+    check_corpus(
+        "22-nixerr2022-nitter-mypy-in-nix-tail.log",
+        &[Want {
+            name: Some("nitter"),
+            machines: &[],
+            outcome: Some(Outcome::Failed),
+            failure: Some((
+                FailureKind::Typecheck,
+                "Argument 1 to \"wait_for_open_port\" of \"Machine\" has incompatible type \"str\"; expected \"int\"",
+            )),
+            exit_code: Some(1),
+            ..w()
+        }],
+    );
+}
+
+#[test]
+fn c23_perl2018_pass_tail_with_out_path() {
+    let file = "23-perl2018-ofborg-netdata-pass-tail-out-path.log";
+    check_corpus(
+        file,
+        &[Want {
+            name: Some("netdata"),
+            machines: &[("netdata", 0)],
+            outcome: Some(Outcome::Passed),
+            ..w()
+        }],
+    );
+    assert_eq!(
+        corpus_states(file),
+        states(&[("netdata", MachineState::Killed, Some(597))])
+    );
+}
+
+#[test]
+fn c24_perl2018_kernel_panic_in_stage_1() {
+    let file = "24-perl2018-nfs-client1-fsck-kernel-panic.log";
+    check_corpus(
+        file,
+        &[Want {
+            machines: &[("client1", 22)],
+            // A panic alone does not say the test failed (some tests provoke one).
+            outcome: Some(Outcome::Unknown),
+            ..w()
+        }],
+    );
+    let run = parse(&std::fs::read(format!("tests/corpus/{file}")).unwrap());
+    let panics: Vec<_> = run.tests[0]
+        .failures
+        .iter()
+        .map(|f| (f.kind, f.machine.as_deref()))
+        .collect();
+    assert_eq!(panics, vec![(FailureKind::KernelPanic, Some("client1"))]);
+}
+
+#[test]
+fn c25_py2020_bare_assert_without_message() {
+    check_corpus(
+        "25-py2020-bare-assert-empty-error-no-traceback.log",
+        &[Want {
+            name: Some("unnamed"),
+            machines: &[],
+            outcome: Some(Outcome::Failed),
+            failure: Some((
+                FailureKind::DriverError,
+                "(an exception without a message, as a bare `assert` raises)",
+            )),
+            exit_code: Some(1),
+            ..w()
+        }],
+    );
+}

@@ -459,6 +459,30 @@ pub fn exception_line(text: &str) -> Option<(&str, &str)> {
     (ok && looks).then_some((name, msg))
 }
 
+/// Perl's `die` (or `warn`) in the driver's own code: `TEXT at /nix/store/…-nixos-test-driver/…
+/// line N.`, with `, <FH> line N.` when a file handle was being read.
+pub fn is_perl_die(msg: &str) -> bool {
+    let Some(body) = msg.strip_suffix('.') else {
+        return false;
+    };
+    let body = match body.rsplit_once(", <") {
+        Some((b, fh)) if fh.contains("> line ") || fh.contains("> chunk ") => b,
+        _ => body,
+    };
+    let Some((before, n)) = body.rsplit_once(" line ") else {
+        return false;
+    };
+    let Some((text, path)) = before.rsplit_once(" at ") else {
+        return false;
+    };
+    !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit())
+        && !text.trim().is_empty()
+        && path.starts_with("/nix/store/")
+        && path.contains("-nixos-test-driver/")
+        && !path.contains(' ')
+}
+
 /// A traceback's last line when the exception has no text: `KeyboardInterrupt`,
 /// `bdb.BdbQuit`, `foo.SomeError` (a dotted Python name, each part an identifier).
 pub fn is_exception_name(text: &str) -> bool {
@@ -586,6 +610,25 @@ pub fn display_offset(display: &str, plain_offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn perl_dies_in_the_driver() {
+        let drv = "/nix/store/k73dbm2s3kz7f8hvkinqsary635rvxj6-nixos-test-driver";
+        assert!(is_perl_die(&format!(
+            "Cannot open a pty at {drv}/bin/.nixos-test-driver-wrapped line 32."
+        )));
+        assert!(is_perl_die(&format!(
+            "oops at {drv}/lib/perl5/site_perl/Machine.pm line 227, <__ANONIO__> line 901."
+        )));
+        // A library's warning, a sentence that names no driver file, no line number.
+        assert!(!is_perl_die(
+            "pty_allocate(nonfatal): getpt(): No such file or directory at \
+             /nix/store/14d7qr5sfw9v05p2hc9h467cnxnbr6i1-perl-IO-Tty-1.12/lib/IO/Pty.pm line 24."
+        ));
+        assert!(!is_perl_die("the ship is at sea line 4."));
+        assert!(!is_perl_die(&format!("x at {drv}/bin/driver line .")));
+        assert!(!is_perl_die(&format!(" at {drv}/bin/driver line 3.")));
+    }
 
     #[test]
     fn remote_pdb_addresses() {

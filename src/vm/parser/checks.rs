@@ -90,6 +90,20 @@ fn diagnostic_head(msg: &str) -> bool {
         && msg.as_bytes().get(code_len + digits) == Some(&b' ')
 }
 
+/// The rest of a wrapped mypy message: unindented text that is no line of its own kind
+/// (another diagnostic, mypy's summary, Nix's report, the driver's errors).
+fn wraps_message(msg: &str) -> bool {
+    !msg.is_empty()
+        && !msg.starts_with([' ', '\t'])
+        && located(msg).is_none()
+        && !diagnostic_head(msg)
+        && !msg.starts_with("Found ")
+        && !msg.starts_with("Success: ")
+        && !msg.starts_with("error")
+        && !msg.starts_with("warning")
+        && !msg.starts_with("For full logs")
+}
+
 /// `    12  client: Machine; server: Machine;` of the `cat -n` listing: the header ends at
 /// the next line (the VLANs).
 fn machine_hint_line(msg: &str) -> Option<u64> {
@@ -122,6 +136,15 @@ impl Parser {
     /// A line of the checks before the script runs; true when it was one and made a
     /// failure (or belongs to one).
     pub(super) fn script_check(&mut self, t: usize, msg: &str, line: u64) -> bool {
+        if let Some(f) = self.states[t].diagnostic_wrap.take()
+            && wraps_message(msg)
+        {
+            let message = &mut self.run.tests[t].failures[f].message;
+            message.push(' ');
+            message.push_str(msg.trim_end());
+            self.states[t].diagnostic_wrap = Some(f);
+            return true;
+        }
         if let Some(n) = machine_hint_line(msg) {
             let test = &mut self.run.tests[t];
             test.script_header = test.script_header.or(Some(n + 1));
@@ -140,7 +163,10 @@ impl Parser {
             return true;
         }
         if let Some(d) = located(msg) {
-            self.diagnostic(t, d.typecheck, d.line, d.message.to_string(), line);
+            let f = self.diagnostic(t, d.typecheck, d.line, d.message.to_string(), line);
+            // `mypy --pretty` wraps a long message: the rest follows unindented, then the
+            // script's line indented.
+            self.states[t].diagnostic_wrap = f.filter(|_| d.typecheck);
             return true;
         }
         if let Some((typecheck, at)) = arrow(msg) {
@@ -157,7 +183,14 @@ impl Parser {
         false
     }
 
-    fn diagnostic(&mut self, t: usize, typecheck: bool, at: u64, message: String, line: u64) {
+    fn diagnostic(
+        &mut self,
+        t: usize,
+        typecheck: bool,
+        at: u64,
+        message: String,
+        line: u64,
+    ) -> Option<usize> {
         let kind = if typecheck {
             FailureKind::Typecheck
         } else {
@@ -165,7 +198,7 @@ impl Parser {
         };
         let test = &self.run.tests[t];
         if test.failures.iter().filter(|f| f.kind == kind).count() >= MAX_DIAGNOSTICS {
-            return;
+            return None;
         }
         // Only the type check's file has the header; the linted one is the script itself.
         let script_line = match (typecheck, test.script_header) {
@@ -177,6 +210,7 @@ impl Parser {
         let failure = &mut self.run.tests[t].failures[f];
         failure.script_line = script_line;
         failure.hint = Some(if typecheck { TYPECHECK_HINT } else { LINT_HINT }.to_string());
+        Some(f)
     }
 
     /// An exception's text names a host the test cannot run on.
@@ -221,5 +255,17 @@ mod tests {
             Some(41)
         );
         assert_eq!(machine_hint_line("    41\tclient.succeed('x')"), None);
+        // mypy --pretty: the rest of a message, not the script line under it.
+        assert!(wraps_message("return a value"));
+        assert!(!wraps_message(
+            "                server.wait_for_console_text(\"x\")"
+        ));
+        assert!(!wraps_message(
+            "Found 3 errors in 1 file (checked 1 source file)"
+        ));
+        assert!(!wraps_message("testScriptWithTypes:116: error: x"));
+        assert!(!wraps_message(
+            "error: builder for '/nix/store/x.drv' failed"
+        ));
     }
 }

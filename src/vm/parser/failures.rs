@@ -9,6 +9,8 @@ use super::Parser;
 
 /// How a failure that only open steps show ends its message.
 pub(super) const IMPLIED: &str = " (its report is not in the input)";
+/// What an `error:` with nothing after it stands for.
+pub(super) const NO_MESSAGE: &str = "(an exception without a message, as a bare `assert` raises)";
 
 impl Parser {
     /// A line behind `!!! `: the 2025+ driver's errors.

@@ -103,9 +103,15 @@ struct TestState {
     continued_by_traceback: Option<usize>,
     /// The first line of a ty or ruff diagnostic, waiting for its ` --> FILE:LINE`.
     diagnostic_head: Option<String>,
+    /// The type check's last diagnostic, whose message mypy may wrap onto the next lines.
+    diagnostic_wrap: Option<usize>,
     /// The machine the driver last spoke of: a retry that times out with no step open
     /// (the Perl driver's) was waiting on it.
     last_machine: Option<usize>,
+    /// The Perl driver's last `die`-shaped line (its line, its text): the test's failure
+    /// when cleanup follows it with nothing else failed (a `die` outside the script's
+    /// `eval`, as when no pty could be opened).
+    perl_die: Option<(u64, String)>,
 }
 
 impl TestState {
@@ -123,7 +129,9 @@ impl TestState {
             pending_kill: None,
             continued_by_traceback: None,
             diagnostic_head: None,
+            diagnostic_wrap: None,
             last_machine: None,
+            perl_die: None,
         }
     }
 
@@ -643,7 +651,11 @@ impl Parser {
     }
 
     fn ends_output(&self, t: usize, display: &str, plain: &str) -> bool {
+        // The early driver's subtest report has no `!!! ` before it.
+        let subtest_report =
+            |l: &str| l.starts_with("Test \"") && l.contains("\" failed with error: ");
         if plain.starts_with("!!! Test \"")
+            || subtest_report(plain)
             || plain.starts_with("!!! Traceback")
             || plain.starts_with("Traceback (most recent call last):")
             || plain.starts_with("(finished: ")
@@ -775,7 +787,9 @@ impl Parser {
                     Some(f) => {
                         // The report has come: its exception says what failed.
                         let failure = &mut self.run.tests[t].failures[f];
-                        if failure.message.ends_with(failures::IMPLIED) {
+                        if failure.message.ends_with(failures::IMPLIED)
+                            || failure.message == failures::NO_MESSAGE
+                        {
                             failure.message.clear();
                         }
                         f
@@ -815,6 +829,13 @@ impl Parser {
                     self.timeout_machine(t, f);
                 }
                 kind = k::ERROR;
+            } else if msg.trim_end() == "error:" {
+                // The early driver's `error: {e}` for an exception without text; the
+                // traceback after it (from mid-2020 on) says which.
+                let message = failures::NO_MESSAGE.to_string();
+                let f = self.add_failure(t, FailureKind::DriverError, None, message, line);
+                self.states[t].continued_by_traceback = Some(f);
+                kind = k::ERROR;
             } else if let Some(err) = msg.strip_prefix("error: ") {
                 let kind_f = FailureKind::DriverError;
                 let message = err.to_string();
@@ -838,10 +859,22 @@ impl Parser {
                 kind = k::ERROR;
             }
         }
+        if machine.is_none() && kind == k::PLAIN && c::is_perl_die(msg) {
+            self.states[t].perl_die = Some((line, msg.to_string()));
+            kind = k::ERROR;
+        }
         if machine.is_none()
             && (msg == "cleanup" || msg == "cleaning up")
             && self.run.tests[t].script_secs.is_none()
         {
+            if let Some((at, text)) = self.states[t].perl_die.take()
+                && !self.run.tests[t]
+                    .failures
+                    .iter()
+                    .any(|f| f.kind != FailureKind::KernelPanic)
+            {
+                self.add_failure(t, FailureKind::DriverError, None, text, at);
+            }
             self.cleanup_with_open_steps(t, line);
         }
         let seq = self.push_driver(t, display, plain, has_sgr, kind);
@@ -887,10 +920,11 @@ impl Parser {
                 Some(MachineEvent::CommandRan)
             } else if msg.starts_with("forced crash") {
                 Some(MachineEvent::Crashed)
+            } else if msg.starts_with("output:") {
+                // A failed command's output: it ran.
+                self.states[t].mode = Mode::Output;
+                Some(MachineEvent::CommandRan)
             } else {
-                if msg.starts_with("output:") {
-                    self.states[t].mode = Mode::Output;
-                }
                 None
             };
             if let Some(event) = event {

@@ -42,8 +42,12 @@ enum NixLine {
 
 fn nix_line(plain: &str) -> Option<NixLine> {
     let trimmed = plain.trim_start();
+    // Old Nix without `error: `; a copy may cut it inside its path.
+    let builder = trimmed.strip_prefix("builder for '").is_some_and(|rest| {
+        rest.contains("' failed") || rest.starts_with("/nix/store/") && !rest.contains('\'')
+    });
     if trimmed.starts_with("error: builder for '")
-        || trimmed.starts_with("builder for '") && trimmed.contains("' failed")
+        || builder
         || trimmed.starts_with("error: build of '")
         || trimmed.starts_with("error: Cannot build '")
     {
