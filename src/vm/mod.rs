@@ -3,6 +3,7 @@
 
 pub mod classify;
 pub mod config;
+pub mod event;
 pub mod export;
 pub mod model;
 pub mod parser;

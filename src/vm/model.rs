@@ -1,5 +1,7 @@
 //! What a test run is: its tests, machines, step tree, failures, backdoor and breakpoint.
 
+mod apply;
+
 use serde::Serialize;
 
 use super::classify::BreakpointLine;

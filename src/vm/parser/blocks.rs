@@ -3,6 +3,7 @@
 //! before the test script runs: after that, a guest may be writing.
 
 use super::super::classify as c;
+use super::super::event::RunEvent;
 use super::super::model::{Source, SshEntry};
 use super::super::sanitize;
 use super::{MAX_MACHINES, Parser, TermBlock};
@@ -51,9 +52,8 @@ impl Parser {
     /// A machine's backdoor command, read before the test script ran. One entry per
     /// machine, the first one kept: a later copy may come from anyone.
     pub(super) fn record_ssh(&mut self, t: usize, name: &str, command: &str, source: Source) {
-        if self.run.tests[t].ssh.len() >= MAX_MACHINES
-            || self.run.tests[t].ssh.iter().any(|e| e.machine == name)
-        {
+        let ssh = &self.test(t).ssh;
+        if ssh.len() >= MAX_MACHINES || ssh.iter().any(|e| e.machine == name) {
             return;
         }
         if self.ensure_machine(t, name, false).is_none() {
@@ -63,12 +63,13 @@ impl Parser {
             crate::vsock::Address::Nspawn { machine } => machine == name,
             _ => true,
         });
-        self.run.tests[t].ssh.push(SshEntry {
+        let entry = SshEntry {
             machine: name.to_string(),
             command: command.to_string(),
             address,
             source,
-        });
+        };
+        self.emit(t, RunEvent::Ssh(&entry));
     }
 }
 

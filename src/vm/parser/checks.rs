@@ -7,6 +7,7 @@
 //! script. The build prints that file with `cat -n` first, so the header's length can be
 //! read and a checker's line number taken back to the user's script.
 
+use super::super::event::{FailureChange, RunEvent};
 use super::super::model::FailureKind;
 use super::Parser;
 
@@ -139,26 +140,24 @@ impl Parser {
         if let Some(f) = self.states[t].diagnostic_wrap.take()
             && wraps_message(msg)
         {
-            let message = &mut self.run.tests[t].failures[f].message;
-            message.push(' ');
-            message.push_str(msg.trim_end());
+            self.change_failure(t, f, FailureChange::MessageWrapped(msg.trim_end()));
             self.states[t].diagnostic_wrap = Some(f);
             return true;
         }
         if let Some(n) = machine_hint_line(msg) {
-            let test = &mut self.run.tests[t];
-            test.script_header = test.script_header.or(Some(n + 1));
+            self.emit(t, RunEvent::ScriptHeader(n + 1));
             return false;
         }
         if let Some(hint) = environment_hint(msg) {
-            let dup = self.run.tests[t]
+            let dup = self
+                .test(t)
                 .failures
                 .iter()
                 .any(|f| f.kind == FailureKind::Environment);
             if !dup {
                 let message = msg.trim_start_matches("error: ").to_string();
                 let f = self.add_failure(t, FailureKind::Environment, None, message, line);
-                self.run.tests[t].failures[f].hint = Some(hint.to_string());
+                self.change_failure(t, f, FailureChange::Hint(hint));
             }
             return true;
         }
@@ -196,7 +195,7 @@ impl Parser {
         } else {
             FailureKind::Lint
         };
-        let test = &self.run.tests[t];
+        let test = self.test(t);
         if test.failures.iter().filter(|f| f.kind == kind).count() >= MAX_DIAGNOSTICS {
             return None;
         }
@@ -207,18 +206,17 @@ impl Parser {
             (false, _) => Some(at),
         };
         let f = self.add_failure(t, kind, None, message, line);
-        let failure = &mut self.run.tests[t].failures[f];
-        failure.script_line = script_line;
-        failure.hint = Some(if typecheck { TYPECHECK_HINT } else { LINT_HINT }.to_string());
+        self.change_failure(t, f, FailureChange::ScriptLine(script_line));
+        let hint = if typecheck { TYPECHECK_HINT } else { LINT_HINT };
+        self.change_failure(t, f, FailureChange::Hint(hint));
         Some(f)
     }
 
     /// An exception's text names a host the test cannot run on.
     pub(super) fn environment_failure(&mut self, t: usize, f: usize) {
-        let failure = &mut self.run.tests[t].failures[f];
-        if let Some(hint) = environment_hint(&failure.message) {
-            failure.kind = FailureKind::Environment;
-            failure.hint = Some(hint.to_string());
+        if let Some(hint) = environment_hint(&self.test(t).failures[f].message) {
+            self.change_failure(t, f, FailureChange::Kind(FailureKind::Environment));
+            self.change_failure(t, f, FailureChange::Hint(hint));
         }
     }
 }

@@ -2,15 +2,19 @@
 //! the failing machine, command and subtest.
 
 use super::super::classify as c;
-use super::super::model::{
-    Breakpoint, Failure, FailureKind, StepState, Subtest, Test, TriggerKind,
-};
+use super::super::event::{FailureChange, RunEvent};
+use super::super::model::{Breakpoint, FailureKind, TriggerKind};
 use super::Parser;
 
 /// How a failure that only open steps show ends its message.
 pub(super) const IMPLIED: &str = " (its report is not in the input)";
 /// What an `error:` with nothing after it stands for.
 pub(super) const NO_MESSAGE: &str = "(an exception without a message, as a bare `assert` raises)";
+
+/// A message that stands in for a report not (yet) read.
+pub(super) fn is_placeholder(message: &str) -> bool {
+    message.ends_with(IMPLIED) || message == NO_MESSAGE
+}
 
 impl Parser {
     /// A line behind `!!! `: the 2025+ driver's errors.
@@ -19,31 +23,30 @@ impl Parser {
         if text.starts_with("Breakpoint reached") {
             let extra = self.opts.extra_attach_store.as_deref();
             if let Some(bp) = c::breakpoint(text, extra) {
-                self.run.tests[t].breakpoint = Some(Breakpoint {
+                let bp = Breakpoint {
                     line: bp,
                     at_line: line,
                     verified: false,
-                });
+                };
+                self.emit(t, RunEvent::Breakpoint(&bp));
                 self.trigger(t, TriggerKind::Breakpoint);
             }
             return;
         }
         if let Some(rest) = text.strip_prefix("Test \"") {
             if let Some((name, err)) = rest.split_once("\" failed with error: ") {
-                let err = err.trim_matches('"').to_string();
-                let f = self.add_failure(t, FailureKind::Subtest, Some(name), err.clone(), line);
+                let err = err.trim_matches('"');
+                let f =
+                    self.add_failure(t, FailureKind::Subtest, Some(name), err.to_string(), line);
                 self.states[t].pending = Some(f);
                 self.states[t].exception_seen = false;
-                let test = &mut self.run.tests[t];
-                test.failures[f].subtest = Some(name.to_string());
-                subtest_failed(test, name, &err);
+                self.emit(t, RunEvent::SubtestFailed { name, error: err });
             }
             return;
         }
         if text.starts_with("Traceback (most recent call last):") {
-            let st = &self.states[t];
-            let reuse = st.pending.filter(|&f| {
-                let f = &self.run.tests[t].failures[f];
+            let reuse = self.states[t].pending.filter(|&f| {
+                let f = &self.test(t).failures[f];
                 f.kind == FailureKind::Subtest && f.traceback.is_empty()
             });
             let f = match reuse {
@@ -52,9 +55,7 @@ impl Parser {
             };
             self.states[t].pending = Some(f);
             self.states[t].exception_seen = false;
-            self.run.tests[t].failures[f]
-                .traceback
-                .push(text.to_string());
+            self.change_failure(t, f, FailureChange::TracebackLine(text));
             return;
         }
         let Some(f) = self.states[t].pending else {
@@ -66,11 +67,7 @@ impl Parser {
         };
         if self.states[t].exception_seen {
             // More lines of a multi-line exception message.
-            let failure = &mut self.run.tests[t].failures[f];
-            if !text.is_empty() {
-                failure.message.push('\n');
-                failure.message.push_str(text);
-            }
+            self.change_failure(t, f, FailureChange::MessageLine(text));
             return;
         }
         if let Some((name, msg)) = c::exception_line(text) {
@@ -82,19 +79,8 @@ impl Parser {
 
     pub(super) fn traceback_line(&mut self, t: usize, text: &str) {
         if let Some(f) = self.states[t].pending {
-            let failure = &mut self.run.tests[t].failures[f];
-            failure.traceback.push(text.to_string());
-            // `    machine2.succeed("false")`: the machine of the failing call.
-            if failure.machine.is_none() {
-                let code = text.trim();
-                if let Some((obj, _)) = code.split_once('.') {
-                    let test = &self.run.tests[t];
-                    if let Some(m) = test.machines.iter().find(|m| c::pythonize(&m.name) == obj) {
-                        let name = m.name.clone();
-                        self.run.tests[t].failures[f].machine = Some(name);
-                    }
-                }
-            }
+            // `    machine2.succeed("false")` names the machine of the failing call.
+            self.change_failure(t, f, FailureChange::TracebackLine(text));
         }
     }
 
@@ -103,25 +89,11 @@ impl Parser {
             return;
         };
         self.states[t].exception_seen = true;
-        let failure = &mut self.run.tests[t].failures[f];
-        failure.exception = Some(name.to_string());
-        if !msg.is_empty() {
-            failure.message = msg.to_string();
-        } else if failure.message.is_empty() || failure.message.ends_with(IMPLIED) {
-            // `KeyboardInterrupt`, `bdb.BdbQuit`: the name is all there is.
-            failure.message = name.to_string();
+        if self.test(t).failures[f].message.ends_with(IMPLIED) {
+            self.change_failure(t, f, FailureChange::ReportCame);
         }
-        // The exception says what failed; a subtest failure keeps its subtest.
-        failure.kind = if msg.contains("action timed out") || msg.contains("timed out after") {
-            FailureKind::Timeout
-        } else if name.contains("Assertion") {
-            FailureKind::Assertion
-        } else {
-            FailureKind::Exception
-        };
-        if failure.command.is_none() {
-            failure.command = c::quoted_command(msg).map(str::to_string);
-        }
+        let message = msg;
+        self.change_failure(t, f, FailureChange::Exception { name, message });
         self.environment_failure(t, f);
     }
 
@@ -137,8 +109,7 @@ impl Parser {
         self.failure_in(t, kind, subtest, message, line, &chain)
     }
 
-    /// A failure that left the steps of `chain` (outermost first): its machine, command and
-    /// subtest are theirs.
+    /// A failure that left the steps of `chain` (outermost first).
     fn failure_in(
         &mut self,
         t: usize,
@@ -148,56 +119,21 @@ impl Parser {
         line: u64,
         chain: &[super::StepId],
     ) -> usize {
-        let test = &self.run.tests[t];
-        let mut machine = None;
-        let mut command = None;
-        let mut sub = subtest.map(str::to_string);
-        for &id in chain.iter().rev() {
-            let s = &test.steps[id as usize];
-            if command.is_none()
-                && let Some(cmd) = c::step_command(&s.title)
-            {
-                command = Some(cmd.to_string());
-                machine = s.machine.clone();
-            }
-            if sub.is_none()
-                && let Some(n) = s.title.strip_prefix("subtest: ")
-            {
-                sub = Some(n.to_string());
-            }
-        }
-        if command.is_none() {
-            command = c::quoted_command(&message).map(str::to_string);
-        }
-        if machine.is_none() {
-            // The innermost step that was about a machine.
-            machine = chain
-                .iter()
-                .rev()
-                .find_map(|&id| test.steps[id as usize].machine.clone());
-        }
-        self.trigger(
-            t,
-            if kind == FailureKind::GlobalTimeout {
-                TriggerKind::GlobalTimeout
-            } else {
-                TriggerKind::Failure
-            },
-        );
-        let test = &mut self.run.tests[t];
-        test.failures.push(Failure {
+        let trigger = if kind == FailureKind::GlobalTimeout {
+            TriggerKind::GlobalTimeout
+        } else {
+            TriggerKind::Failure
+        };
+        self.trigger(t, trigger);
+        let failed = RunEvent::Failed {
             kind,
-            exception: None,
-            message,
-            machine,
-            subtest: sub,
-            command,
-            traceback: Vec::new(),
+            message: &message,
             line,
-            script_line: None,
-            hint: None,
-        });
-        test.failures.len() - 1
+            subtest,
+            machine: None,
+            chain,
+        };
+        self.emit(t, failed).failure().unwrap_or_default()
     }
 
     /// `cleanup` while steps are open and the script has not finished: an exception left
@@ -205,7 +141,8 @@ impl Parser {
     /// the failure; without one (`--log-level error` hides the `!!!` lines) the failure
     /// names the step that was left.
     pub(super) fn cleanup_with_open_steps(&mut self, t: usize, line: u64) {
-        let reported = self.run.tests[t]
+        let reported = self
+            .test(t)
             .failures
             .iter()
             .any(|f| f.kind != FailureKind::KernelPanic);
@@ -214,7 +151,7 @@ impl Parser {
             self.states[t].failed_chain = chain;
             return;
         }
-        let test = &self.run.tests[t];
+        let test = self.test(t);
         let left = chain
             .iter()
             .rev()
@@ -234,27 +171,12 @@ impl Parser {
     }
 
     pub(super) fn global_timeout(&mut self, t: usize, line: u64) {
-        self.run.tests[t].timed_out = true;
-        let secs = self.run.tests[t].global_timeout_secs;
+        self.emit(t, RunEvent::TimedOut);
+        let secs = self.test(t).global_timeout_secs;
         let message = match secs {
             Some(s) => format!("the global timeout of {s} seconds was reached"),
             None => "the global timeout was reached".to_string(),
         };
         self.add_failure(t, FailureKind::GlobalTimeout, None, message, line);
-    }
-}
-
-pub(super) fn subtest_failed(test: &mut Test, name: &str, err: &str) {
-    match test.subtest_mut(name) {
-        Some(s) => {
-            s.state = StepState::Failed;
-            s.error = Some(err.to_string());
-        }
-        None => test.add_subtest(Subtest {
-            name: name.to_string(),
-            state: StepState::Failed,
-            secs: None,
-            error: Some(err.to_string()),
-        }),
     }
 }

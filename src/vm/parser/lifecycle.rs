@@ -2,10 +2,8 @@
 //! happens to each machine, applied to the model as `MachineEvent`s.
 
 use super::super::classify as c;
-use super::super::model::{
-    Failure, FailureKind, Machine, MachineEvent, MachineState, Test, line_kind as k,
-};
-use super::super::store::LineStore;
+use super::super::event::RunEvent;
+use super::super::model::{FailureKind, MachineEvent, MachineState, line_kind as k};
 use super::{Dest, MAX_MACHINES, Parser};
 
 impl Parser {
@@ -36,53 +34,48 @@ impl Parser {
             text = text.strip_suffix("\x1b[0m").unwrap_or(text);
         }
         let styled = has_sgr && text.len() != text_plain.len();
-        let machine = &mut self.run.tests[t].machines[m];
-        // Before the line is stored: a new boot's separator comes first.
-        machine.apply(MachineEvent::Console {
+        let line = RunEvent::SerialLine {
+            machine: m,
+            display: text,
+            plain: styled.then_some(text_plain),
             time,
-            kernel_start: is_kernel_start(text_plain),
-        });
-        machine
-            .serial
-            .push(text, styled.then_some(text_plain), time, 0, 0);
-        machine.serial_lines += 1;
-        if let Some(sink) = &mut self.sink {
-            sink(t, Some(&machine.name), text_plain);
-        }
+            continued: false,
+        };
+        self.emit(t, line);
+        self.sink_serial(t, m, text_plain);
         // Checked on every serial line: the cheap test first.
         if text_plain.starts_with("qemu")
             && text_plain.contains("terminating on signal 15")
             && !matches!(
-                machine.state,
+                self.test(t).machines[m].state,
                 MachineState::ShutDown | MachineState::Crashed
             )
         {
             // QEMU's own word on its console: the driver's kill reached it (and answers a
             // kill that named no machine).
             let pid = self.states[t].pending_kill.take();
-            machine.apply(MachineEvent::Killed { pid });
+            let event = MachineEvent::Killed { pid };
+            self.emit(t, RunEvent::Machine { machine: m, event });
         }
         self.last_dest = Some(Dest::Serial(t, m));
         if c::is_kernel_panic(text_plain) {
-            self.run.tests[t].machines[m].apply(MachineEvent::Crashed);
-            let already = self.run.tests[t]
-                .failures
-                .iter()
-                .any(|f| f.kind == FailureKind::KernelPanic && f.machine.as_deref() == Some(name));
-            if !already {
-                let line = self.run.lines.saturating_sub(1);
-                self.run.tests[t].failures.push(Failure {
-                    kind: FailureKind::KernelPanic,
-                    exception: None,
-                    message: text_plain.trim().to_string(),
-                    machine: Some(name.to_string()),
-                    subtest: None,
-                    command: None,
-                    traceback: Vec::new(),
-                    line,
-                    script_line: None,
-                    hint: None,
+            let event = MachineEvent::Crashed;
+            self.emit(t, RunEvent::Machine { machine: m, event });
+            let already =
+                self.test(t).failures.iter().any(|f| {
+                    f.kind == FailureKind::KernelPanic && f.machine.as_deref() == Some(name)
                 });
+            if !already {
+                // The guest's word: it freezes nothing and leaves the steps as they are.
+                let panic = RunEvent::Failed {
+                    kind: FailureKind::KernelPanic,
+                    message: text_plain.trim(),
+                    line: self.run.lines.saturating_sub(1),
+                    subtest: None,
+                    machine: Some(name),
+                    chain: &[],
+                };
+                self.emit(t, panic);
             }
         }
     }
@@ -95,14 +88,14 @@ impl Parser {
         name: &str,
         from_symbols: bool,
     ) -> Option<usize> {
-        let test = &mut self.run.tests[t];
+        let test = self.test(t);
         if let Some(i) = test.machine(name) {
             return Some(i);
         }
         if test.machines.len() >= MAX_MACHINES
             || self.known.as_ref().is_some_and(|k| !k.contains(name))
         {
-            test.machines_refused += 1;
+            self.emit(t, RunEvent::MachineRefused);
             return None;
         }
         let py = c::pythonize(name);
@@ -113,7 +106,7 @@ impl Parser {
             && test.machines[i].state == MachineState::NotStarted
         {
             // The symbols block spells names as Python identifiers.
-            test.rename_machine(i, name);
+            self.emit(t, RunEvent::MachineRenamed { machine: i, name });
             return Some(i);
         }
         if from_symbols
@@ -124,33 +117,11 @@ impl Parser {
         {
             return Some(i);
         }
-        Some(test.add_machine(Machine {
-            name: name.to_string(),
-            state: MachineState::NotStarted,
-            pid: None,
-            first_seen_line: self.run.lines.saturating_sub(1),
-            first_seen_ms: (self.time_ms != super::super::store::NO_TIME).then_some(self.time_ms),
-            serial: LineStore::new(self.run.caps),
-            serial_lines: 0,
-            boots: 0,
-            boot_fresh: false,
-        }))
+        let seen = RunEvent::MachineSeen {
+            name,
+            line: self.run.lines.saturating_sub(1),
+            ms: self.arrival_ms(),
+        };
+        self.emit(t, seen).machine()
     }
-}
-
-/// A `kill machine (pid N)` that no console answered: the only machine of the test is it.
-pub(super) fn resolve_kill(test: &mut Test, pid: u32) {
-    if let [m] = test.machines.as_mut_slice()
-        && !matches!(
-            m.state,
-            MachineState::ShutDown | MachineState::Crashed | MachineState::Killed
-        )
-    {
-        m.apply(MachineEvent::Killed { pid: Some(pid) });
-    }
-}
-
-/// The first line a Linux kernel prints: `[    0.000000] Linux version …`.
-pub(super) fn is_kernel_start(text: &str) -> bool {
-    text.starts_with("[    0.000000] Linux version ")
 }

@@ -7,33 +7,34 @@
 //! taken for the driver's: serial lines and command output are classified before anything
 //! else looks at their content.
 //!
-//! By concern: `glue` takes apart lines two writers made together, `nix` reads Nix's own
-//! lines and failure reports, `blocks` the symbols and backdoor blocks, `lifecycle` the
-//! machines (through `MachineEvent`s the model applies), `steps` the step tree, `failures`
-//! the driver's errors and tracebacks, `checks` what stops a test before its script runs.
-//! This file routes lines to them and keeps the per-test reading state.
+//! What a line means for the model is said as a `RunEvent` (`super::event`) that the model
+//! applies; the parser only reads tests (`Parser::test`) and emits (`Parser::emit`).
+//!
+//! `forms` is the table of the driver's message forms, one entry each, and `messages` what
+//! each form means. By concern: `glue` takes apart lines two writers made together, `nix`
+//! reads Nix's own lines and failure reports, `blocks` the symbols and backdoor blocks,
+//! `lifecycle` the machines, `steps` the step tree, `failures` the driver's errors and
+//! tracebacks, `checks` what stops a test before its script runs. This file routes lines to
+//! them and keeps the per-test reading state.
 
 mod blocks;
 mod checks;
 mod failures;
+mod forms;
 mod glue;
 mod lifecycle;
+mod messages;
 mod nix;
 mod steps;
 
 use blocks::ssh_entry;
-use failures::subtest_failed;
 use glue::glued_serial;
-use lifecycle::resolve_kill;
-use steps::hash_msg;
 
 use std::collections::HashMap;
 
 use super::classify::{self as c, NESTED_START, Wrap};
-use super::model::{
-    FailureKind, MachineEvent, ROOT, Source, StepId, StepState, Test, TestRun, TriggerKind,
-    line_kind as k,
-};
+use super::event::{Applied, FailureChange, RunEvent};
+use super::model::{ROOT, Source, StepId, Test, TestRun, TriggerKind, line_kind as k};
 use super::sanitize;
 use super::splitter::{LineSplitter, Piece};
 use super::store::Caps;
@@ -222,6 +223,30 @@ impl Parser {
         }
     }
 
+    /// Test `t` as read so far: the parser looks, the model changes.
+    fn test(&self, t: usize) -> &Test {
+        &self.run.tests[t]
+    }
+
+    fn tests(&self) -> &[Test] {
+        &self.run.tests
+    }
+
+    /// A test of its own for the lines named `name`.
+    fn add_test(&mut self, name: &str) -> usize {
+        self.run
+            .tests
+            .push(Test::new(Some(name.to_string()), self.run.caps));
+        self.states.push(TestState::new());
+        self.run.tests.len() - 1
+    }
+
+    /// Says what a line means for test `t`; the model applies it.
+    #[inline(always)]
+    fn emit(&mut self, t: usize, event: RunEvent<'_>) -> Applied {
+        self.run.tests[t].apply(event)
+    }
+
     /// When the line being read arrived (ms since the start), for live input.
     fn arrival_ms(&self) -> Option<u32> {
         (self.time_ms != super::store::NO_TIME).then_some(self.time_ms)
@@ -229,9 +254,8 @@ impl Parser {
 
     /// Marks test `t` to be frozen at the line being read (the first trigger wins).
     pub(super) fn trigger(&mut self, t: usize, kind: TriggerKind) {
-        if self.run.tests[t].may_freeze(kind) && self.trigger.is_none() {
-            let failure =
-                (kind != TriggerKind::Breakpoint).then_some(self.run.tests[t].failures.len());
+        if self.test(t).may_freeze(kind) && self.trigger.is_none() {
+            let failure = (kind != TriggerKind::Breakpoint).then_some(self.test(t).failures.len());
             self.trigger = Some((t, kind, self.run.lines.saturating_sub(1), failure));
         }
     }
@@ -284,8 +308,7 @@ impl Parser {
     /// The exit status the run ended with, where the input says it apart from its lines
     /// (a recording's exit record, the live driver's status).
     pub fn set_exit_code(&mut self, code: i32) {
-        let t = self.current;
-        self.run.tests[t].exit_code = Some(code);
+        self.emit(self.current, RunEvent::ExitStatus(code));
     }
 
     /// The input has ended: flush the last line and settle open steps.
@@ -295,38 +318,12 @@ impl Parser {
         self.splitter = splitter;
         self.settle_nix_report();
         self.apply_trigger();
-        for (t, st) in self.run.tests.iter_mut().zip(&mut self.states) {
-            if let Some(pid) = st.pending_kill.take() {
-                resolve_kill(t, pid);
+        for t in 0..self.states.len() {
+            if let Some(pid) = self.states[t].pending_kill.take() {
+                self.emit(t, RunEvent::KillUnanswered { pid });
             }
-            t.finished = true;
-            t.activity.clear();
-            for f in &mut t.failures {
-                if f.message.is_empty() {
-                    f.message = "(the input ends inside the traceback, before its exception line)"
-                        .to_string();
-                }
-            }
-            let failed =
-                t.outcome(false) != super::model::Outcome::Passed && !t.failures.is_empty();
-            for id in st.open.drain(..) {
-                if let Some(s) = t.steps.get_mut(id as usize) {
-                    s.state = if failed {
-                        StepState::Failed
-                    } else {
-                        StepState::Unclosed
-                    };
-                }
-            }
-            for s in &mut t.subtests {
-                if s.state == StepState::Running {
-                    s.state = if failed {
-                        StepState::Failed
-                    } else {
-                        StepState::Unclosed
-                    };
-                }
-            }
+            let open = std::mem::take(&mut self.states[t].open);
+            self.emit(t, RunEvent::InputEnded { open: &open });
         }
     }
 
@@ -358,14 +355,8 @@ impl Parser {
             && let Some(Dest::Driver(t, k::ERROR | k::TRACEBACK)) = self.last_dest
         {
             // The rest of the failure's report joins the frozen driver pane.
-            let pending = self.states[t].pending;
-            let test = &mut self.run.tests[t];
-            if let Some(f) = &mut test.freeze
-                && f.failure.is_some()
-                && f.failure == pending
-                && f.driver_end + 64 > test.driver.end_seq()
-            {
-                f.driver_end = test.driver.end_seq();
+            if let Some(failure) = self.states[t].pending {
+                self.emit(t, RunEvent::ReportGoesOn { failure });
             }
         }
     }
@@ -376,12 +367,15 @@ impl Parser {
             return false;
         };
         let ms = self.arrival_ms();
-        let test = &mut self.run.tests[t];
-        if test.freeze_now(kind, line, ms)
-            && let Some(f) = &mut test.freeze
-        {
-            f.failure = failure;
-        }
+        self.emit(
+            t,
+            RunEvent::Frozen {
+                kind,
+                line,
+                ms,
+                failure,
+            },
+        );
         true
     }
 
@@ -391,20 +385,28 @@ impl Parser {
         match dest {
             Dest::Driver(t, kind) => {
                 let tag = self.states[t].container();
-                self.run.tests[t]
-                    .driver
-                    .push(display, plain.as_deref(), time, kind, tag);
+                let line = RunEvent::DriverLine {
+                    display,
+                    plain: plain.as_deref(),
+                    time,
+                    kind,
+                    tag,
+                };
+                self.emit(t, line);
                 if let Some(sink) = &mut self.sink {
                     sink(t, None, plain.as_deref().unwrap_or(display));
                 }
             }
             Dest::Serial(t, m) => {
-                let machine = &mut self.run.tests[t].machines[m];
-                machine.serial.push(display, plain.as_deref(), time, 0, 0);
-                machine.serial_lines += 1;
-                if let Some(sink) = &mut self.sink {
-                    sink(t, Some(&machine.name), plain.as_deref().unwrap_or(display));
-                }
+                let line = RunEvent::SerialLine {
+                    machine: m,
+                    display,
+                    plain: plain.as_deref(),
+                    time,
+                    continued: true,
+                };
+                self.emit(t, line);
+                self.sink_serial(t, m, plain.as_deref().unwrap_or(display));
             }
         }
     }
@@ -423,7 +425,7 @@ impl Parser {
             Wrap::Bare => self.current,
         };
         if !matches!(wrap, Wrap::Bare) {
-            self.run.tests[t].in_build = true;
+            self.emit(t, RunEvent::ThroughBuild);
         }
         if self.glue_blanks > 0 {
             if self.run.lines > self.glue_deadline {
@@ -447,30 +449,27 @@ impl Parser {
     }
 
     fn test_named(&mut self, name: &str) -> usize {
-        if let Some(i) = self
-            .run
-            .tests
-            .iter()
-            .position(|t| t.name.as_deref() == Some(name))
-        {
+        if let Some(i) = self.named(name) {
             return i;
         }
         // An unnamed test that only saw stray lines (a `$ nix build` line, an elision, a
         // console line) is the prefixed test's own beginning.
         if let Some(i) = self
-            .run
-            .tests
+            .tests()
             .iter()
             .position(|t| t.name.is_none() && t.steps.is_empty() && t.failures.is_empty())
         {
-            self.run.tests[i].name = Some(name.to_string());
+            self.emit(i, RunEvent::Named(name));
             return i;
         }
-        self.run
-            .tests
-            .push(Test::new(Some(name.to_string()), self.run.caps));
-        self.states.push(TestState::new());
-        self.run.tests.len() - 1
+        self.add_test(name)
+    }
+
+    /// The test named `name`.
+    fn named(&self, name: &str) -> Option<usize> {
+        self.tests()
+            .iter()
+            .position(|t| t.name.as_deref() == Some(name))
     }
 
     /// One line of one test, without its Nix wrapping.
@@ -506,7 +505,7 @@ impl Parser {
         };
         let serial = c::serial(plain);
         if depth < 8 {
-            let test = &self.run.tests[t];
+            let test = self.test(t);
             let is_machine = |n: &str| test.machine(n).is_some();
             let at = match serial {
                 Some((_, off)) => {
@@ -608,7 +607,7 @@ impl Parser {
             Mode::Output => {
                 if !self.ends_output(t, display, plain) {
                     if let Some((name, off)) = serial
-                        && self.run.tests[t].machine(name).is_some()
+                        && self.test(t).machine(name).is_some()
                     {
                         self.serial(t, name, display, plain, off, has_sgr);
                         return;
@@ -636,7 +635,8 @@ impl Parser {
         if let Some(text) = plain.strip_prefix("??? ") {
             // Counted per text: some are printed on every call.
             let line = self.run.lines.saturating_sub(1);
-            self.run.tests[t].add_warning(text.trim_end(), line);
+            let text = text.trim_end();
+            self.emit(t, RunEvent::Warning { text, line });
             self.states[t].mode = Mode::Warning;
             self.push_driver(t, display, plain, has_sgr, k::WARNING);
             return;
@@ -668,379 +668,13 @@ impl Parser {
             return true;
         }
         if let Some((name, _)) = c::machine_prefix(plain) {
-            return self.run.tests[t].machine(name).is_some();
+            return self.test(t).machine(name).is_some();
         }
         false
     }
 
-    /// A driver message, with or without a machine prefix.
-    fn message(&mut self, t: usize, display: &str, plain: &str, has_sgr: bool) {
-        let mut machine: Option<usize> = None;
-        let mut msg = plain;
-        if let Some((name, m)) = c::machine_prefix(plain) {
-            let known = self.run.tests[t].machine(name);
-            let coloured_start = has_sgr && {
-                let off = c::display_offset(display, plain.len() - m.len());
-                display[off..].starts_with(NESTED_START)
-            };
-            if known.is_some() || coloured_start || c::is_machine_message(m) {
-                machine = known.or_else(|| self.ensure_machine(t, name, false));
-                if machine.is_some() {
-                    msg = m;
-                }
-            }
-        }
-        let msg_display = if has_sgr {
-            &display[c::display_offset(display, plain.len() - msg.len())..]
-        } else {
-            msg
-        };
-        let machine_name = machine.map(|m| self.run.tests[t].machines[m].name.clone());
-        if machine.is_some() {
-            self.states[t].last_machine = machine;
-        }
-        let line = self.run.lines.saturating_sub(1);
-
-        // Step ends.
-        if let Some((title, secs)) = c::finished(msg) {
-            let seq = self.push_driver(t, display, plain, has_sgr, k::STEP_END);
-            let closed = self.close_step(t, title, machine_name.as_deref(), Some(secs), seq);
-            if title == "cleanup"
-                && let Some(pid) = self.states[t].pending_kill.take()
-            {
-                resolve_kill(&mut self.run.tests[t], pid);
-            }
-            // The step's machine, when the end line names none.
-            let machine = machine.or_else(|| {
-                let test = &self.run.tests[t];
-                closed
-                    .and_then(|id| test.step(id))
-                    .and_then(|s| s.machine.as_deref())
-                    .and_then(|n| test.machine(n))
-            });
-            if let Some(m) = machine {
-                let event = if title == "waiting for the VM to power off" {
-                    // `crash()` waits for the power-off too.
-                    Some(MachineEvent::PoweredOff)
-                } else {
-                    c::needs_shell(title).then_some(MachineEvent::CommandRan)
-                };
-                if let Some(event) = event {
-                    self.run.tests[t].machines[m].apply(event);
-                }
-            }
-            if title == "run the VM test script" {
-                self.run.tests[t].passed_evidence |= self.run.tests[t].failures.is_empty();
-            }
-            return;
-        }
-        if machine.is_none()
-            && let Some(secs) = c::early_close(msg)
-        {
-            let seq = self.push_driver(t, display, plain, has_sgr, k::STEP_END);
-            self.early_close(t, secs, seq);
-            return;
-        }
-
-        // Step starts shown in colour.
-        if msg_display.starts_with(NESTED_START) {
-            self.states[t].coloured = true;
-            if msg == "timeout reached; test terminating..." {
-                self.global_timeout(t, line);
-            } else if machine.is_none()
-                && msg == "cleanup"
-                && self.run.tests[t].script_secs.is_none()
-                && !self.states[t].open.is_empty()
-            {
-                self.cleanup_with_open_steps(t, line);
-            }
-            let seq = self.push_driver(t, display, plain, has_sgr, k::STEP_HEAD);
-            let parent = self.states[t].container();
-            let id = self.new_step(
-                t,
-                msg,
-                machine_name.clone(),
-                parent,
-                seq,
-                StepState::Running,
-            );
-            self.states[t].open.push(id);
-            self.run.tests[t].open_activity(seq, machine_name.clone(), msg);
-            if let Some(d) = self.run.tests[t].driver.get_mut(seq) {
-                d.tag = id;
-            }
-            self.after_message(t, machine, msg, line);
-            return;
-        }
-
-        let mut kind = k::PLAIN;
-        if machine.is_none() {
-            if self.script_check(t, msg, line) {
-                kind = k::ERROR;
-            } else if msg == "timeout reached; test terminating..." {
-                self.global_timeout(t, line);
-            } else if msg.starts_with("Traceback (most recent call last):")
-                || (msg.starts_with("  File \"") && self.states[t].pending.is_none())
-            {
-                // A traceback, or one whose head the excerpt lost.
-                let f = match self.states[t].continued_by_traceback.take() {
-                    Some(f) => {
-                        // The report has come: its exception says what failed.
-                        let failure = &mut self.run.tests[t].failures[f];
-                        if failure.message.ends_with(failures::IMPLIED)
-                            || failure.message == failures::NO_MESSAGE
-                        {
-                            failure.message.clear();
-                        }
-                        f
-                    }
-                    None => self.add_failure(t, FailureKind::Exception, None, String::new(), line),
-                };
-                self.states[t].pending = Some(f);
-                self.states[t].exception_seen = false;
-                self.run.tests[t].failures[f]
-                    .traceback
-                    .push(msg.to_string());
-                self.states[t].mode = Mode::Traceback;
-                kind = k::TRACEBACK;
-            } else if c::is_chained_exception(msg) {
-                // Python's chained exceptions are one failure: the next traceback goes on.
-                if let Some(f) = self.run.tests[t].failures.len().checked_sub(1)
-                    && self.run.tests[t].failures[f].exception.is_some()
-                {
-                    self.run.tests[t].failures[f]
-                        .traceback
-                        .push(msg.to_string());
-                    self.states[t].continued_by_traceback = Some(f);
-                }
-                kind = k::TRACEBACK;
-            } else if msg.starts_with("Test \"") && msg.contains("\" failed with error: ") {
-                // The driver's subtest failure without its `!!! ` (hidden colours, logs
-                // that lost them).
-                self.bang(t, msg);
-                kind = k::ERROR;
-            } else if msg.starts_with("action timed out after ") {
-                let dup = self.run.tests[t]
-                    .failures
-                    .last()
-                    .is_some_and(|f| f.message == msg || f.message.ends_with(msg));
-                if !dup {
-                    let f = self.add_failure(t, FailureKind::Timeout, None, msg.to_string(), line);
-                    self.timeout_machine(t, f);
-                }
-                kind = k::ERROR;
-            } else if msg.trim_end() == "error:" {
-                // The early driver's `error: {e}` for an exception without text; the
-                // traceback after it (from mid-2020 on) says which.
-                let message = failures::NO_MESSAGE.to_string();
-                let f = self.add_failure(t, FailureKind::DriverError, None, message, line);
-                self.states[t].continued_by_traceback = Some(f);
-                kind = k::ERROR;
-            } else if let Some(err) = msg.strip_prefix("error: ") {
-                let kind_f = FailureKind::DriverError;
-                let message = err.to_string();
-                let dup = self.run.tests[t]
-                    .failures
-                    .last()
-                    .is_some_and(|f| f.message == message);
-                if !dup {
-                    let f = self.add_failure(t, kind_f, None, message, line);
-                    if err.contains("timed out") {
-                        self.run.tests[t].failures[f].kind = FailureKind::Timeout;
-                        self.timeout_machine(t, f);
-                    }
-                }
-                kind = k::ERROR;
-            } else if let Some(f) = self.run.tests[t].failures.last()
-                && f.kind == FailureKind::DriverError
-                && f.message == msg
-            {
-                // The Perl driver repeats its error without `error: `.
-                kind = k::ERROR;
-            }
-        }
-        if machine.is_none() && kind == k::PLAIN && c::is_perl_die(msg) {
-            self.states[t].perl_die = Some((line, msg.to_string()));
-            kind = k::ERROR;
-        }
-        if machine.is_none()
-            && (msg == "cleanup" || msg == "cleaning up")
-            && self.run.tests[t].script_secs.is_none()
-        {
-            if let Some((at, text)) = self.states[t].perl_die.take()
-                && !self.run.tests[t]
-                    .failures
-                    .iter()
-                    .any(|f| f.kind != FailureKind::KernelPanic)
-            {
-                self.add_failure(t, FailureKind::DriverError, None, text, at);
-            }
-            self.cleanup_with_open_steps(t, line);
-        }
-        let seq = self.push_driver(t, display, plain, has_sgr, kind);
-        if kind == k::PLAIN
-            && !self.states[t].coloured
-            && !c::is_log_only(msg)
-            && !msg.starts_with("(finished: ")
-        {
-            self.states[t]
-                .candidates
-                .entry(hash_msg(msg))
-                .or_default()
-                .push(seq);
-            if c::is_known_nested(msg) && !matches!(msg, "cleanup" | "cleaning up") {
-                let who = machine.map(|m| self.run.tests[t].machines[m].name.clone());
-                self.run.tests[t].open_activity(seq, who, msg);
-            }
-        }
-        self.after_message(t, machine, msg, line);
-    }
-
-    /// What a message says about the run beyond the step tree.
-    fn after_message(&mut self, t: usize, machine: Option<usize>, msg: &str, line: u64) {
-        if let Some(m) = machine {
-            if msg.starts_with("starting vm")
-                || msg.starts_with("QEMU running (pid ")
-                || msg.starts_with("systemd-nspawn running (pid ")
-            {
-                self.states[t].script_started = true;
-            }
-            let event = if msg.starts_with("starting vm") {
-                Some(MachineEvent::Starting { time: self.stamp() })
-            } else if msg.starts_with("QEMU running (pid ")
-                || msg.starts_with("systemd-nspawn running (pid ")
-            {
-                Some(MachineEvent::Running {
-                    pid: c::pid_in(msg),
-                })
-            } else if msg.starts_with("connected to guest root shell") {
-                Some(MachineEvent::Connected)
-            } else if msg.starts_with("exit status ") {
-                // The Perl driver ran a command.
-                Some(MachineEvent::CommandRan)
-            } else if msg.starts_with("forced crash") {
-                Some(MachineEvent::Crashed)
-            } else if msg.starts_with("output:") {
-                // A failed command's output: it ran.
-                self.states[t].mode = Mode::Output;
-                Some(MachineEvent::CommandRan)
-            } else {
-                None
-            };
-            if let Some(event) = event {
-                self.run.tests[t].machines[m].apply(event);
-            }
-            return;
-        }
-        if let Some(name) = msg
-            .strip_prefix("killing ")
-            .and_then(|r| r.strip_suffix(')'))
-            .and_then(|r| r.split_once(" (pid "))
-            .map(|(n, _)| n)
-            .filter(|n| c::is_name(n))
-        {
-            // The early drivers name the machine they kill.
-            self.ensure_machine(t, name, false);
-        }
-        let arrived = self.arrival_ms();
-        let test = &mut self.run.tests[t];
-        if msg.starts_with("kill") && msg.contains("(pid ") {
-            let pid = c::pid_in(msg);
-            let by_name = msg
-                .strip_prefix("killing ")
-                .and_then(|r| r.split(' ').next())
-                .and_then(|n| test.machine(n));
-            // `kill machine (pid N)` names no machine in the drivers that print the word
-            // itself: the pid tells, or QEMU's answer on a console (below), or at last the
-            // only machine there is.
-            let target = by_name
-                .or_else(|| pid.and_then(|p| test.machines.iter().position(|m| m.pid == Some(p))));
-            if let Some(old) = self.states[t].pending_kill.take() {
-                resolve_kill(test, old);
-            }
-            match target {
-                Some(m) => test.machines[m].apply(MachineEvent::Killed { pid }),
-                // The machine's QEMU says next that it was terminated.
-                None if !msg.starts_with("kill vlan") => self.states[t].pending_kill = pid,
-                None => {}
-            }
-        } else if let Some(rest) = msg.strip_prefix("test script finished in ") {
-            // The first one is the driver's; a guest can print more.
-            test.script_secs = test
-                .script_secs
-                .or_else(|| rest.strip_suffix('s').and_then(c::seconds));
-            if test
-                .failures
-                .iter()
-                .all(|f| f.kind == FailureKind::KernelPanic)
-            {
-                test.passed_evidence = true;
-            }
-        } else if let Some(rest) = msg.strip_prefix("Test will time out and terminate in ") {
-            if test.global_timeout_secs.is_none() {
-                test.global_timeout_secs = rest.strip_suffix(" seconds").and_then(c::seconds);
-                test.global_timeout_at_ms = arrived;
-            }
-        } else if msg == "additionally exposed symbols:" {
-            self.states[t].mode = Mode::Symbols(0);
-        } else if msg == "SSH backdoor enabled, the machines can be accessed like this:"
-            && !self.states[t].script_started
-        {
-            self.states[t].mode = Mode::Ssh;
-        } else if let Some(addr) = c::remote_pdb_address(msg) {
-            test.pdb = Some(addr);
-        } else if let Some((ok, all)) = tests_succeeded(msg) {
-            if ok == all {
-                test.passed_evidence = true;
-            } else {
-                let message = format!("{ok} out of {all} tests succeeded");
-                self.add_failure(t, FailureKind::Subtest, None, message, line);
-            }
-        } else if let Some(rest) = msg.strip_prefix(" - Test \"") {
-            if let Some((name, err)) = rest.split_once("\" failed with error: ") {
-                let err = err.trim_matches('"').to_string();
-                let test = &mut self.run.tests[t];
-                subtest_failed(test, name, &err);
-                match test
-                    .failures
-                    .iter_mut()
-                    .rev()
-                    .find(|f| f.kind == FailureKind::Subtest && f.subtest.is_none())
-                {
-                    Some(f) => {
-                        f.subtest = Some(name.to_string());
-                        f.message = err;
-                    }
-                    None => {
-                        let f = self.add_failure(t, FailureKind::Subtest, Some(name), err, line);
-                        self.run.tests[t].failures[f].subtest = Some(name.to_string());
-                    }
-                }
-            }
-        } else if msg.starts_with("/nix/store/")
-            && !msg.contains(' ')
-            && let Some(name) = c::test_name_in_path(msg)
-        {
-            // nix-build prints the output path when the build succeeded.
-            if test.failures.is_empty() {
-                test.passed_evidence = true;
-            }
-            if test.name.is_none() {
-                test.name = Some(name.to_string());
-            }
-        }
-    }
-
-    /// A timeout no open step names a machine for was waiting on the last one spoken of.
-    fn timeout_machine(&mut self, t: usize, f: usize) {
-        let name = self.states[t]
-            .last_machine
-            .and_then(|m| self.run.tests[t].machines.get(m))
-            .map(|m| m.name.clone());
-        let failure = &mut self.run.tests[t].failures[f];
-        if failure.machine.is_none() {
-            failure.machine = name;
-        }
+    pub(super) fn change_failure(&mut self, t: usize, failure: usize, change: FailureChange<'_>) {
+        self.emit(t, RunEvent::FailureChanged { failure, change });
     }
 
     fn push_driver(
@@ -1057,17 +691,23 @@ impl Parser {
         if let Some(sink) = &mut self.sink {
             sink(t, None, plain);
         }
-        self.run.tests[t]
-            .driver
-            .push(display, has_sgr.then_some(plain), time, kind, tag)
+        let line = RunEvent::DriverLine {
+            display,
+            plain: has_sgr.then_some(plain),
+            time,
+            kind,
+            tag,
+        };
+        self.emit(t, line).line()
     }
-}
 
-/// `N out of M tests succeeded` (Perl and early Python summaries).
-fn tests_succeeded(msg: &str) -> Option<(u32, u32)> {
-    let rest = msg.strip_suffix(" tests succeeded")?;
-    let (ok, all) = rest.split_once(" out of ")?;
-    Some((ok.parse().ok()?, all.parse().ok()?))
+    /// Hands a stored console line to the sink, with its machine's name.
+    fn sink_serial(&mut self, t: usize, m: usize, text: &str) {
+        if let Some(mut sink) = self.sink.take() {
+            sink(t, Some(&self.test(t).machines[m].name), text);
+            self.sink = Some(sink);
+        }
+    }
 }
 
 /// A line with nothing but resets on it.

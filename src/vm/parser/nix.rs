@@ -9,6 +9,7 @@
 //! once the tail has been read, so the moment of failure includes what the tail explains.
 
 use super::super::classify as c;
+use super::super::event::{FailureChange, RunEvent};
 use super::super::model::{FailureKind, line_kind as k};
 use super::super::sanitize;
 use super::Parser;
@@ -131,7 +132,7 @@ impl Parser {
         let trimmed = plain.trim_start();
         let t = self.nix_test(trimmed, matches!(what, NixLine::FullLogs));
         if let Some(host) = c::remote_builder(trimmed) {
-            self.run.tests[t].builder = Some(host.to_string());
+            self.emit(t, RunEvent::Builder(host));
         }
         match what {
             NixLine::Header => {
@@ -164,7 +165,7 @@ impl Parser {
                 self.push_driver(t, display, plain, has_sgr, k::NIX);
             }
         }
-        self.run.tests[t].in_build = true;
+        self.emit(t, RunEvent::ThroughBuild);
         self.current = t;
         true
     }
@@ -174,20 +175,20 @@ impl Parser {
         let Some(name) = c::test_name_in_path(trimmed).map(str::to_string) else {
             return self.current;
         };
-        let taken = |p: &Parser| p.run.tests.iter().any(|x| x.name.as_deref() == Some(&name));
+        let taken = self.named(&name).is_some();
         if full_logs {
             // The tail just read belongs to this test.
             let tail = self.tail_test.unwrap_or(self.current);
-            if self.run.tests[tail].name.is_none() && !taken(self) {
-                self.run.tests[tail].name = Some(name.clone());
+            if self.test(tail).name.is_none() && !taken {
+                self.emit(tail, RunEvent::Named(&name));
             }
             let t = self.test_named(&name);
             self.tail_test = None;
             return t;
         }
-        if self.run.tests[self.current].name.is_none() && !taken(self) {
+        if self.test(self.current).name.is_none() && !taken {
             // A bare log names its test only in Nix's lines.
-            self.run.tests[self.current].name = Some(name);
+            self.emit(self.current, RunEvent::Named(&name));
             return self.current;
         }
         self.test_named(&name)
@@ -199,14 +200,8 @@ impl Parser {
             return;
         };
         report.code = report.code.or(code);
-        let test = &mut self.run.tests[report.t];
-        if test.exit_code.is_none() {
-            test.exit_code = code;
-        }
-        if code == Some(143) {
-            // SIGTERM: the driver's global timeout killed it.
-            test.timed_out = true;
-        }
+        let t = report.t;
+        self.emit(t, RunEvent::BuilderExit(code));
     }
 
     /// The report's tail has been read: it is a failure of its own when the driver's
@@ -216,7 +211,7 @@ impl Parser {
             return;
         };
         let t = report.t;
-        let test = &self.run.tests[t];
+        let test = self.test(t);
         let (kind, message) = match report.code {
             Some(143) => (
                 FailureKind::GlobalTimeout,
@@ -243,7 +238,7 @@ impl Parser {
         };
         if !shown {
             let f = self.add_failure(t, kind, None, message, report.line);
-            self.run.tests[t].failures[f].line = report.line;
+            self.change_failure(t, f, FailureChange::Line(report.line));
         }
     }
 }
