@@ -114,4 +114,22 @@ machine # [    0.000000] Linux version 6.12
     assert!(!screen.contains("(no serial output yet)"), "{screen}");
     assert!(screen.contains("── boot 2 ──"), "{screen}");
     assert!(screen.contains("· boot 2"), "{screen}");
+    // The separator is drawn apart from console text: bold yellow.
+    let mut term = Terminal::new(TestBackend::new(160, 40)).expect("terminal");
+    term.draw(|f| vmscope::panes::draw(f, &mut app))
+        .expect("draw");
+    let buf = term.backend().buffer().clone();
+    let (y, row) = screen
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains("── boot 2 ──"))
+        .expect("the separator's row");
+    let x = row[..row.find("boot 2 ──").unwrap()].chars().count();
+    let (x, y) = (x as u16, y as u16);
+    let cell = &buf[(x, y)];
+    assert_eq!(cell.fg, ratatui::style::Color::Yellow, "{cell:?}");
+    assert!(
+        cell.modifier.contains(ratatui::style::Modifier::BOLD),
+        "{cell:?}"
+    );
 }

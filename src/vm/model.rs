@@ -130,8 +130,10 @@ impl Machine {
         self.boots += 1;
         self.boot_fresh = true;
         if self.boots > 1 && self.serial_lines > 0 {
-            let mark = format!("── boot {} ──", self.boots);
-            self.serial.push(&mark, None, time, 0, 0);
+            // Drawn bold yellow, so a console line with the same text is told apart.
+            let plain = format!("── boot {} ──", self.boots);
+            let mark = format!("\x1b[1;33m{plain}\x1b[0m");
+            self.serial.push(&mark, Some(&plain), time, 0, 0);
         }
     }
 }
