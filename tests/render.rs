@@ -133,3 +133,27 @@ machine # [    0.000000] Linux version 6.12
         "{cell:?}"
     );
 }
+
+#[test]
+fn the_failure_view_lists_the_other_failures_of_the_test() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus/18-py2022-mosquitto-mypy-wrapped-errors.log");
+    let mut app = app_for(std::fs::read(path).unwrap());
+    let screen = draw(&mut app, 160, 40);
+    assert!(
+        screen.contains(
+            "type check failed: \"wait_for_console_text\" of \"Machine\" does not return a value"
+        ),
+        "{screen}"
+    );
+    // The mypy run's second and third errors, at their input lines.
+    let also: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.contains("also  type check failed:"))
+        .collect();
+    assert_eq!(also.len(), 2, "{screen}");
+    assert!(
+        also[0].contains("(input line 5)") && also[1].contains("(input line 9)"),
+        "{also:?}"
+    );
+}

@@ -17,6 +17,8 @@ use crate::vm::model::{Failure, Freeze, Test, TriggerKind};
 
 /// Console lines shown per machine at most.
 const CONSOLE_LINES: usize = 20;
+/// Other failures of the test listed under the one it is about.
+const OTHER_FAILURES: usize = 4;
 
 pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) {
     let t = app.current_test();
@@ -111,6 +113,33 @@ fn summary(
                 _ => "frozen by hand: the panes show the run as it was then".to_string(),
             },
             Style::new().add_modifier(Modifier::BOLD),
+        ));
+    }
+    // What else failed in this test (the other diagnostics of a checker, a second subtest).
+    let others: Vec<&Failure> = t
+        .failures
+        .iter()
+        .filter(|o| o.kind != crate::vm::model::FailureKind::KernelPanic)
+        .filter(|o| failure.is_none_or(|m| !std::ptr::eq(*o, m)))
+        // The traceback of a subtest's report says the same again.
+        .filter(|o| failure.is_none_or(|m| o.message != m.message || o.kind == m.kind))
+        .collect();
+    for o in others.iter().take(OTHER_FAILURES) {
+        let at = match o.script_line {
+            Some(n) => format!("line {n} of the test script"),
+            None => format!("input line {}", o.line + 1),
+        };
+        lines.push(Line::from(vec![
+            Span::styled("also  ", label),
+            Span::styled(format!("{}: ", kind_name(o)), Style::new().fg(Color::Red)),
+            Span::raw(o.message.lines().next().unwrap_or_default().to_string()),
+            Span::styled(format!("  ({at})"), label),
+        ]));
+    }
+    if others.len() > OTHER_FAILURES {
+        lines.push(Line::styled(
+            format!("also  {} more", others.len() - OTHER_FAILURES),
+            label,
         ));
     }
     // A kernel panic is the guest's word: shown beside the failure, never as it.
