@@ -11,7 +11,6 @@ pub mod layout;
 pub mod live;
 pub mod pdb_console;
 pub mod procs;
-pub mod recording;
 pub mod runner;
 pub mod state;
 pub mod tabs;
@@ -22,6 +21,7 @@ pub mod view;
 use std::time::Instant;
 
 use crate::vm::Caps;
+use crate::vm::recording;
 use crate::vm::source::{Input, ReadMode, pump};
 use state::App;
 

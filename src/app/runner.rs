@@ -16,9 +16,9 @@ use tokio::sync::mpsc;
 
 use super::child::{Child, ChildEvent, GRACE, StderrTo, pump};
 use super::live::CommandPane;
-use super::recording::{Recorder, Stream};
 use super::state::{App, Effect, Message};
 use super::view::Pane;
+use crate::vm::recording::{Recorder, Stream};
 use crate::vm::source::SourceEvent;
 
 /// Redraws are coalesced to at most this rate.

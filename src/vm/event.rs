@@ -1,6 +1,6 @@
 //! What a line of the driver's output means for the model. The parser reads a line and says
 //! what it means as a `RunEvent`; `Test::apply` (in `model/apply.rs`) changes the model.
-//! The parser changes no test in any other way (`tests/parser_layout.rs` holds it to that).
+//! The parser changes no test in any other way (`tests/layout.rs` holds it to that).
 
 use super::model::{
     Breakpoint, FailureKind, MachineEvent, SshEntry, StepId, StepState, TriggerKind,

@@ -7,6 +7,7 @@ pub mod event;
 pub mod export;
 pub mod model;
 pub mod parser;
+pub mod recording;
 pub mod sanitize;
 pub mod source;
 pub mod splitter;

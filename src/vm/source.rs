@@ -43,7 +43,7 @@ impl Input {
         }
         let p = Path::new(path);
         if p.is_dir() {
-            if crate::app::recording::is_recording(p) {
+            if super::recording::is_recording(p) {
                 return Ok(Self::Recording(p.to_path_buf()));
             }
             return Err(InputError::Directory(path.to_string()));
@@ -79,15 +79,15 @@ pub fn read_all(input: Input, parser: &mut Parser) -> io::Result<()> {
         Input::Stdin => Box::new(io::stdin().lock()),
         Input::File(_, f) => Box::new(f),
         Input::Recording(dir) => {
-            crate::app::recording::read_records(&dir, |r| {
+            super::recording::read_records(&dir, |r| {
                 match r.stream {
-                    crate::app::recording::Stream::Stderr => parser.feed(&r.bytes, r.ms),
-                    crate::app::recording::Stream::Terminal => parser.feed_terminal(&r.bytes),
+                    super::recording::Stream::Stderr => parser.feed(&r.bytes, r.ms),
+                    super::recording::Stream::Terminal => parser.feed_terminal(&r.bytes),
                 }
                 true
             })?;
             parser.finish();
-            if let Some(code) = crate::app::recording::recorded_exit(&dir) {
+            if let Some(code) = super::recording::recorded_exit(&dir) {
                 parser.set_exit_code(code);
             }
             return Ok(());
@@ -146,9 +146,9 @@ pub fn pump(
     let mut buf = vec![0u8; CHUNK];
     match input {
         Input::Recording(dir) => {
-            let r = crate::app::recording::read_records(&dir, |r| match r.stream {
-                crate::app::recording::Stream::Stderr => send(SourceEvent::Data(r.bytes, r.ms)),
-                crate::app::recording::Stream::Terminal => send(SourceEvent::Terminal(r.bytes)),
+            let r = super::recording::read_records(&dir, |r| match r.stream {
+                super::recording::Stream::Stderr => send(SourceEvent::Data(r.bytes, r.ms)),
+                super::recording::Stream::Terminal => send(SourceEvent::Terminal(r.bytes)),
             });
             let _ = match r {
                 Ok(()) => send(SourceEvent::End),

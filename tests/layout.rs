@@ -1,7 +1,7 @@
-//! The parser changes the model only through `RunEvent`s (`src/vm/event.rs`): its code
-//! reaches a test through `Parser::test` (shared) and `Parser::emit` alone. This reads the
-//! parser's sources and holds them to that, so a new line form cannot slip a write past
-//! the model.
+//! The layout of the code, read from its sources. The parser changes the model only
+//! through `RunEvent`s (`src/vm/event.rs`): its code reaches a test through `Parser::test`
+//! (shared) and `Parser::emit` alone, so a new line form cannot slip a write past the model.
+//! And `vm`, what a test run is, depends on nothing of the terminal application.
 
 use std::path::Path;
 
@@ -93,4 +93,35 @@ fn the_accessors_give_no_mutable_test_but_through_apply() {
         }
     }
     assert!(uses.iter().any(|(_, f)| f == "emit"), "emit applies events");
+}
+
+#[test]
+fn vm_imports_nothing_from_the_app() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/vm");
+    let mut dirs = vec![root];
+    let mut files = 0;
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            files += 1;
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (i, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                assert!(
+                    !code.contains("crate::app") && !code.contains("crate::panes"),
+                    "{}:{}: vm reaches into the app: {line}",
+                    path.display(),
+                    i + 1
+                );
+            }
+        }
+    }
+    assert!(files >= 20, "the vm sources: {files}");
 }
