@@ -411,9 +411,13 @@ fn t_shows_input_line_numbers_for_files() {
 }
 
 #[test]
-fn sigterm_and_sighup_restore_the_terminal() {
+fn sigterm_sighup_and_sigint_restore_the_terminal() {
     let log = fixture("real-driver/pass.stderr");
-    for (sig, status) in [(libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
+    for (sig, status) in [
+        (libc::SIGTERM, 143),
+        (libc::SIGHUP, 129),
+        (libc::SIGINT, 130),
+    ] {
         let mut t = Term::spawn(&["log", &log], 120, 40);
         t.wait_text("1 machine1", 10);
         t.signal(sig);
@@ -441,4 +445,28 @@ fn without_python_the_demo_replays_its_recording() {
     t.wait_text("FAILED", 30);
     t.keys("q");
     assert_eq!(t.wait_exit(10), 0);
+}
+
+#[test]
+fn a_signal_to_the_demo_leaves_no_temporary_directory() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut t = Term::spawn_env(
+            &["demo", "--speed", "20"],
+            160,
+            48,
+            &[("TMPDIR", tmp.path().to_str().unwrap())],
+        );
+        t.wait_text("database", 20);
+        let made = std::fs::read_dir(tmp.path()).unwrap().count();
+        assert_eq!(made, 1, "the demo's directory is there while it runs");
+        t.signal(sig);
+        assert_eq!(t.wait_exit(15), 128 + sig as u32);
+        assert!(!t.screen().alternate_screen(), "signal {sig}");
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "left after signal {sig}: {left:?}");
+    }
 }

@@ -158,8 +158,8 @@ fn ctrl_c_in_the_command_pane_reaches_the_driver() {
 }
 
 #[test]
-fn sigterm_sighup_and_sigkill_to_vmscope_leave_nothing_behind() {
-    for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGKILL] {
+fn sigterm_sighup_sigint_and_sigkill_to_vmscope_leave_nothing_behind() {
+    for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGKILL] {
         let dir = tempfile::tempdir().unwrap();
         let drv = driver(dir.path());
         let mut t = Term::spawn(&["run", "--", drv.to_str().unwrap()], 140, 40);

@@ -1,5 +1,6 @@
 //! The event loop: one task owns `App`; readers run on their own threads and send messages.
-//! The terminal is restored on every way out: normal quit, error, panic, SIGTERM, SIGHUP.
+//! The terminal is restored on every way out: normal quit, error, panic, SIGTERM, SIGHUP,
+//! SIGINT.
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
@@ -319,6 +320,9 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
         let mut term_sig =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut hup_sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        // The terminal is raw, so Ctrl-C is a key: SIGINT comes from `kill -INT` alone.
+        let mut int_sig =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         let mut last_draw = Instant::now() - FRAME;
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         // Test-only: a panic in the UI loop, to check the terminal and the run are cleaned up.
@@ -374,6 +378,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                 // Killed or its terminal closed: leave cleanly, with the shell's status for it.
                 _ = term_sig.recv() => return anyhow::Ok(Some(128 + libc::SIGTERM)),
                 _ = hup_sig.recv() => return anyhow::Ok(Some(128 + libc::SIGHUP)),
+                _ = int_sig.recv() => return anyhow::Ok(Some(128 + libc::SIGINT)),
             }
         }
         anyhow::Ok(None)
