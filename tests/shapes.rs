@@ -350,6 +350,19 @@ fn a_report_whose_tail_shows_the_drivers_failure_adds_none() {
 }
 
 #[test]
+fn a_console_line_does_not_end_a_report() {
+    // A console line between Nix's header and its tail (as a property run spliced them)
+    // leaves the report as it is: a guest cannot decide when a report is over.
+    let header = format!("builder for '{DRV}' failed with exit code 1");
+    let tail = "> Traceback (most recent call last):\n>   File \"<string>\", line 3, in <module>\n> AssertionError: no\n";
+    let plain = inspect(&format!("{header}\n{tail}"));
+    let spliced = inspect(&format!("{header}\n\x1b[2mguest # {header}\x1b[0m\n{tail}"));
+    assert_eq!(failures(&plain), failures(&spliced));
+    assert_eq!(failures(&plain).len(), 1, "{:?}", failures(&plain));
+    assert_eq!(failures(&plain)[0].0, "assertion");
+}
+
+#[test]
 fn a_remote_builders_report_names_the_host_and_143_is_the_global_timeout() {
     let log = format!(
         "error: build of '{DRV}' on 'ssh://nix@builder.example' failed: Cannot build '{DRV}'.

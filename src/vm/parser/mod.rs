@@ -441,8 +441,11 @@ impl Parser {
             if self.nix_line(inner, has_sgr) {
                 return;
             }
-            // Whatever follows a failure report's tail ends the report.
-            self.settle_nix_report();
+            // Whatever the driver or Nix prints after a failure report's tail ends the report;
+            // a console line does not (a guest cannot decide when a report is over).
+            if self.nix_report.is_some() && c::serial(&sanitize::strip_sgr(inner)).is_none() {
+                self.settle_nix_report();
+            }
         }
         self.current = t;
         self.inner(t, inner, has_sgr, 0);
