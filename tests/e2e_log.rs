@@ -470,3 +470,76 @@ fn a_signal_to_the_demo_leaves_no_temporary_directory() {
         assert!(left.is_empty(), "left after signal {sig}: {left:?}");
     }
 }
+
+#[test]
+fn sigkill_to_the_demo_leaves_the_terminal_usable_and_no_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let mut t = Term::spawn_env(
+        &["demo", "--speed", "20"],
+        160,
+        48,
+        &[
+            ("TMPDIR", tmp.path().to_str().unwrap()),
+            ("VMSCOPE_TEST_CWD", cwd.path().to_str().unwrap()),
+        ],
+    );
+    t.wait_text("database", 20);
+    t.wait_for("the demo's REPL", 20, |s| s.contents().contains("In ["));
+    assert!(t.screen().alternate_screen());
+    let _shell = t.hold_terminal();
+    t.signal(libc::SIGKILL);
+    t.wait_exit(10);
+    // vmscope could not say it: its guardian did.
+    t.wait_for("the terminal put back", 15, |s| {
+        !s.alternate_screen()
+            && !s.hide_cursor()
+            && s.mouse_protocol_mode() == vt100::MouseProtocolMode::None
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while std::fs::read_dir(tmp.path()).unwrap().next().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo's directory is left"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let raw = t.raw.lock().unwrap().clone();
+    let restore = b"\x1b[?1049l\x1b[?25h\x1b[?1000l";
+    assert!(
+        raw.windows(restore.len()).any(|w| w == restore),
+        "the guardian's words"
+    );
+    // The REPL kept its history in the demo's directory, not where the demo ran.
+    assert!(!cwd.path().join(".nixos-test-history").exists());
+}
+
+#[test]
+fn a_demo_that_ends_normally_leaves_its_guardian_nothing_to_say() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut t = Term::spawn_env(
+        &["demo", "--speed", "20"],
+        160,
+        48,
+        &[("TMPDIR", tmp.path().to_str().unwrap())],
+    );
+    t.wait_text("TEST FAILED", 30);
+    t.keys("c");
+    t.wait_text("In [1]:", 30);
+    let _shell = t.hold_terminal();
+    t.keys("exit()\r");
+    t.wait_text("exited 0", 20);
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+    // Past the guardian's grace period: it wrote nothing after vmscope put the screen back.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let raw = t.raw.lock().unwrap().clone();
+    // The guardian's own order (vmscope's is another).
+    let restore = b"\x1b[?1049l\x1b[?25h\x1b[?1000l";
+    assert!(
+        !raw.windows(restore.len()).any(|w| w == restore),
+        "the guardian spoke after a normal exit"
+    );
+    assert!(!t.screen().alternate_screen());
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}

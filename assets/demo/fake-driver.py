@@ -422,6 +422,8 @@ def main():
     p.add_argument("--ssh-dir", help="announce an SSH backdoor with host sockets in this directory")
     p.add_argument("--ssh-user", default="root",
                    help="the user of the announced ssh commands (tests: the sshd's own user)")
+    p.add_argument("--history", metavar="FILE",
+                   help="the REPL's history file (the driver's: .nixos-test-history here)")
     p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--unlocked", action="store_true",
                    help="write stderr from every thread without a lock, as the real driver does")
@@ -451,7 +453,7 @@ def main():
                     driver.test_script("import datetime\n" + SCENARIOS[args.scenario], stop=False)
                 except RequestedAssertionFailed as e:
                     driver.report(e, e.__traceback__)
-            repl(driver)
+            repl(driver, args.history)
         else:
             script = "import datetime\n" + SCENARIOS[args.scenario]
             driver.run_tests(script)
@@ -482,9 +484,9 @@ def flood(names, megabytes, report):
     print(f"flood: {written / 1e6:.0f} MB of serial lines in {elapsed:.2f} s")
 
 
-def repl(driver):
+def repl(driver, history=None):
     symbols = driver.symbols()
-    history = os.path.join(os.getcwd(), ".nixos-test-history")
+    history = history or os.path.join(os.getcwd(), ".nixos-test-history")
     try:
         from ptpython.ipython import embed
         embed(user_ns=symbols, history_filename=history)

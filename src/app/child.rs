@@ -87,9 +87,39 @@ pub fn pump(mut reader: impl Read, buf_size: usize, gather: bool, send: impl Fn(
     }
 }
 
+/// What the guardian does for vmscope when vmscope dies without saying it is done
+/// (SIGKILL): puts the user's terminal back as far as bytes and termios can, and removes a
+/// directory vmscope made for the run.
+#[derive(Debug, Clone, Default)]
+pub struct LastWords {
+    /// vmscope draws on the terminal on its stdout. The guardian keeps that descriptor
+    /// rather than a path: a terminal's name is given to the next one once it closes.
+    pub terminal: bool,
+    /// A directory of vmscope's own (the demo's).
+    pub remove: Option<std::path::PathBuf>,
+}
+
+impl LastWords {
+    /// Whether vmscope's stdout is a terminal.
+    pub fn stdout_is_terminal() -> bool {
+        // SAFETY: isatty on a descriptor number.
+        unsafe { libc::isatty(1) == 1 }
+    }
+}
+
+/// What undoes the screen vmscope sets up: bracketed paste, mouse reporting, the alternate
+/// screen, the hidden cursor.
+const RESTORE_SCREEN: &[u8] =
+    b"\x1b[?1049l\x1b[?25h\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1015l\x1b[?1006l\x1b[?2004l";
+
+/// The byte vmscope writes to its guardian when it has ended the group and will put the
+/// terminal back itself.
+const DONE: u8 = b'.';
+
 impl Child {
     /// Starts `program args` on a new terminal of `cols`x`rows`; `send` receives what it
-    /// writes and when it ends. The reader threads stop when `send` returns false.
+    /// writes and when it ends. The reader threads stop when `send` returns false. The
+    /// guardian (see `spawn_guardian`) says `last_words` if vmscope dies first.
     pub fn spawn(
         program: &OsString,
         args: &[OsString],
@@ -97,6 +127,7 @@ impl Child {
         rows: u16,
         stderr_to: StderrTo,
         send: impl Fn(ChildEvent) -> bool + Send + Sync + Clone + 'static,
+        last_words: Option<&LastWords>,
     ) -> io::Result<Self> {
         let (mut master_fd, mut slave_fd) = (0, 0);
         let ws = winsize(cols, rows);
@@ -163,7 +194,7 @@ impl Child {
         };
         // The process is reaped by our own waitpid below, not by std.
         std::mem::forget(child);
-        let guardian_pipe = spawn_guardian(pid).ok();
+        let guardian_pipe = spawn_guardian(pid, last_words).ok();
 
         let master_file = File::from(master);
         let pty_reader = master_file.try_clone()?;
@@ -255,8 +286,15 @@ impl Child {
         if group_alive(self.pid) {
             signal_group(self.pid, libc::SIGKILL);
         }
-        // The guardian has nothing left to do.
-        self.guardian_pipe = None;
+        self.say_done();
+    }
+
+    /// Tells the guardian that vmscope is alive, has ended the group and puts its terminal
+    /// back itself: the guardian has nothing left to do.
+    fn say_done(&mut self) {
+        if let Some(pipe) = self.guardian_pipe.take() {
+            let _ = File::from(pipe).write_all(&[DONE]);
+        }
     }
 }
 
@@ -265,6 +303,27 @@ impl Drop for Child {
         if group_alive(self.pid) {
             self.end_group(GRACE);
         }
+        self.say_done();
+    }
+}
+
+/// Puts the terminal on `fd` back to a usable state: the screen as vmscope found it, and
+/// cooked input with echo (the shell's own settings are not known here).
+///
+/// # Safety
+/// Only async-signal-safe calls are made: fit for a forked child.
+unsafe fn restore_terminal(fd: libc::c_int) {
+    // SAFETY: termios is plain data; the calls only read and write through valid pointers.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(fd, &mut t) == 0 {
+            t.c_iflag |= libc::ICRNL | libc::IXON;
+            t.c_oflag |= libc::OPOST | libc::ONLCR;
+            t.c_lflag |=
+                libc::ICANON | libc::ECHO | libc::ECHOE | libc::ECHOK | libc::ISIG | libc::IEXTEN;
+            libc::tcsetattr(fd, libc::TCSANOW, &t);
+        }
+        libc::write(fd, RESTORE_SCREEN.as_ptr().cast(), RESTORE_SCREEN.len());
     }
 }
 
@@ -320,31 +379,60 @@ fn set_cloexec(fd: &OwnedFd) -> io::Result<()> {
 /// A small process that outlives vmscope only to end the driver's group: it waits for the
 /// pipe vmscope holds to close (vmscope exited, crashed or was SIGKILLed), then sends the
 /// group SIGTERM and, after the grace period, SIGKILL. The parent-death signal covers the
-/// driver itself; this covers QEMU and every other process of the group.
-fn spawn_guardian(pgid: libc::pid_t) -> io::Result<OwnedFd> {
+/// driver itself; this covers QEMU and every other process of the group. When vmscope closed
+/// the pipe without writing `DONE` first, it died without a word: the guardian also says its
+/// `last_words` (the terminal put back, its directory removed).
+fn spawn_guardian(pgid: libc::pid_t, last_words: Option<&LastWords>) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = |p: &std::path::Path| std::ffi::CString::new(p.as_os_str().as_bytes()).ok();
+    // Everything the child needs is made before the fork: after it, no allocation.
+    let tty = last_words
+        .is_some_and(|w| w.terminal)
+        .then_some(libc::STDOUT_FILENO);
+    let remove = last_words
+        .and_then(|w| w.remove.as_deref())
+        .and_then(c_path);
+    let rm_programs = [c"/bin/rm", c"/usr/bin/rm"];
+    let rm_args = remove.as_ref().map(|dir| {
+        [
+            c"rm".as_ptr(),
+            c"-rf".as_ptr(),
+            c"--".as_ptr(),
+            dir.as_ptr(),
+            std::ptr::null(),
+        ]
+    });
     let mut fds = [0; 2];
     // SAFETY: pipe2 fills two descriptors.
     cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
     // SAFETY: fresh descriptors owned here.
     let (read_end, write_end) =
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // SAFETY: the child only calls async-signal-safe functions (read, kill, nanosleep,
-    // _exit) and never returns into Rust code.
+    // SAFETY: the child only calls async-signal-safe functions (signal, read, kill, nanosleep,
+    // open, write, tcgetattr, tcsetattr, execve, _exit) and never returns into Rust code.
     let pid = cvt(unsafe { libc::fork() })?;
     if pid == 0 {
         // SAFETY: see above.
         unsafe {
-            // Hold nothing of vmscope's: not its terminal, not another guardian's pipe.
+            // Hold nothing of vmscope's but the terminal it may have to put back: not
+            // another guardian's pipe, not the driver's terminals.
             let keep = read_end.as_raw_fd();
             for fd in 0..4096 {
-                if fd != keep {
+                if fd != keep && Some(fd) != tty {
                     libc::close(fd);
                 }
             }
-            let mut b = 0u8;
-            while libc::read(read_end.as_raw_fd(), (&mut b as *mut u8).cast(), 1) != 0 {
-                if *libc::__errno_location() != libc::EINTR {
-                    break;
+            // When vmscope leads its terminal's session, its death hangs up the session's
+            // foreground group, the guardian's too: it must outlive that.
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            let mut done = false;
+            loop {
+                let mut b = 0u8;
+                match libc::read(keep, (&mut b as *mut u8).cast(), 1) {
+                    1 => done |= b == DONE,
+                    0 => break,
+                    _ if *libc::__errno_location() == libc::EINTR => {}
+                    _ => break,
                 }
             }
             if libc::kill(-pgid, 0) == 0 {
@@ -359,6 +447,16 @@ fn spawn_guardian(pgid: libc::pid_t) -> io::Result<OwnedFd> {
                     waited += 1;
                 }
                 libc::kill(-pgid, libc::SIGKILL);
+            }
+            if !done {
+                if let Some(fd) = tty {
+                    restore_terminal(fd);
+                }
+                if let Some(args) = &rm_args {
+                    for rm in rm_programs {
+                        libc::execv(rm.as_ptr(), args.as_ptr());
+                    }
+                }
             }
             libc::_exit(0);
         }

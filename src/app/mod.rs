@@ -76,8 +76,18 @@ pub fn run_demo(speed: f64, caps: Caps, config: config::Config) -> anyhow::Resul
             format!("{speed}").into(),
             "--ssh-dir".into(),
             dir.path().into(),
+            // Not into the directory the user ran the demo from.
+            "--history".into(),
+            dir.path().join(".nixos-test-history").into(),
         ];
-        let status = run_driver(python.into_os_string(), args, Record::Off, caps, config);
+        let launch = Launch {
+            stderr_pipe: false,
+            interactive: true,
+            mode: trust::Mode::Run,
+            scratch: Some(dir.path().to_path_buf()),
+        };
+        let program = python.into_os_string();
+        let status = run_live(program, args, Record::Off, launch, caps, config);
         drop(dir);
         return status;
     }
@@ -116,6 +126,7 @@ pub fn run_driver(
         stderr_pipe: !interactive,
         interactive,
         mode: trust::Mode::Run,
+        scratch: None,
     };
     run_live(program, args, record, launch, caps, config)
 }
@@ -127,6 +138,8 @@ struct Launch {
     /// The user came to type: the command pane has the keyboard.
     interactive: bool,
     mode: trust::Mode,
+    /// A directory made for the run (the demo's): removed even if vmscope is killed.
+    scratch: Option<std::path::PathBuf>,
 }
 
 /// A live run of `program`: a driver, or `nix build` whose stderr is a pipe.
@@ -142,6 +155,7 @@ fn run_live(
         stderr_pipe,
         interactive,
         mode,
+        scratch,
     } = launch;
     // An interpreter running a script is called by the script.
     let interpreted = std::path::Path::new(&program)
@@ -183,6 +197,7 @@ fn run_live(
             args,
             record: dir,
             stderr_pipe,
+            scratch,
         }),
     )
 }
@@ -226,6 +241,7 @@ pub fn run_interactive(
         stderr_pipe: false,
         interactive: true,
         mode: trust::Mode::Run,
+        scratch: None,
     };
     let code = run_live(
         driver.into_os_string(),
@@ -252,6 +268,7 @@ pub fn run_build(
         stderr_pipe: true,
         interactive: false,
         mode: trust::Mode::Build,
+        scratch: None,
     };
     run_live(program.into(), args, record, launch, caps, config)
 }

@@ -15,7 +15,7 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
-use super::child::{Child, ChildEvent, GRACE, StderrTo, pump};
+use super::child::{Child, ChildEvent, GRACE, LastWords, StderrTo, pump};
 use super::live::CommandPane;
 use super::state::{App, Effect, Message};
 use super::view::Pane;
@@ -85,7 +85,7 @@ impl TabProcs {
         self.close(id);
         let tx = self.tx.clone();
         let send = move |ev: ChildEvent| tx.blocking_send(Msg::Tab(id, ev)).is_ok();
-        let child = Child::spawn(program, args, size.0, size.1, stderr, send)?;
+        let child = Child::spawn(program, args, size.0, size.1, stderr, send, None)?;
         self.procs.insert(id, Session::Pty(child));
         Ok(())
     }
@@ -194,6 +194,8 @@ pub struct LiveSpec {
     /// stderr on a pipe rather than a raw terminal (`nix build`, which draws a progress bar
     /// on terminals).
     pub stderr_pipe: bool,
+    /// A directory made for the run, removed even if vmscope is killed (the demo's).
+    pub scratch: Option<std::path::PathBuf>,
 }
 
 /// Runs the screen until the user quits. Returns vmscope's exit status: the driver's for a
@@ -257,6 +259,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
             args,
             record,
             stderr_pipe,
+            scratch,
         }) => {
             // The terminal's size is the command pane's: draw once to know it.
             let title = std::iter::once(&program)
@@ -286,8 +289,20 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
             } else {
                 StderrTo::OwnTerminal
             };
-            let spawned = Child::spawn(&program, &args, cols, rows, stderr_to, send)
-                .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", program.to_string_lossy()))?;
+            let last_words = LastWords {
+                terminal: LastWords::stdout_is_terminal(),
+                remove: scratch,
+            };
+            let spawned = Child::spawn(
+                &program,
+                &args,
+                cols,
+                rows,
+                stderr_to,
+                send,
+                Some(&last_words),
+            )
+            .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", program.to_string_lossy()))?;
             app.checks.driver_pid = Some(spawned.pid());
             child = Some(spawned);
             if let Some(dir) = record {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -121,6 +122,19 @@ impl Term {
             child,
             raw,
         }
+    }
+
+    /// Opens the terminal's other side as a shell holding it would: what is written to the
+    /// terminal after the program is gone still reaches the screen.
+    #[allow(dead_code)]
+    pub fn hold_terminal(&self) -> std::fs::File {
+        let path = self.master.tty_name().expect("the terminal's name");
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open(path)
+            .expect("open the terminal")
     }
 
     /// Sends a signal to the program.
