@@ -76,20 +76,29 @@ fn next_control(raw: &[u8], from: usize) -> (Option<usize>, bool) {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut i = from;
-    let mut high = false;
-    while i + 8 <= raw.len() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&raw[i..i + 8]);
-        let x = u64::from_le_bytes(word);
+    // Every byte seen, OR-ed: its high bits tell whether one was above ASCII.
+    let mut seen = 0u64;
+    for chunk in raw[from..].chunks_exact(8) {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
         // A byte below 0x20 (high bit clear), or a byte equal to 0x7f.
         let below = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
-        let del = (x ^ (ONES * 0x7f)).wrapping_sub(ONES) & !(x ^ (ONES * 0x7f)) & HIGH;
-        if below | del != 0 {
-            break;
+        let y = x ^ (ONES * 0x7f);
+        let del = y.wrapping_sub(ONES) & !y & HIGH;
+        let found = below | del;
+        if found != 0 {
+            // The lowest flagged byte is a real one (a borrow only flags bytes above it).
+            let k = found.trailing_zeros() / 8;
+            let before = if k == 0 {
+                0
+            } else {
+                x & (u64::MAX >> (64 - 8 * k))
+            };
+            return (Some(i + k as usize), (seen | before) & HIGH != 0);
         }
-        high |= x & HIGH != 0;
+        seen |= x;
         i += 8;
     }
+    let mut high = seen & HIGH != 0;
     for (j, &b) in raw[i..].iter().enumerate() {
         if b < 0x20 || b == 0x7f {
             return (Some(i + j), high);
@@ -209,6 +218,46 @@ pub fn strip_sgr(display: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first control byte at or after `from`, and whether a byte above ASCII came
+    /// before it, one byte at a time.
+    fn next_control_naive(raw: &[u8], from: usize) -> (Option<usize>, bool) {
+        let mut high = false;
+        for (i, &b) in raw.iter().enumerate().skip(from) {
+            if b < 0x20 || b == 0x7f {
+                return (Some(i), high);
+            }
+            high |= b >= 0x80;
+        }
+        (None, high)
+    }
+
+    #[test]
+    fn next_control_agrees_with_a_byte_at_a_time_scan() {
+        let alphabet = [
+            b'a', b' ', 0x1b, 0x01, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0xc3, 0xff,
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 40) as usize;
+            let raw: Vec<u8> = (0..len)
+                .map(|k| alphabet[((state >> (k % 56)) as usize + k * 7) % alphabet.len()])
+                .collect();
+            let from = if len == 0 {
+                0
+            } else {
+                (state as usize / 7) % len
+            };
+            assert_eq!(
+                next_control(&raw, from),
+                next_control_naive(&raw, from),
+                "{raw:?} from {from}"
+            );
+        }
+    }
 
     fn clean(raw: &[u8]) -> (String, bool) {
         let mut out = String::new();
