@@ -377,3 +377,40 @@ fn quitting_with_open_ssh_sessions_asks_first() {
     app.update(Action::Quit);
     assert!(app.quit);
 }
+
+#[test]
+fn n_goes_down_and_capital_n_up_and_a_wrap_is_said() {
+    let (mut app, mut term) = app("pass.stderr");
+    app.update(Action::FocusMachine(1));
+    // The keymap's `n` and `N`.
+    let km = vmscope::app::keymap::Keymap::defaults();
+    let key = |c: char| {
+        crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char(c),
+            if c.is_uppercase() {
+                crossterm::event::KeyModifiers::SHIFT
+            } else {
+                crossterm::event::KeyModifiers::NONE
+            },
+        )
+    };
+    let ctx = vmscope::app::keymap::Context::Log;
+    let n = km.lookup_event(ctx, &key('n'));
+    let big_n = km.lookup_event(ctx, &key('N'));
+    assert_eq!(n, Some(Action::SearchNewer), "n goes down");
+    assert_eq!(big_n, Some(Action::SearchOlder), "N goes up");
+    app.search = Matcher::new("Started");
+    // From the end, the first match upwards is the newest one; downwards from there wraps.
+    app.update(Action::SearchOlder);
+    let first = app.view(Pane::Machine(0)).cursor;
+    let s = screen(&mut app, &mut term);
+    assert!(!s.contains("wrapped"), "{s}");
+    app.update(Action::SearchNewer);
+    let s = screen(&mut app, &mut term);
+    assert!(s.contains("wrapped to the top"), "{s}");
+    assert!(app.view(Pane::Machine(0)).cursor < first);
+    app.update(Action::SearchOlder);
+    let s = screen(&mut app, &mut term);
+    assert!(s.contains("wrapped to the bottom"), "{s}");
+    assert_eq!(app.view(Pane::Machine(0)).cursor, first);
+}

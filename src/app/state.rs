@@ -995,8 +995,8 @@ impl App {
                 view.cursor.or(view.anchor).unwrap_or(last)
             };
             let start = if first { from + 1 } else { from };
-            lines
-                .find(&m, start, older)
+            let found = lines.find(&m, start, older).map(|s| (s, false));
+            found
                 .or_else(|| {
                     // Wrap around.
                     let edge = if older {
@@ -1004,19 +1004,25 @@ impl App {
                     } else {
                         lines.store.first_seq().saturating_sub(1)
                     };
-                    lines.find(&m, edge, older)
+                    lines.find(&m, edge, older).map(|s| (s, true))
                 })
-                .map(|s| (s, lines.count_matches(&m, s)))
+                .map(|(s, wrapped)| (s, wrapped, lines.count_matches(&m, s)))
         };
         match found {
-            Some((seq, (total, upto))) => {
+            Some((seq, wrapped, (total, upto))) => {
                 if pane == Pane::Driver {
                     self.unfold_around(seq);
                 }
                 self.reveal(pane, seq);
                 self.view_mut(pane).cursor = Some(seq);
+                // A wrap is said, as less and vim do: the user would not know otherwise.
+                let wrap = match (wrapped && !first, older) {
+                    (false, _) => "",
+                    (true, true) => " · wrapped to the bottom",
+                    (true, false) => " · wrapped to the top",
+                };
                 self.message = Some(Message {
-                    text: format!("/{}  match {upto} of {total}", m.pattern),
+                    text: format!("/{}  match {upto} of {total}{wrap}", m.pattern),
                     error: false,
                 });
             }
