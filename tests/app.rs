@@ -414,3 +414,27 @@ fn n_goes_down_and_capital_n_up_and_a_wrap_is_said() {
     assert!(s.contains("wrapped to the bottom"), "{s}");
     assert_eq!(app.view(Pane::Machine(0)).cursor, first);
 }
+
+#[test]
+fn esc_backs_out_one_thing_at_a_time() {
+    let (mut app, mut term) = app("pass.stderr");
+    app.update(Action::FocusMachine(1));
+    app.update(Action::Zoom);
+    app.view_mut(Pane::Machine(0)).filter = Matcher::new("Started");
+    app.search = Matcher::new("Reached");
+    app.update(Action::SearchOlder);
+    assert!(app.message.is_some());
+    // The message, the search, the filter, the zoom: one Esc each.
+    app.update(Action::Close);
+    assert!(app.message.is_none() && app.search.is_some());
+    app.update(Action::Close);
+    assert!(app.search.is_none());
+    assert!(app.view(Pane::Machine(0)).filter.is_some());
+    app.update(Action::Close);
+    assert!(app.view(Pane::Machine(0)).filter.is_none());
+    assert!(screen(&mut app, &mut term).contains("filter off"));
+    app.update(Action::Close);
+    assert!(app.zoom, "the filter's note goes first");
+    app.update(Action::Close);
+    assert!(!app.zoom);
+}

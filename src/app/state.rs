@@ -228,7 +228,7 @@ impl App {
             .unwrap_or_default()
     }
 
-    fn view_mut(&mut self, pane: Pane) -> &mut View {
+    pub fn view_mut(&mut self, pane: Pane) -> &mut View {
         self.views.entry((self.test, pane)).or_default()
     }
 
@@ -664,6 +664,16 @@ impl App {
                     self.message = None;
                 } else if self.search.is_some() {
                     self.search = None;
+                } else if self.view(focus).filter.is_some() {
+                    // Backs out of the filter, one thing at a time.
+                    let v = self.view_mut(focus);
+                    v.filter = None;
+                    v.anchor = None;
+                    v.cursor = None;
+                    self.message = Some(Message {
+                        text: "filter off: every line shown".into(),
+                        error: false,
+                    });
                 } else if self.zoom {
                     self.zoom = false;
                 }
