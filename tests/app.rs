@@ -438,3 +438,25 @@ fn esc_backs_out_one_thing_at_a_time() {
     app.update(Action::Close);
     assert!(!app.zoom);
 }
+
+#[test]
+fn a_saved_log_does_not_offer_ssh_and_says_why() {
+    let (_, bytes) = common::log_fixture("13-");
+    let mut app = App::new(Caps::default(), Keymap::defaults(), "13".into(), false);
+    app.ingest(SourceEvent::Data(bytes, u32::MAX));
+    app.ingest(SourceEvent::End);
+    let mut term = Terminal::new(TestBackend::new(220, 50)).unwrap();
+    assert!(
+        !app.current_test().ssh.is_empty(),
+        "the log names backdoor addresses"
+    );
+    let s = screen(&mut app, &mut term);
+    assert!(!s.contains(" s ssh"), "no ssh hint in a saved log:\n{s}");
+    let effects = app.update(Action::SshOpen);
+    assert!(effects.is_empty(), "{effects:?}");
+    assert!(app.tabs.is_empty());
+    let s = screen(&mut app, &mut term);
+    assert!(s.contains("ssh needs the running test"), "{s}");
+    let effects = app.update(Action::SshMachine(1));
+    assert!(effects.is_empty() && app.tabs.is_empty());
+}

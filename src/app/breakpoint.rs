@@ -58,12 +58,29 @@ impl App {
         match action {
             A::Attach => t.breakpoint.is_some() && self.paused(),
             A::Pdb | A::PdbContinue | A::PdbQuit => self.paused(),
-            A::SshMachine(_) => !t.machines.is_empty(),
+            A::SshMachine(_) | A::SshOpen => !t.machines.is_empty() && self.ssh_reachable(),
             A::FailureView => t.freeze.is_some() || t.breakpoint.is_some(),
             A::Live => self.frozen().is_some(),
             A::Freeze => self.frozen().is_none(),
             _ => true,
         }
+    }
+
+    /// The machines can be reached: the run is live, or paused where vmscope can attach. A
+    /// saved log only tells of machines that are gone.
+    pub fn ssh_reachable(&self) -> bool {
+        self.live || self.paused()
+    }
+
+    /// What `s` says when no machine can be reached.
+    pub(super) fn ssh_unreachable(&mut self) -> Vec<Effect> {
+        self.message = Some(Message {
+            text: "ssh needs the running test: this log was saved after it ended \
+                   (`vmscope run`, or a test paused at a breakpoint, offers it)"
+                .into(),
+            error: true,
+        });
+        Vec::new()
     }
 
     /// The test is paused in a build sandbox (a breakpoint under `nix build`): pdb and the
@@ -351,6 +368,9 @@ impl App {
 
     /// `1`…`9`: a shell into machine N, from the host or from inside the sandbox.
     pub fn ssh_machine(&mut self, n: usize) -> Vec<Effect> {
+        if !self.ssh_reachable() {
+            return self.ssh_unreachable();
+        }
         let t = self.current_test();
         let Some(machine) = n.checked_sub(1).and_then(|i| t.machines.get(i)) else {
             self.message = Some(Message {

@@ -145,6 +145,9 @@ impl App {
 
     /// `s`: a new ssh tab into the focused machine (or the first one).
     pub fn open_ssh(&mut self) -> Vec<Effect> {
+        if !self.ssh_reachable() {
+            return self.ssh_unreachable();
+        }
         let test = self.current_test();
         let machine = match self.focus {
             Pane::Machine(m) => test.machines.get(m),
