@@ -460,3 +460,13 @@ fn a_saved_log_does_not_offer_ssh_and_says_why() {
     let effects = app.update(Action::SshMachine(1));
     assert!(effects.is_empty() && app.tabs.is_empty());
 }
+
+#[test]
+fn live_is_said_only_of_live_input() {
+    let (mut app, mut term) = app("fail.stderr");
+    assert!(screen(&mut app, &mut term).contains("FROZEN"));
+    app.update(Action::Live);
+    let s = screen(&mut app, &mut term);
+    assert!(!s.contains("LIVE"), "a saved log is not live:\n{s}");
+    assert!(s.contains("WHOLE LOG (F freezes)"), "{s}");
+}

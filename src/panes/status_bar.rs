@@ -125,7 +125,13 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
                 Style::new().fg(Color::Black).bg(Color::Blue),
             ));
         } else {
-            right.push(Span::styled(" LIVE (F freezes) ", dim));
+            // Only input that still grows is live; a saved log is shown whole.
+            let shown = if app.run().live {
+                " LIVE (F freezes) "
+            } else {
+                " WHOLE LOG (F freezes) "
+            };
+            right.push(Span::styled(shown, dim));
         }
     }
     right.extend([
