@@ -470,3 +470,42 @@ fn live_is_said_only_of_live_input() {
     assert!(!s.contains("LIVE"), "a saved log is not live:\n{s}");
     assert!(s.contains("WHOLE LOG (F freezes)"), "{s}");
 }
+
+#[test]
+fn save_proposes_a_path_under_the_users_state_and_writes_there() {
+    let (mut app, _term) = app("pass.stderr");
+    app.update(Action::FocusMachine(1));
+    app.update(Action::Save);
+    let proposed = app
+        .prompt
+        .as_ref()
+        .map(|p| p.input.value().to_string())
+        .unwrap();
+    let state = vmscope::vm::recording::saved_dir().expect("a state directory");
+    assert!(
+        std::path::Path::new(&proposed).starts_with(&state),
+        "{proposed} under {}",
+        state.display()
+    );
+    assert!(
+        proposed.ends_with(".log") && proposed.contains("machine1"),
+        "{proposed}"
+    );
+    // Where the user points it, missing directories are made; the message says where.
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("new/dir/pane.log");
+    app.update(Action::Close);
+    app.prompt = None;
+    app.update(Action::Save);
+    let p = app.prompt.as_mut().unwrap();
+    p.input = tui_input::Input::new(target.display().to_string());
+    let effects = app.on_key(crossterm::event::KeyEvent::from(
+        crossterm::event::KeyCode::Enter,
+    ));
+    assert!(
+        effects.iter().any(
+            |e| matches!(e, vmscope::app::state::Effect::Save { path, .. } if *path == target)
+        ),
+        "{effects:?}"
+    );
+}

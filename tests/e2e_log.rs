@@ -279,7 +279,8 @@ fn nothing_is_drawn_while_nothing_changes() {
 fn save_writes_the_pane_and_says_where() {
     let log = fixture("real-driver/fail.stderr");
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("machine2.txt");
+    // A directory that does not exist yet is made.
+    let out = dir.path().join("saved/panes/machine2.txt");
     let mut t = Term::spawn(&["log", &log], 140, 40);
     past_the_view(&mut t);
     t.keys("2S");

@@ -570,7 +570,11 @@ fn perform(
         match e {
             Effect::Save { path, text } => {
                 let n = text.lines().count();
-                let result = std::fs::write(&path, text).map(|_| n);
+                let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+                let result = parent
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| std::fs::write(&path, text))
+                    .map(|_| n);
                 app.saved(&path, result);
             }
             Effect::WritePty(bytes) => {

@@ -592,11 +592,16 @@ impl App {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        format!(
+        let name = format!(
             "{}-{}-{secs}.log",
             crate::vm::export::file_stem(&test),
             crate::vm::export::file_stem(&pane)
-        )
+        );
+        // Not the working directory, where a test's sources are: the user's state.
+        match crate::vm::recording::saved_dir() {
+            Some(dir) => dir.join(name).display().to_string(),
+            None => name,
+        }
     }
 
     // ----- actions -----

@@ -31,13 +31,23 @@ pub struct Recorder {
     writer: Option<std::thread::JoinHandle<()>>,
 }
 
-/// `$XDG_STATE_HOME/vmscope/sessions`, or `~/.local/state/vmscope/sessions`.
-pub fn sessions_dir() -> Option<PathBuf> {
+/// `$XDG_STATE_HOME/vmscope`, or `~/.local/state/vmscope`.
+pub fn state_dir() -> Option<PathBuf> {
     std::env::var_os("XDG_STATE_HOME")
         .filter(|s| !s.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .map(|d| d.join("vmscope/sessions"))
+        .map(|d| d.join("vmscope"))
+}
+
+/// `$XDG_STATE_HOME/vmscope/sessions`, or `~/.local/state/vmscope/sessions`.
+pub fn sessions_dir() -> Option<PathBuf> {
+    state_dir().map(|d| d.join("sessions"))
+}
+
+/// Where a pane saved with `S` goes unless the user says otherwise.
+pub fn saved_dir() -> Option<PathBuf> {
+    state_dir().map(|d| d.join("saved"))
 }
 
 /// A new session directory for `name` under the sessions directory, private to the user.
