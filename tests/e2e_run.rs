@@ -180,8 +180,20 @@ fn sigterm_sighup_sigint_and_sigkill_to_vmscope_leave_nothing_behind() {
 
 #[test]
 fn a_driver_that_cannot_start_is_a_clear_error() {
-    let mut t = Term::spawn(&["run", "--", "/nonexistent/nixos-test-driver"], 100, 30);
+    let state = tempfile::tempdir().unwrap();
+    let mut t = Term::spawn_env(
+        &["run", "--", "/nonexistent/nixos-test-driver"],
+        100,
+        30,
+        &[("XDG_STATE_HOME", state.path().to_str().unwrap())],
+    );
     assert_eq!(t.wait_exit(10), 2);
+    // The session directory made for the recording does not stay behind, empty.
+    let sessions = state.path().join("vmscope/sessions");
+    let left: Vec<_> = std::fs::read_dir(&sessions)
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
     assert!(
         t.text()
             .contains("cannot start /nonexistent/nixos-test-driver"),
