@@ -618,3 +618,30 @@ machine: (finished: waiting for the VM to finish booting, in 1.0
     assert_eq!(all.len(), 6, "{all:?}");
     assert!(all.iter().all(|(t, _)| !t.contains("(finished")), "{all:?}");
 }
+
+#[test]
+fn the_drivers_own_symbols_are_never_machines() {
+    // An excerpt (or a driver) whose symbols block has no machines' line.
+    let v = inspect(
+        "additionally exposed symbols:
+    start_all, test_script, machines, driver, log, os, subtest, run_tests, t, debug
+subtest: fetch the page
+client: must succeed: curl -f http://server/
+client: (finished: must succeed: curl -f http://server/, in 0.20 seconds)
+(finished: subtest: fetch the page, in 0.30 seconds)
+",
+    );
+    let names: Vec<&str> = v["tests"][0]["machines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["client"]);
+    // So `subtest: …` is the driver's subtest, not a machine's message.
+    let titles: Vec<String> = steps(&v).into_iter().map(|(t, _)| t).collect();
+    assert!(
+        titles.iter().any(|t| t == "subtest: fetch the page"),
+        "{titles:?}"
+    );
+}

@@ -459,6 +459,14 @@ pub fn exception_line(text: &str) -> Option<(&str, &str)> {
     (ok && looks).then_some((name, msg))
 }
 
+/// The third line of `additionally exposed symbols:`, the driver's own names (`start_all`,
+/// `test_script`, …): never machines, even where the machines' line is missing.
+pub fn is_driver_symbols(list: &str) -> bool {
+    list.split(',')
+        .map(str::trim)
+        .any(|n| matches!(n, "start_all" | "test_script" | "run_tests" | "join_all"))
+}
+
 /// Perl's `die` (or `warn`) in the driver's own code: `TEXT at /nix/store/…-nixos-test-driver/…
 /// line N.`, with `, <FH> line N.` when a file handle was being read.
 pub fn is_perl_die(msg: &str) -> bool {

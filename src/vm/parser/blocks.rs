@@ -21,7 +21,10 @@ impl Parser {
         let plain = plain.trim_end();
         self.term_block = match self.term_block {
             TermBlock::Symbols => {
-                if let Some(list) = plain.strip_prefix("    ") {
+                if let Some(list) = plain
+                    .strip_prefix("    ")
+                    .filter(|l| !c::is_driver_symbols(l))
+                {
                     for name in list.split(',').map(str::trim).filter(|s| c::is_name(s)) {
                         self.ensure_machine(t, name, true);
                     }

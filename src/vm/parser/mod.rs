@@ -553,7 +553,7 @@ impl Parser {
         match self.states[t].mode {
             Mode::Symbols(n) => {
                 if let Some(list) = plain.strip_prefix("    ") {
-                    if n == 0 && !self.states[t].script_started {
+                    if n == 0 && !self.states[t].script_started && !c::is_driver_symbols(list) {
                         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                             if c::is_name(name) {
                                 self.ensure_machine(t, name, true);
