@@ -394,7 +394,7 @@ fn f04_prefixed_ping_fail_traceback_cut_off() {
             outcome: Some(Outcome::Failed),
             failure: Some((
                 FailureKind::Exception,
-                "(the input ends inside the traceback, before its exception line)",
+                "`must succeed: ping -c 3 8.8.8.8` did not finish: an error ended the test script (the input ends inside its traceback, before the exception line)",
             )),
             command: Some("ping -c 3 8.8.8.8"),
             failing_machine: Some("machine"),
@@ -1272,7 +1272,7 @@ fn c14_prefixed2026_cleanup_while_the_vm_starts() {
             outcome: Some(Outcome::Failed),
             failure: Some((
                 FailureKind::Exception,
-                "(the input ends inside the traceback, before its exception line)",
+                "`waiting for the VM to finish booting` did not finish: an error ended the test script (the input ends inside its traceback, before the exception line)",
             )),
             failing_machine: Some("machine"),
             ..w()

@@ -16,6 +16,16 @@ pub(super) fn is_placeholder(message: &str) -> bool {
     message.ends_with(IMPLIED) || message == NO_MESSAGE
 }
 
+/// What a placeholder becomes when the input ends inside the report's traceback.
+pub(super) fn cut_report(message: &str) -> String {
+    match message.strip_suffix(IMPLIED) {
+        Some(head) => {
+            format!("{head} (the input ends inside its traceback, before the exception line)")
+        }
+        None => "(the input ends inside the traceback, before its exception line)".to_string(),
+    }
+}
+
 impl Parser {
     /// A line behind `!!! `: the 2025+ driver's errors.
     pub(super) fn bang(&mut self, t: usize, text: &str) {
@@ -89,7 +99,7 @@ impl Parser {
             return;
         };
         self.states[t].exception_seen = true;
-        if self.test(t).failures[f].message.ends_with(IMPLIED) {
+        if is_placeholder(&self.test(t).failures[f].message) {
             self.change_failure(t, f, FailureChange::ReportCame);
         }
         let message = msg;

@@ -256,13 +256,9 @@ impl Parser {
     /// showed before (cleanup with open steps, an empty `error:`, a chained exception).
     fn traceback_head(&mut self, t: usize, msg: &str, line: u64) -> u8 {
         let f = match self.states[t].continued_by_traceback.take() {
-            Some(f) => {
-                // The report has come: its exception says what failed.
-                if failures::is_placeholder(&self.test(t).failures[f].message) {
-                    self.change_failure(t, f, FailureChange::ReportCame);
-                }
-                f
-            }
+            // The report has come: its exception line, when it comes, says what failed
+            // (until then the failure keeps what the input showed of it).
+            Some(f) => f,
             None => self.add_failure(t, FailureKind::Exception, None, String::new(), line),
         };
         self.states[t].pending = Some(f);

@@ -322,6 +322,18 @@ impl Parser {
             if let Some(pid) = self.states[t].pending_kill.take() {
                 self.emit(t, RunEvent::KillUnanswered { pid });
             }
+            // A report whose traceback the input cut off keeps what was known before it.
+            let cut: Vec<(usize, String)> = self
+                .test(t)
+                .failures
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| !f.traceback.is_empty() && failures::is_placeholder(&f.message))
+                .map(|(i, f)| (i, failures::cut_report(&f.message)))
+                .collect();
+            for (f, message) in &cut {
+                self.change_failure(t, *f, FailureChange::Message(message));
+            }
             let open = std::mem::take(&mut self.states[t].open);
             self.emit(t, RunEvent::InputEnded { open: &open });
         }
