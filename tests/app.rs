@@ -509,3 +509,30 @@ fn save_proposes_a_path_under_the_users_state_and_writes_there() {
         "{effects:?}"
     );
 }
+
+#[test]
+fn the_bottom_bar_never_cuts_a_hint() {
+    for width in [40u16, 57, 63, 80, 101] {
+        let mut app = App::new(Caps::default(), Keymap::defaults(), "t".into(), false);
+        app.ingest(SourceEvent::Data(
+            common::real_driver("pass.stderr"),
+            u32::MAX,
+        ));
+        app.ingest(SourceEvent::End);
+        app.update(Action::FocusMachine(1));
+        let mut term = Terminal::new(TestBackend::new(width, 30)).unwrap();
+        let s = screen(&mut app, &mut term);
+        let bar = s.lines().last().unwrap().trim_end().to_string();
+        let labels: Vec<String> = app
+            .keymap
+            .hints(app.context())
+            .into_iter()
+            .map(|(_, _, label)| label.to_string())
+            .collect();
+        assert!(!bar.is_empty(), "width {width}: some hint fits");
+        assert!(
+            labels.iter().any(|l| bar.ends_with(l.as_str())),
+            "width {width}: the bar ends inside a hint: {bar:?}"
+        );
+    }
+}

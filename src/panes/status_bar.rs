@@ -213,19 +213,6 @@ pub fn draw_bottom(f: &mut Frame<'_>, area: Rect, app: &App) {
         f.render_widget(Paragraph::new(line), area);
         return;
     }
-    let mut spans: Vec<Span<'static>> = Vec::new();
-    for (key, _, label) in app
-        .keymap
-        .hints(app.context())
-        .into_iter()
-        .filter(|(_, a, _)| app.offers(*a))
-    {
-        spans.push(Span::styled(
-            format!(" {key}"),
-            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
-        ));
-        spans.push(Span::raw(format!(" {label} ")));
-    }
     let mut modes = Vec::new();
     if app.wrap {
         modes.push("wrap");
@@ -236,11 +223,36 @@ pub fn draw_bottom(f: &mut Frame<'_>, area: Rect, app: &App) {
     if app.zoom {
         modes.push("zoom");
     }
-    if !modes.is_empty() {
-        spans.push(Span::styled(
+    let modes = (!modes.is_empty()).then(|| {
+        Span::styled(
             format!(" [{}]", modes.join(" ")),
             Style::new().fg(Color::Yellow),
+        )
+    });
+    // Whole hints only, in the keymap's order (the first matter most): one that does not fit
+    // is left out with every one after it, never cut mid-word.
+    let room = usize::from(area.width).saturating_sub(modes.as_ref().map_or(0, Span::width));
+    let mut used = 0;
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    for (key, _, label) in app
+        .keymap
+        .hints(app.context())
+        .into_iter()
+        .filter(|(_, a, _)| app.offers(*a))
+    {
+        let key = format!(" {key}");
+        let label = format!(" {label} ");
+        let width = key.chars().count() + label.chars().count();
+        if used + width > room {
+            break;
+        }
+        used += width;
+        spans.push(Span::styled(
+            key,
+            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
         ));
+        spans.push(Span::raw(label));
     }
+    spans.extend(modes);
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
