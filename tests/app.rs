@@ -536,3 +536,32 @@ fn the_bottom_bar_never_cuts_a_hint() {
         );
     }
 }
+
+#[test]
+fn next_test_onto_a_passing_one_shows_its_panes_and_status() {
+    let log = b"vm-test-run-a> machine: must succeed: false
+vm-test-run-a> !!! Traceback (most recent call last):
+vm-test-run-a> !!! RequestedAssertionFailed: command `false` failed (exit code 1)
+vm-test-run-a> cleanup
+vm-test-run-b> machine: must succeed: true
+vm-test-run-b> machine: (finished: must succeed: true, in 0.10 seconds)
+vm-test-run-b> test script finished in 1.00s
+"
+    .to_vec();
+    let mut app = App::new(Caps::default(), Keymap::defaults(), "two".into(), false);
+    app.ingest(SourceEvent::Data(log, u32::MAX));
+    app.ingest(SourceEvent::End);
+    let mut term = Terminal::new(TestBackend::new(140, 30)).unwrap();
+    assert!(screen(&mut app, &mut term).contains("TEST FAILED"));
+    app.update(Action::NextTest);
+    let s = screen(&mut app, &mut term);
+    assert!(
+        !s.contains("TEST FAILED"),
+        "the passing test is not shown as failed:\n{s}"
+    );
+    assert!(s.contains("b: PASSED"), "{s}");
+    // Back on the failed one, its failure is there to see again.
+    app.update(Action::PrevTest);
+    app.update(Action::FailureView);
+    assert!(screen(&mut app, &mut term).contains("TEST FAILED"));
+}

@@ -848,6 +848,18 @@ impl App {
                     };
                     self.test = tests[j];
                     self.focus = Pane::Driver;
+                    // A test with nothing to show there gets its panes, and its status said.
+                    let t = self.current_test();
+                    let nothing_failed = t.freeze.is_none() && t.breakpoint.is_none();
+                    let name = t.name.clone().unwrap_or_else(|| format!("test {}", j + 1));
+                    let outcome = t.outcome(self.live);
+                    if nothing_failed {
+                        self.failure_view = false;
+                    }
+                    self.message = Some(Message {
+                        text: format!("{name}: {}", outcome.label()),
+                        error: false,
+                    });
                 }
             }
             Action::SshOpen => return self.open_ssh(),
