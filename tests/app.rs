@@ -408,7 +408,9 @@ fn n_goes_down_and_capital_n_up_and_a_wrap_is_said() {
     app.update(Action::SearchNewer);
     let s = screen(&mut app, &mut term);
     assert!(s.contains("wrapped to the top"), "{s}");
-    assert!(app.view(Pane::Machine(0)).cursor < first);
+    let wrapped_to = app.view(Pane::Machine(0)).cursor;
+    assert!(first.is_some() && wrapped_to.is_some());
+    assert!(wrapped_to < first, "{wrapped_to:?} above {first:?}");
     app.update(Action::SearchOlder);
     let s = screen(&mut app, &mut term);
     assert!(s.contains("wrapped to the bottom"), "{s}");

@@ -448,16 +448,22 @@ fn without_python_the_demo_replays_its_recording() {
     assert_eq!(t.wait_exit(10), 0);
 }
 
+/// The demo with its temporary directory under `tmp` (and more of the environment).
+fn demo_in(tmp: &std::path::Path, env: &[(&str, &str)]) -> Term {
+    let tmp = tmp.to_str().unwrap();
+    let mut env = env.to_vec();
+    env.push(("TMPDIR", tmp));
+    Term::spawn_env(&["demo", "--speed", "20"], 160, 48, &env)
+}
+
+/// How the guardian's restore begins (vmscope's own puts the same codes in another order).
+const GUARDIAN_WORDS: &[u8] = b"\x1b[?1049l\x1b[?25h\x1b[?1000l";
+
 #[test]
 fn a_signal_to_the_demo_leaves_no_temporary_directory() {
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         let tmp = tempfile::tempdir().unwrap();
-        let mut t = Term::spawn_env(
-            &["demo", "--speed", "20"],
-            160,
-            48,
-            &[("TMPDIR", tmp.path().to_str().unwrap())],
-        );
+        let mut t = demo_in(tmp.path(), &[]);
         t.wait_text("database", 20);
         let made = std::fs::read_dir(tmp.path()).unwrap().count();
         assert_eq!(made, 1, "the demo's directory is there while it runs");
@@ -476,14 +482,9 @@ fn a_signal_to_the_demo_leaves_no_temporary_directory() {
 fn sigkill_to_the_demo_leaves_the_terminal_usable_and_no_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let cwd = tempfile::tempdir().unwrap();
-    let mut t = Term::spawn_env(
-        &["demo", "--speed", "20"],
-        160,
-        48,
-        &[
-            ("TMPDIR", tmp.path().to_str().unwrap()),
-            ("VMSCOPE_TEST_CWD", cwd.path().to_str().unwrap()),
-        ],
+    let mut t = demo_in(
+        tmp.path(),
+        &[("VMSCOPE_TEST_CWD", cwd.path().to_str().unwrap())],
     );
     t.wait_text("database", 20);
     t.wait_for("the demo's REPL", 20, |s| s.contents().contains("In ["));
@@ -506,9 +507,9 @@ fn sigkill_to_the_demo_leaves_the_terminal_usable_and_no_directory() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let raw = t.raw.lock().unwrap().clone();
-    let restore = b"\x1b[?1049l\x1b[?25h\x1b[?1000l";
     assert!(
-        raw.windows(restore.len()).any(|w| w == restore),
+        raw.windows(GUARDIAN_WORDS.len())
+            .any(|w| w == GUARDIAN_WORDS),
         "the guardian's words"
     );
     // The REPL kept its history in the demo's directory, not where the demo ran.
@@ -518,12 +519,7 @@ fn sigkill_to_the_demo_leaves_the_terminal_usable_and_no_directory() {
 #[test]
 fn a_demo_that_ends_normally_leaves_its_guardian_nothing_to_say() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut t = Term::spawn_env(
-        &["demo", "--speed", "20"],
-        160,
-        48,
-        &[("TMPDIR", tmp.path().to_str().unwrap())],
-    );
+    let mut t = demo_in(tmp.path(), &[]);
     t.wait_text("TEST FAILED", 30);
     t.keys("c");
     t.wait_text("In [1]:", 30);
@@ -535,10 +531,9 @@ fn a_demo_that_ends_normally_leaves_its_guardian_nothing_to_say() {
     // Past the guardian's grace period: it wrote nothing after vmscope put the screen back.
     std::thread::sleep(std::time::Duration::from_secs(4));
     let raw = t.raw.lock().unwrap().clone();
-    // The guardian's own order (vmscope's is another).
-    let restore = b"\x1b[?1049l\x1b[?25h\x1b[?1000l";
     assert!(
-        !raw.windows(restore.len()).any(|w| w == restore),
+        !raw.windows(GUARDIAN_WORDS.len())
+            .any(|w| w == GUARDIAN_WORDS),
         "the guardian spoke after a normal exit"
     );
     assert!(!t.screen().alternate_screen());

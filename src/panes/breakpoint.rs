@@ -120,9 +120,12 @@ fn summary(
         .failures
         .iter()
         .filter(|o| o.kind != crate::vm::model::FailureKind::KernelPanic)
-        .filter(|o| failure.is_none_or(|m| !std::ptr::eq(*o, m)))
-        // The traceback of a subtest's report says the same again.
-        .filter(|o| failure.is_none_or(|m| o.message != m.message || o.kind == m.kind))
+        // Not the one shown, nor the traceback that says a subtest's report again.
+        .filter(|o| {
+            failure.is_none_or(|m| {
+                !std::ptr::eq(*o, m) && (o.message != m.message || o.kind == m.kind)
+            })
+        })
         .collect();
     for o in others.iter().take(OTHER_FAILURES) {
         let at = match o.script_line {

@@ -240,18 +240,17 @@ pub fn draw_bottom(f: &mut Frame<'_>, area: Rect, app: &App) {
         .into_iter()
         .filter(|(_, a, _)| app.offers(*a))
     {
-        let key = format!(" {key}");
-        let label = format!(" {label} ");
-        let width = key.chars().count() + label.chars().count();
+        let key = Span::styled(
+            format!(" {key}"),
+            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+        );
+        let label = Span::raw(format!(" {label} "));
+        let width = key.width() + label.width();
         if used + width > room {
             break;
         }
         used += width;
-        spans.push(Span::styled(
-            key,
-            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
-        ));
-        spans.push(Span::raw(label));
+        spans.extend([key, label]);
     }
     spans.extend(modes);
     f.render_widget(Paragraph::new(Line::from(spans)), area);

@@ -211,7 +211,6 @@ pub enum FailureChange<'a> {
     TracebackLine(&'a str),
     /// The machine it was about, where none is known.
     Machine(Option<&'a str>),
-    Line(u64),
     ScriptLine(Option<u64>),
     Hint(&'static str),
 }

@@ -629,7 +629,6 @@ impl Test {
                     failure.machine = name.map(str::to_string);
                 }
             }
-            F::Line(line) => failure.line = line,
             F::ScriptLine(line) => failure.script_line = line,
             F::Hint(hint) => failure.hint = Some(hint.to_string()),
         }

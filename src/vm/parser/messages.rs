@@ -353,25 +353,19 @@ impl Parser {
     /// `kill machine (pid N)`, `killing NAME (pid N)`, `kill QemuMachine (pid N)`…
     fn kill(&mut self, t: usize, pid: Option<u32>, msg: &str) {
         // The early drivers name the machine they kill.
-        let named = msg
+        let by_name = msg
             .strip_prefix("killing ")
             .and_then(|r| r.strip_suffix(')'))
             .and_then(|r| r.split_once(" (pid "))
             .map(|(n, _)| n)
-            .filter(|n| c::is_name(n));
-        if let Some(name) = named {
-            self.ensure_machine(t, name, false);
-        }
-        let test = self.test(t);
-        let by_name = msg
-            .strip_prefix("killing ")
-            .and_then(|r| r.split(' ').next())
-            .and_then(|n| test.machine(n));
+            .filter(|n| c::is_name(n))
+            .and_then(|name| self.ensure_machine(t, name, false));
         // `kill machine (pid N)` names no machine in the drivers that print the word
         // itself: the pid tells, or QEMU's answer on a console, or at last the only machine
         // there is.
-        let target = by_name
-            .or_else(|| pid.and_then(|p| test.machines.iter().position(|m| m.pid == Some(p))));
+        let machines = &self.test(t).machines;
+        let target =
+            by_name.or_else(|| pid.and_then(|p| machines.iter().position(|m| m.pid == Some(p))));
         if let Some(old) = self.states[t].pending_kill.take() {
             self.emit(t, RunEvent::KillUnanswered { pid: old });
         }

@@ -9,7 +9,7 @@
 //! once the tail has been read, so the moment of failure includes what the tail explains.
 
 use super::super::classify as c;
-use super::super::event::{FailureChange, RunEvent};
+use super::super::event::RunEvent;
 use super::super::model::{FailureKind, line_kind as k};
 use super::super::sanitize;
 use super::Parser;
@@ -237,8 +237,7 @@ impl Parser {
                 .any(|f| f.kind != FailureKind::KernelPanic)
         };
         if !shown {
-            let f = self.add_failure(t, kind, None, message, report.line);
-            self.change_failure(t, f, FailureChange::Line(report.line));
+            self.add_failure(t, kind, None, message, report.line);
         }
     }
 }
