@@ -21,28 +21,33 @@ fn app(machines: usize) -> App {
     app
 }
 
+/// One frame as the runner draws it: the screen, then where it went handed back.
+fn draw(term: &mut Terminal<TestBackend>, app: &mut App) {
+    let mut drawn = Default::default();
+    term.draw(|f| drawn = vmscope::panes::draw(f, app))
+        .expect("draw");
+    app.laid_out(drawn);
+}
+
 fn frame(c: &mut Criterion) {
     let mut g = c.benchmark_group("frame_200x50");
     for machines in [4, 16] {
         let mut app = app(machines);
         let mut term = Terminal::new(TestBackend::new(200, 50)).expect("terminal");
-        term.draw(|f| vmscope::panes::draw(f, &mut app))
-            .expect("draw");
+        draw(&mut term, &mut app);
         let shown = app.drawn.panes.len() - 1;
         assert_eq!(shown, machines, "every machine has a pane");
         g.bench_function(format!("{machines}_panes"), |b| {
             b.iter(|| {
-                term.draw(|f| vmscope::panes::draw(f, &mut app))
-                    .expect("draw");
+                draw(&mut term, &mut app);
             })
         });
         // Search highlights and wrapping are the costly paths.
-        app.search = vmscope::app::view::Matcher::new("ok");
-        app.wrap = true;
+        app.views.search = vmscope::app::view::Matcher::new("ok");
+        app.views.wrap = true;
         g.bench_function(format!("{machines}_panes_search_wrap"), |b| {
             b.iter(|| {
-                term.draw(|f| vmscope::panes::draw(f, &mut app))
-                    .expect("draw");
+                draw(&mut term, &mut app);
             })
         });
     }

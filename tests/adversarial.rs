@@ -11,8 +11,8 @@ mod common;
 
 use std::path::Path;
 
-use vmscope::app::state::{App, Effect};
 use vmscope::app::trust::Mode;
+use vmscope::app::{effect::Effect, state::App};
 use vmscope::vm::model::Outcome;
 use vmscope::vm::source::SourceEvent;
 use vmscope::vm::{Caps, ParseOptions, Parser};
@@ -122,7 +122,7 @@ fn press_everything(app: &mut App) -> Vec<Effect> {
             continue;
         }
         all.extend(app.on_key(key));
-        if let Some(c) = app.confirm.clone() {
+        if let Some(c) = app.overlay.confirm.clone() {
             for l in &c.lines {
                 assert_eq!(guest_text(l), None, "asked to run guest text: {l}");
             }
@@ -144,7 +144,10 @@ fn check_effects(name: &str, effects: &[Effect]) {
             Effect::OpenPdb { host, port, .. } => format!("{host}:{port}"),
             Effect::WriteTab(_, b) | Effect::WritePty(b) => String::from_utf8_lossy(b).into(),
             Effect::Save { path, .. } => path.display().to_string(),
-            Effect::CloseTab(_) => continue,
+            Effect::Clipboard(t) => t.clone(),
+            Effect::Say(m) => m.text.clone(),
+            Effect::Ask(c) => c.lines.join("\n"),
+            Effect::CloseTab(_) | Effect::Interrupt | Effect::Mouse(_) => continue,
         };
         assert_eq!(guest_text(&text), None, "{name}: {e:?}");
     }

@@ -6,7 +6,8 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use vmscope::app::action::Action;
 use vmscope::app::keymap::Keymap;
-use vmscope::app::state::{App, PromptKind};
+use vmscope::app::overlay::PromptKind;
+use vmscope::app::state::App;
 use vmscope::app::view::{Matcher, Pane};
 use vmscope::vm::Caps;
 use vmscope::vm::source::SourceEvent;
@@ -16,7 +17,10 @@ fn app(file: &str) -> (App, Terminal<TestBackend>) {
     app.ingest(SourceEvent::Data(common::real_driver(file), u32::MAX));
     app.ingest(SourceEvent::End);
     let mut term = Terminal::new(TestBackend::new(220, 50)).unwrap();
-    term.draw(|f| vmscope::panes::draw(f, &mut app)).unwrap();
+    let mut drawn = Default::default();
+    term.draw(|f| drawn = vmscope::panes::draw(f, &app))
+        .unwrap();
+    app.laid_out(drawn);
     (app, term)
 }
 
@@ -31,7 +35,7 @@ fn a_search_finds_lines_inside_folded_steps_and_unfolds_them() {
     app.update(Action::CollapseAll);
     let s = screen(&mut app, &mut term);
     assert!(!s.contains("connecting took 1.49"), "folded:\n{s}");
-    app.search = Matcher::new("connecting took 1.49");
+    app.views.search = Matcher::new("connecting took 1.49");
     app.update(Action::SearchOlder);
     let s = screen(&mut app, &mut term);
     assert!(
@@ -45,20 +49,20 @@ fn a_search_finds_lines_inside_folded_steps_and_unfolds_them() {
 fn scrolling_up_pauses_and_the_end_follows_again() {
     let (mut app, mut term) = app("pass.stderr");
     app.update(Action::FocusMachine(1));
-    assert!(app.view(Pane::Machine(0)).following());
+    assert!(app.views.view(Pane::Machine(0)).following());
     app.update(Action::PageUp);
-    assert!(!app.view(Pane::Machine(0)).following());
+    assert!(!app.views.view(Pane::Machine(0)).following());
     assert!(screen(&mut app, &mut term).contains("[paused]"));
     app.update(Action::PageDown);
     app.update(Action::PageDown);
     assert!(
-        app.view(Pane::Machine(0)).following(),
+        app.views.view(Pane::Machine(0)).following(),
         "back at the end, following again"
     );
     app.update(Action::Top);
     assert!(screen(&mut app, &mut term).contains("Linux version 6.12.10"));
     app.update(Action::Bottom);
-    assert!(app.view(Pane::Machine(0)).following());
+    assert!(app.views.view(Pane::Machine(0)).following());
 }
 
 #[test]
@@ -67,7 +71,7 @@ fn a_filter_keeps_matching_lines_and_shows_in_the_title() {
     app.update(Action::FocusMachine(2));
     app.update(Action::Filter);
     assert_eq!(
-        app.prompt.as_ref().map(|p| p.kind),
+        app.overlay.prompt.as_ref().map(|p| p.kind),
         Some(PromptKind::Filter)
     );
     for c in "Reached target".chars() {
@@ -106,7 +110,7 @@ fn jump_to_the_failure_shows_the_error_lines() {
     let (mut app, mut term) = app("fail.stderr");
     app.update(Action::FocusMachine(1));
     app.update(Action::JumpToFailure);
-    assert_eq!(app.focus, Pane::Driver);
+    assert_eq!(app.views.focus, Pane::Driver);
     let s = screen(&mut app, &mut term);
     assert!(s.contains("!!! Test \"this one fails\" failed"), "{s}");
 }
@@ -114,11 +118,11 @@ fn jump_to_the_failure_shows_the_error_lines() {
 #[test]
 fn the_leave_chord_pressed_twice_goes_to_the_program() {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-    use vmscope::app::live::CommandPane;
-    use vmscope::app::state::Effect;
+    use vmscope::app::effect::Effect;
+    use vmscope::app::sessions::TermPane;
     let mut app = App::new(Caps::default(), Keymap::defaults(), "driver".into(), true);
-    app.command = Some(CommandPane::new("driver".into(), 80, 24));
-    app.set_focus(Pane::Command);
+    app.sessions.command = Some(TermPane::new("driver".into(), 80, 24));
+    app.update(Action::FocusCommand);
     assert!(app.typing());
     let key = |c: char| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
     assert_eq!(
@@ -136,28 +140,37 @@ fn the_leave_chord_pressed_twice_goes_to_the_program() {
         "second press goes through"
     );
     assert!(app.typing());
-    // Ctrl-C while typing is the program's.
+    // Ctrl-C while typing interrupts the driver (the runner sees whether a statement runs,
+    // and sends SIGINT to the driver alone, or the key itself at a prompt).
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-    assert_eq!(app.on_key(ctrl_c), vec![Effect::WritePty(vec![0x03])]);
+    assert_eq!(app.on_key(ctrl_c), vec![Effect::Interrupt]);
     assert!(!app.quit);
 }
 
 #[test]
 fn the_command_panes_history_pages_in_navigation() {
-    use vmscope::app::live::CommandPane;
+    use vmscope::app::sessions::TermPane;
     let mut app = App::new(Caps::default(), Keymap::defaults(), "driver".into(), true);
-    let mut pane = CommandPane::new("driver".into(), 40, 5);
+    let mut pane = TermPane::new("driver".into(), 40, 5);
     for i in 0..50 {
         pane.emu.process(format!("line {i}\r\n").as_bytes());
     }
-    app.command = Some(pane);
+    app.sessions.command = Some(pane);
     app.set_focus(Pane::Command);
     let leave = crossterm::event::KeyEvent::new(
         crossterm::event::KeyCode::Char(']'),
         crossterm::event::KeyModifiers::CONTROL,
     );
     app.on_key(leave);
-    let contents = |app: &App| app.command.as_ref().unwrap().emu.screen().contents();
+    let contents = |app: &App| {
+        app.sessions
+            .command
+            .as_ref()
+            .unwrap()
+            .emu
+            .screen()
+            .contents()
+    };
     assert!(contents(&app).contains("line 49"));
     app.update(Action::PageUp);
     assert!(
@@ -217,8 +230,8 @@ fn backdoor(dir: &std::path::Path) -> Vec<u8> {
     .into_bytes()
 }
 
-fn opened(effects: &[vmscope::app::state::Effect]) -> Vec<String> {
-    use vmscope::app::state::Effect;
+fn opened(effects: &[vmscope::app::effect::Effect]) -> Vec<String> {
+    use vmscope::app::effect::Effect;
     effects
         .iter()
         .filter_map(|e| match e {
@@ -235,7 +248,7 @@ fn opened(effects: &[vmscope::app::state::Effect]) -> Vec<String> {
 
 #[test]
 fn an_ssh_tab_waits_for_the_backdoor_then_connects() {
-    use vmscope::app::child::ChildEvent;
+    use vmscope::app::sessions::driver::ChildEvent;
     let mut app = live_with_machines();
     let socks = sockets();
     let dir = socks.dir.path();
@@ -259,7 +272,7 @@ fn an_ssh_tab_waits_for_the_backdoor_then_connects() {
     let args = opened(&app.poll_tabs());
     assert_eq!(args.len(), 1, "{args:?}");
     assert!(
-        app.confirm.is_none(),
+        app.overlay.confirm.is_none(),
         "the driver's own socket needs no question"
     );
     assert!(
@@ -271,10 +284,11 @@ fn an_ssh_tab_waits_for_the_backdoor_then_connects() {
     assert!(args[0].contains("-o User=root"), "{}", args[0]);
 
     // The proxy finds no socket: the tab waits and tries again, not at once.
-    let id = app.tabs[0].id;
+    let id = app.sessions.tabs[0].id;
+    // ssh and its ProxyCommand write on the tab's terminal.
     app.on_tab(
         id,
-        ChildEvent::Stderr(
+        ChildEvent::Pty(
             b"vmscope proxy: /tmp/tmpAb12/beta_host.socket: no such socket: the test is not running\r\n\
               kex_exchange_identification: Connection closed by remote host\r\n"
                 .to_vec(),
@@ -288,13 +302,12 @@ fn an_ssh_tab_waits_for_the_backdoor_then_connects() {
         "a pause before trying again"
     );
 
-    // Any other end is shown with ssh's last word, and waits for the user.
-    let tab = &mut app.tabs[0];
-    tab.waiting = None;
-    tab.last_error.clear();
+    // Any other end is shown with ssh's last word, and waits for the user. (The next try
+    // starts on a fresh terminal.)
+    app.sessions.tabs[0].start("beta".into(), (80, 24), None);
     app.on_tab(
         id,
-        ChildEvent::Stderr(b"root@vsock-mux: Permission denied (publickey).\r\n".to_vec()),
+        ChildEvent::Pty(b"root@vsock-mux: Permission denied (publickey).\r\n".to_vec()),
     );
     app.on_tab(id, ChildEvent::Exited(255));
     let s = screen(&mut app, &mut term);
@@ -311,8 +324,8 @@ fn an_ssh_tab_waits_for_the_backdoor_then_connects() {
 #[test]
 fn typing_goes_to_the_tab_shown_or_to_every_tab() {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-    use vmscope::app::child::ChildEvent;
-    use vmscope::app::state::Effect;
+    use vmscope::app::effect::Effect;
+    use vmscope::app::sessions::driver::ChildEvent;
     let mut app = live_with_machines();
     let socks = sockets();
     app.on_child(ChildEvent::Pty(backdoor(socks.dir.path())));
@@ -324,8 +337,8 @@ fn typing_goes_to_the_tab_shown_or_to_every_tab() {
     assert!(!app.typing());
     app.update(Action::FocusMachine(2));
     assert_eq!(opened(&app.update(Action::SshOpen)).len(), 1);
-    let (a, b) = (app.tabs[0].id, app.tabs[1].id);
-    assert_eq!(app.tabs[1].machine, "beta");
+    let (a, b) = (app.sessions.tabs[0].id, app.sessions.tabs[1].id);
+    assert_eq!(app.sessions.tabs[1].machine, "beta");
     let key = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
     assert_eq!(app.on_key(key), vec![Effect::WriteTab(b, b"q".to_vec())]);
     assert!(!app.quit, "q is typed into the tab");
@@ -344,14 +357,17 @@ fn typing_goes_to_the_tab_shown_or_to_every_tab() {
     assert_eq!(app.on_key(key), vec![Effect::WriteTab(b, b"q".to_vec())]);
     app.on_key(leave);
     assert_eq!(app.update(Action::CloseTab), vec![Effect::CloseTab(b)]);
-    assert_eq!(app.active().map(|t| t.id), Some(a));
+    assert_eq!(app.sessions.active().map(|t| t.id), Some(a));
     app.update(Action::PrevTab);
-    assert!(app.active().is_none(), "before the first tab: the panes");
+    assert!(
+        app.sessions.active().is_none(),
+        "before the first tab: the panes"
+    );
 }
 
 #[test]
 fn quitting_with_open_ssh_sessions_asks_first() {
-    use vmscope::app::child::ChildEvent;
+    use vmscope::app::sessions::driver::ChildEvent;
     let mut app = live_with_machines();
     let socks = sockets();
     app.on_child(ChildEvent::Pty(backdoor(socks.dir.path())));
@@ -359,6 +375,7 @@ fn quitting_with_open_ssh_sessions_asks_first() {
     app.update(Action::Quit);
     assert!(!app.quit, "an open session is not ended by one q");
     let text = app
+        .overlay
         .message
         .as_ref()
         .map(|m| m.text.clone())
@@ -372,7 +389,7 @@ fn quitting_with_open_ssh_sessions_asks_first() {
     let socks = sockets();
     app.on_child(ChildEvent::Pty(backdoor(socks.dir.path())));
     app.update(Action::SshOpen);
-    let id = app.tabs[0].id;
+    let id = app.sessions.tabs[0].id;
     app.on_tab(id, ChildEvent::Exited(0));
     app.update(Action::Quit);
     assert!(app.quit);
@@ -399,22 +416,22 @@ fn n_goes_down_and_capital_n_up_and_a_wrap_is_said() {
     let big_n = km.lookup_event(ctx, &key('N'));
     assert_eq!(n, Some(Action::SearchNewer), "n goes down");
     assert_eq!(big_n, Some(Action::SearchOlder), "N goes up");
-    app.search = Matcher::new("Started");
+    app.views.search = Matcher::new("Started");
     // From the end, the first match upwards is the newest one; downwards from there wraps.
     app.update(Action::SearchOlder);
-    let first = app.view(Pane::Machine(0)).cursor;
+    let first = app.views.view(Pane::Machine(0)).cursor;
     let s = screen(&mut app, &mut term);
     assert!(!s.contains("wrapped"), "{s}");
     app.update(Action::SearchNewer);
     let s = screen(&mut app, &mut term);
     assert!(s.contains("wrapped to the top"), "{s}");
-    let wrapped_to = app.view(Pane::Machine(0)).cursor;
+    let wrapped_to = app.views.view(Pane::Machine(0)).cursor;
     assert!(first.is_some() && wrapped_to.is_some());
     assert!(wrapped_to < first, "{wrapped_to:?} above {first:?}");
     app.update(Action::SearchOlder);
     let s = screen(&mut app, &mut term);
     assert!(s.contains("wrapped to the bottom"), "{s}");
-    assert_eq!(app.view(Pane::Machine(0)).cursor, first);
+    assert_eq!(app.views.view(Pane::Machine(0)).cursor, first);
 }
 
 #[test]
@@ -422,23 +439,23 @@ fn esc_backs_out_one_thing_at_a_time() {
     let (mut app, mut term) = app("pass.stderr");
     app.update(Action::FocusMachine(1));
     app.update(Action::Zoom);
-    app.view_mut(Pane::Machine(0)).filter = Matcher::new("Started");
-    app.search = Matcher::new("Reached");
+    app.views.view_mut(Pane::Machine(0)).filter = Matcher::new("Started");
+    app.views.search = Matcher::new("Reached");
     app.update(Action::SearchOlder);
-    assert!(app.message.is_some());
+    assert!(app.overlay.message.is_some());
     // The message, the search, the filter, the zoom: one Esc each.
     app.update(Action::Close);
-    assert!(app.message.is_none() && app.search.is_some());
+    assert!(app.overlay.message.is_none() && app.views.search.is_some());
     app.update(Action::Close);
-    assert!(app.search.is_none());
-    assert!(app.view(Pane::Machine(0)).filter.is_some());
+    assert!(app.views.search.is_none());
+    assert!(app.views.view(Pane::Machine(0)).filter.is_some());
     app.update(Action::Close);
-    assert!(app.view(Pane::Machine(0)).filter.is_none());
+    assert!(app.views.view(Pane::Machine(0)).filter.is_none());
     assert!(screen(&mut app, &mut term).contains("filter off"));
     app.update(Action::Close);
-    assert!(app.zoom, "the filter's note goes first");
+    assert!(app.views.zoom, "the filter's note goes first");
     app.update(Action::Close);
-    assert!(!app.zoom);
+    assert!(!app.views.zoom);
 }
 
 #[test]
@@ -456,11 +473,11 @@ fn a_saved_log_does_not_offer_ssh_and_says_why() {
     assert!(!s.contains(" s ssh"), "no ssh hint in a saved log:\n{s}");
     let effects = app.update(Action::SshOpen);
     assert!(effects.is_empty(), "{effects:?}");
-    assert!(app.tabs.is_empty());
+    assert!(app.sessions.tabs.is_empty());
     let s = screen(&mut app, &mut term);
     assert!(s.contains("ssh needs the running test"), "{s}");
     let effects = app.update(Action::SshMachine(1));
-    assert!(effects.is_empty() && app.tabs.is_empty());
+    assert!(effects.is_empty() && app.sessions.tabs.is_empty());
 }
 
 #[test]
@@ -479,6 +496,7 @@ fn save_proposes_a_path_under_the_users_state_and_writes_there() {
     app.update(Action::FocusMachine(1));
     app.update(Action::Save);
     let proposed = app
+        .overlay
         .prompt
         .as_ref()
         .map(|p| p.input.value().to_string())
@@ -497,16 +515,16 @@ fn save_proposes_a_path_under_the_users_state_and_writes_there() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("new/dir/pane.log");
     app.update(Action::Close);
-    app.prompt = None;
+    app.overlay.prompt = None;
     app.update(Action::Save);
-    let p = app.prompt.as_mut().unwrap();
+    let p = app.overlay.prompt.as_mut().unwrap();
     p.input = tui_input::Input::new(target.display().to_string());
     let effects = app.on_key(crossterm::event::KeyEvent::from(
         crossterm::event::KeyCode::Enter,
     ));
     assert!(
         effects.iter().any(
-            |e| matches!(e, vmscope::app::state::Effect::Save { path, .. } if *path == target)
+            |e| matches!(e, vmscope::app::effect::Effect::Save { path, .. } if *path == target)
         ),
         "{effects:?}"
     );

@@ -6,11 +6,11 @@ mod common;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use vmscope::app::action::Action;
-use vmscope::app::child::ChildEvent;
 use vmscope::app::keymap::Keymap;
-use vmscope::app::state::{App, Effect};
+use vmscope::app::sessions::driver::ChildEvent;
 use vmscope::app::trust::Mode;
 use vmscope::app::view::Pane;
+use vmscope::app::{effect::Effect, state::App};
 use vmscope::vm::Caps;
 use vmscope::vm::source::SourceEvent;
 
@@ -66,7 +66,7 @@ fn paused_in_sandbox() -> Paused {
 
 /// `y` to the question shown, which must name every line of `want`.
 fn say_yes(app: &mut App, want: &[&str]) -> Vec<Effect> {
-    let c = app.confirm.clone().expect("a question is shown");
+    let c = app.overlay.confirm.clone().expect("a question is shown");
     let want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
     assert_eq!(c.lines, want);
     app.on_key(common::key('y'))
@@ -108,7 +108,7 @@ fn the_view_opens_on_the_breakpoint_and_frozen_panes_count_what_came_after() {
         _marker,
     } = paused_in_sandbox();
     let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
-    assert!(app.failure_view, "opened once the marker confirmed it");
+    assert!(app.failure.open, "opened once the marker confirmed it");
     assert!(app.sandboxed());
     let s = screen(&mut app, &mut term);
     for want in [
@@ -163,11 +163,11 @@ fn attach_shows_the_command_asks_and_runs_it_in_a_terminal() {
 
     // No is no: nothing runs, and no tab is left behind.
     app.update(Action::FailureView);
-    let tabs = app.tabs.len();
+    let tabs = app.sessions.tabs.len();
     app.update(Action::Attach);
     assert!(app.on_key(common::key('n')).is_empty());
-    assert_eq!(app.tabs.len(), tabs);
-    assert!(app.confirm.is_none());
+    assert_eq!(app.sessions.tabs.len(), tabs);
+    assert!(app.overlay.confirm.is_none());
 }
 
 #[test]
@@ -186,7 +186,7 @@ fn in_the_sandbox_pdb_is_telnet_typed_at_the_shell_prompt_never_at_a_password() 
         typed(&effects).is_empty(),
         "nothing typed before the shell is up"
     );
-    let id = app.tabs[0].id;
+    let id = app.sessions.tabs[0].id;
     let fx = app.on_tab(id, ChildEvent::Pty(b"[sudo] password for me: ".to_vec()));
     assert!(typed(&fx).is_empty(), "{fx:?}");
     std::thread::sleep(std::time::Duration::from_millis(1400));
@@ -228,14 +228,14 @@ fn a_machine_key_types_its_ssh_into_the_sandbox_and_a_quiet_shell_gets_it_too() 
     let command = format!("sudo {attach} 3766386");
     let fx = say_yes(&mut app, &[&command, &want]);
     assert_eq!(started(&fx), [command]);
-    let id = app.tabs[0].id;
+    let id = app.sessions.tabs[0].id;
     // No prompt that looks like one: a quiet moment is enough.
     app.on_tab(id, ChildEvent::Pty(b"welcome to the sandbox\r\n".to_vec()));
     assert!(typed(&app.poll_tabs()).is_empty());
     std::thread::sleep(std::time::Duration::from_millis(1400));
     let fx = app.poll_tabs();
     assert_eq!(typed(&fx), [format!("{want}\r")], "{name}");
-    assert_eq!(app.tabs[0].label(), format!("sandbox: {name}"));
+    assert_eq!(app.sessions.tabs[0].label(), format!("sandbox: {name}"));
 }
 
 const BREAKPOINT_RUN: &str = "start all VLans\n\
@@ -247,15 +247,15 @@ fn outside_a_sandbox_pdb_is_a_tcp_console_at_the_address_the_driver_said() {
     // `vmscope run`: the marker is one of the driver's own processes (here this test's).
     let _marker = common::Marker::start("1234567");
     let mut app = run_of_this_process(BREAKPOINT_RUN.as_bytes());
-    assert!(app.failure_view);
+    assert!(app.failure.open);
     assert!(!app.sandboxed());
     let fx = app.update(Action::PdbContinue);
     assert!(
-        app.confirm.is_none(),
+        app.overlay.confirm.is_none(),
         "a confirmed pause on loopback needs no question"
     );
     assert_eq!(started(&fx), ["pdb 127.0.0.1:40123"]);
-    let id = app.tabs[0].id;
+    let id = app.sessions.tabs[0].id;
     assert!(
         typed(&app.tab_connected(id)).is_empty(),
         "pdb has not prompted"
@@ -267,7 +267,7 @@ fn outside_a_sandbox_pdb_is_a_tcp_console_at_the_address_the_driver_said() {
     assert_eq!(typed(&fx), ["c\n"]);
     // The console's own line editing: typed keys stay local until Enter.
     use crossterm::event::{KeyCode, KeyEvent};
-    app.show_tab(Some(0));
+    app.sessions.show_tab(Some(0));
     for c in "p 1+1".chars() {
         assert!(app.on_key(KeyEvent::from(KeyCode::Char(c))).is_empty());
     }
@@ -279,8 +279,9 @@ fn outside_a_sandbox_pdb_is_a_tcp_console_at_the_address_the_driver_said() {
 fn a_breakpoint_line_without_its_marker_is_only_a_claim() {
     // No `sleep 7654321` runs: a guest could have printed the line.
     let mut app = run_of_this_process(BREAKPOINT_RUN.replace("1234567", "7654321").as_bytes());
-    assert!(!app.failure_view, "a claim does not take the screen");
+    assert!(!app.failure.open, "a claim does not take the screen");
     let text = app
+        .overlay
         .message
         .as_ref()
         .map(|m| m.text.clone())
@@ -292,14 +293,14 @@ fn a_breakpoint_line_without_its_marker_is_only_a_claim() {
     assert!(s.contains("BREAKPOINT (claimed, not confirmed)"), "{s}");
     // pdb is asked about first, with the exact address.
     assert!(app.update(Action::Pdb).is_empty());
-    let c = app.confirm.clone().expect("asked");
+    let c = app.overlay.confirm.clone().expect("asked");
     assert_eq!(c.lines, ["connect to pdb at 127.0.0.1:40123"]);
     assert!(c.why.contains("only claimed"), "{}", c.why);
     assert!(app.on_key(common::key('n')).is_empty());
-    assert!(app.tabs.is_empty());
+    assert!(app.sessions.tabs.is_empty());
     // The attach program named by the line is not on this host: nothing to run.
     app.update(Action::Attach);
-    assert!(app.confirm.is_none());
+    assert!(app.overlay.confirm.is_none());
     let s = screen(&mut app, &mut term);
     assert!(s.contains("does not exist on this host"), "{s}");
 }
@@ -308,21 +309,22 @@ fn a_breakpoint_line_without_its_marker_is_only_a_claim() {
 fn nothing_paused_means_no_pdb_and_c_types_in_the_driver() {
     let (_, bytes) = common::log_fixture("15");
     let mut app = live(&bytes);
-    assert!(app.failure_view, "a Perl-era error opens the view too");
+    assert!(app.failure.open, "a Perl-era error opens the view too");
     assert!(app.update(Action::Pdb).is_empty());
     assert!(
-        app.message
+        app.overlay
+            .message
             .as_ref()
             .unwrap()
             .text
             .contains("nothing waits in pdb")
     );
     assert!(app.update(Action::Attach).is_empty());
-    assert!(app.tabs.is_empty());
+    assert!(app.sessions.tabs.is_empty());
     app.update(Action::PdbContinue);
-    assert!(!app.failure_view);
+    assert!(!app.failure.open);
     assert_eq!(
-        app.focus,
+        app.views.focus,
         Pane::Driver,
         "no driver terminal here: focus stays"
     );
@@ -330,10 +332,10 @@ fn nothing_paused_means_no_pdb_and_c_types_in_the_driver() {
 
 #[test]
 fn a_user_typing_in_a_terminal_keeps_the_keyboard() {
-    use vmscope::app::live::CommandPane;
+    use vmscope::app::sessions::TermPane;
     let mut app = App::new(Caps::default(), Keymap::defaults(), "driver".into(), true);
-    app.command = Some(CommandPane::new("driver".into(), 80, 24));
-    app.set_focus(Pane::Command);
+    app.sessions.command = Some(TermPane::new("driver".into(), 80, 24));
+    app.update(Action::FocusCommand);
     app.on_key(crossterm::event::KeyEvent::from(
         crossterm::event::KeyCode::Char('x'),
     ));
@@ -341,10 +343,11 @@ fn a_user_typing_in_a_terminal_keeps_the_keyboard() {
         b"!!! Traceback (most recent call last):\n!!! RuntimeError: boom\n".to_vec(),
         0,
     ));
-    assert!(!app.failure_view);
+    assert!(!app.failure.open);
     assert!(app.typing());
     assert!(
-        app.message
+        app.overlay
+            .message
             .as_ref()
             .unwrap()
             .text
@@ -356,18 +359,18 @@ fn a_user_typing_in_a_terminal_keeps_the_keyboard() {
 fn a_driver_exiting_non_zero_opens_the_view_and_f_freezes_by_hand() {
     let mut app = live(b"alpha: starting vm\nalpha # [    0.1] Linux version 6.12\n");
     let mut term = Terminal::new(TestBackend::new(120, 36)).unwrap();
-    assert!(!app.failure_view, "nothing failed yet");
+    assert!(!app.failure.open, "nothing failed yet");
     // Freezing by hand: later lines are counted, not shown, and no view opens.
     app.update(Action::Freeze);
     app.ingest(SourceEvent::Data(b"alpha # [    0.2] later\n".to_vec(), 9));
-    assert!(!app.failure_view);
+    assert!(!app.failure.open);
     app.update(Action::FocusMachine(1));
     let s = screen(&mut app, &mut term);
     assert!(s.contains("[frozen · +1 since]"), "{s}");
     assert!(s.contains("FROZEN by hand"), "{s}");
     // The driver dies without a word: its status is the trigger, and replaces the manual one.
     app.on_child(ChildEvent::Exited(3));
-    assert!(app.failure_view);
+    assert!(app.failure.open);
     let s = screen(&mut app, &mut term);
     assert!(s.contains("THE DRIVER FAILED"), "{s}");
     assert!(s.contains("the driver exited with status 3"), "{s}");

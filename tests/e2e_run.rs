@@ -83,7 +83,7 @@ fn stderr_fills_the_panes_and_the_command_pane_is_a_terminal() {
     assert!(s.contains("start all VMs"));
     assert!(s.contains("RUNNING"));
     // Focus the command pane and type into the driver's terminal.
-    t.keys("\t\t\t");
+    t.keys("c");
     t.wait_text("typing", 5);
     t.keys("hello there\r");
     t.wait_text("got: hello there", 5);
@@ -120,7 +120,7 @@ fn the_leave_chord_returns_to_navigation_and_enter_to_typing() {
     let drv = driver(dir.path());
     let mut t = Term::spawn(&["run", "--", drv.to_str().unwrap()], 140, 40);
     t.wait_text("type something:", 10);
-    t.keys("\t\t\t");
+    t.keys("c");
     t.wait_text("typing", 5);
     // Ctrl-C goes to the driver's terminal, not to vmscope.
     t.keys("\x1d");
@@ -145,7 +145,7 @@ fn ctrl_c_in_the_command_pane_reaches_the_driver() {
     let mut t = Term::spawn(&["run", "--", drv.to_str().unwrap()], 140, 40);
     t.wait_text("type something:", 10);
     let bg = background_pid(dir.path());
-    t.keys("\t\t\t");
+    t.keys("c");
     t.wait_text("typing", 5);
     // The shell's `read` is interrupted: the driver dies of SIGINT, vmscope stays.
     t.keys("\x03");
@@ -220,7 +220,7 @@ fn a_recording_reopens_with_the_same_lines_and_their_times() {
         40,
     );
     t.wait_text("type something:", 10);
-    t.keys("\t\t\trecorded line\r");
+    t.keys("crecorded line\r");
     t.wait_text("got: recorded line", 5);
     t.keys("0\r");
     t.wait_text("exited 0", 10);
@@ -288,7 +288,7 @@ fn a_full_disk_stops_the_recording_not_the_run() {
     );
     t.wait_text("session recording stopped", 10);
     assert!(t.text().contains("No space left on device"));
-    t.keys("\t\t\tstill here\r");
+    t.keys("cstill here\r");
     t.wait_text("got: still here", 10);
     t.keys("\x1dqq");
     assert_eq!(t.wait_exit(15), 143);

@@ -20,7 +20,10 @@ fn app_for(bytes: Vec<u8>) -> App {
 
 fn draw(app: &mut App, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    term.draw(|f| vmscope::panes::draw(f, app)).expect("draw");
+    let mut drawn = Default::default();
+    term.draw(|f| drawn = vmscope::panes::draw(f, app))
+        .expect("draw");
+    app.laid_out(drawn);
     let buf = term.backend().buffer().clone();
     let mut out = String::new();
     for y in 0..h {
@@ -70,7 +73,7 @@ fn every_fixture_draws_at_every_size_after_every_action() {
     ];
     for input in inputs {
         let mut app = app_for(input);
-        app.search = vmscope::app::view::Matcher::new("a");
+        app.views.search = vmscope::app::view::Matcher::new("a");
         for (w, h) in [(40, 8), (80, 24), (200, 50), (39, 7), (133, 41)] {
             draw(&mut app, w, h);
             for a in actions {
@@ -116,8 +119,10 @@ machine # [    0.000000] Linux version 6.12
     assert!(screen.contains("· boot 2"), "{screen}");
     // The separator is drawn apart from console text: bold yellow.
     let mut term = Terminal::new(TestBackend::new(160, 40)).expect("terminal");
-    term.draw(|f| vmscope::panes::draw(f, &mut app))
-        .expect("draw");
+    term.draw(|f| {
+        vmscope::panes::draw(f, &app);
+    })
+    .expect("draw");
     let buf = term.backend().buffer().clone();
     let (y, row) = screen
         .lines()

@@ -100,6 +100,42 @@ pub enum Action {
     PdbQuit,
     /// Close the help, the prompt or the message.
     Close,
+    /// Open the command palette: every command and machine by name.
+    Palette,
+    /// Copy the line under the cursor to the clipboard (OSC 52).
+    Yank,
+    /// Copy the focused pane's whole content to the clipboard (OSC 52).
+    YankPane,
+    /// Mouse capture off (the terminal's own selection works) or on again.
+    MouseCapture,
+    /// Make the driver pane wider.
+    DriverWider,
+    /// Make the driver pane narrower.
+    DriverNarrower,
+    /// Start typing into the terminal shown.
+    TypeHere,
+    /// Typing: leave the terminal for the panes' keys. Reading: send the chord to the
+    /// program and type again.
+    Leave,
+    /// Interrupt what the driver runs (SIGINT to the driver alone while a statement runs),
+    /// or send Ctrl-C to the program.
+    Interrupt,
+    /// Run what the prompt holds.
+    Submit,
+    /// Close the prompt, or answer no.
+    Cancel,
+    /// The palette's next entry.
+    SelectNext,
+    /// The palette's previous entry.
+    SelectPrev,
+    /// Answer yes to the question shown.
+    Yes,
+    /// Answer no to the question shown.
+    No,
+    /// A key for the program in the terminal that has the keyboard (what unbound keys do
+    /// there; not bindable).
+    #[serde(skip)]
+    SendKey(crossterm::event::KeyEvent),
     /// Do nothing (unbinds a key in a user keymap).
     None,
 }
@@ -154,7 +190,23 @@ impl Action {
             Self::SshMachine(_) => "shell into machine N (in the sandbox when paused in one)",
             Self::PdbContinue => "continue the paused test (c in pdb)",
             Self::PdbQuit => "quit the paused test (q in pdb)",
-            Self::Close => "close",
+            Self::Close => "close (one thing at a time)",
+            Self::Palette => "command palette: every command and machine by name",
+            Self::Yank => "copy the line to the clipboard",
+            Self::YankPane => "copy the whole pane to the clipboard",
+            Self::MouseCapture => "mouse capture off/on (off: the terminal selects text)",
+            Self::DriverWider => "driver pane wider",
+            Self::DriverNarrower => "driver pane narrower",
+            Self::TypeHere => "type into this terminal",
+            Self::Leave => "leave the terminal (reading: send the chord to it)",
+            Self::Interrupt => "interrupt the running statement; the VMs stay up",
+            Self::Submit => "run it",
+            Self::Cancel => "cancel",
+            Self::SelectNext => "next entry",
+            Self::SelectPrev => "previous entry",
+            Self::Yes => "yes: run the command shown",
+            Self::No => "no: do not run it",
+            Self::SendKey(_) => "a key for the program",
             Self::None => "nothing",
         }
     }
@@ -184,6 +236,15 @@ impl Action {
             Self::Freeze => "freeze",
             Self::SearchOlder => "older",
             Self::SearchNewer => "newer",
+            Self::Palette => "commands",
+            Self::TypeHere => "type",
+            Self::Leave => "leave",
+            Self::Interrupt => "interrupt",
+            Self::Submit => "run",
+            Self::Cancel => "cancel",
+            Self::Yes => "yes",
+            Self::No => "no",
+            Self::Yank => "copy",
             _ => return None,
         })
     }

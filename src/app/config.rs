@@ -6,10 +6,14 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use serde::Deserialize;
 
-use super::keymap::{Chord, Keymap};
+use super::action::Action;
+use super::keymap::{Chord, Context, Keymap};
 use crate::vm::Caps;
 
 pub const DEFAULT_CONFIG: &str = include_str!("../../assets/config.toml");
+
+/// The chord that leaves a terminal pane, unless the configuration names another.
+pub const DEFAULT_LEAVE: &str = "ctrl-]";
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -59,7 +63,7 @@ impl Default for Config {
         Self {
             caps: Caps::default(),
             keymap: Keymap::defaults(),
-            leave: Chord::parse(super::live::DEFAULT_LEAVE).unwrap_or_else(|| unreachable!()),
+            leave: Chord::parse(DEFAULT_LEAVE).unwrap_or_else(|| unreachable!()),
             ssh_options: Vec::new(),
             ssh_system_proxy: false,
         }
@@ -98,6 +102,12 @@ impl Config {
             }
             None => Keymap::defaults(),
         };
+        // `[terminal] leave` of config.toml is the leave binding of the terminal contexts.
+        if Chord::parse(DEFAULT_LEAVE) != Some(config.leave) {
+            for ctx in [Context::Terminal, Context::Command] {
+                config.keymap.rebind(ctx, config.leave, Action::Leave);
+            }
+        }
         Ok(config)
     }
 }
@@ -142,10 +152,7 @@ mod tests {
         };
         apply(&mut config, DEFAULT_CONFIG).unwrap();
         assert_eq!(config.caps, Caps::default());
-        assert_eq!(
-            Some(config.leave),
-            Chord::parse(super::super::live::DEFAULT_LEAVE)
-        );
+        assert_eq!(Some(config.leave), Chord::parse(super::DEFAULT_LEAVE));
         assert!(config.ssh_options.is_empty());
         assert!(!config.ssh_system_proxy);
     }

@@ -17,9 +17,30 @@ pub enum Context {
     Help,
     /// The breakpoint view: what went wrong, and the keys into the paused test.
     Breakpoint,
+    /// A terminal shown for reading (the command pane focused, a tab left).
+    Command,
+    /// A terminal that has the keyboard: unbound keys go to its program.
+    Terminal,
+    /// A prompt's line (search, filter, save, the palette): unbound keys edit it.
+    Prompt,
+    /// A question about a command.
+    Confirm,
 }
 
 impl Context {
+    /// Every context, in the order of the help and the README.
+    pub const ALL: [Context; 9] = [
+        Context::Global,
+        Context::Log,
+        Context::Driver,
+        Context::Command,
+        Context::Terminal,
+        Context::Breakpoint,
+        Context::Prompt,
+        Context::Confirm,
+        Context::Help,
+    ];
+
     fn from_name(s: &str) -> Option<Self> {
         Some(match s {
             "global" => Self::Global,
@@ -27,6 +48,10 @@ impl Context {
             "driver" => Self::Driver,
             "help" => Self::Help,
             "breakpoint" => Self::Breakpoint,
+            "command" => Self::Command,
+            "terminal" => Self::Terminal,
+            "prompt" => Self::Prompt,
+            "confirm" => Self::Confirm,
             _ => return None,
         })
     }
@@ -39,6 +64,10 @@ impl Context {
             Self::Global => &[Self::Global],
             Self::Help => &[Self::Help],
             Self::Breakpoint => &[Self::Breakpoint, Self::Global],
+            Self::Command => &[Self::Command, Self::Log, Self::Global],
+            Self::Terminal => &[Self::Terminal],
+            Self::Prompt => &[Self::Prompt],
+            Self::Confirm => &[Self::Confirm],
         }
     }
 
@@ -49,6 +78,10 @@ impl Context {
             Self::Driver => "driver pane",
             Self::Help => "help",
             Self::Breakpoint => "breakpoint view",
+            Self::Command => "a terminal, reading",
+            Self::Terminal => "a terminal, typing (every other key goes to its program)",
+            Self::Prompt => "prompts and the palette (other keys edit the line)",
+            Self::Confirm => "a question before a command runs",
         }
     }
 }
@@ -117,6 +150,19 @@ impl Chord {
             ChordCode::Char(if ctrl { c.to_ascii_lowercase() } else { c })
         };
         Some(Self { code, ctrl, alt })
+    }
+
+    /// The key event that types this chord (to send it on to a program).
+    pub fn event(self) -> Option<KeyEvent> {
+        let code = match self.code {
+            ChordCode::Char(c) => KeyCode::Char(c),
+            ChordCode::F(n) => KeyCode::F(n),
+            ChordCode::Named(n) => NAMED.iter().find(|(name, _)| *name == n)?.1,
+        };
+        let mut m = KeyModifiers::empty();
+        m.set(KeyModifiers::CONTROL, self.ctrl);
+        m.set(KeyModifiers::ALT, self.alt);
+        Some(KeyEvent::new(code, m))
     }
 
     pub fn from_event(ev: &KeyEvent) -> Option<Self> {
@@ -222,6 +268,19 @@ impl Keymap {
         Ok(())
     }
 
+    /// Binds `chord` to `action` in `ctx` in place of the keys it had there.
+    pub fn rebind(&mut self, ctx: Context, chord: Chord, action: Action) {
+        let table = self.tables.entry(ctx).or_default();
+        let at = table.iter().position(|(_, a)| *a == action);
+        table.retain(|(c, a)| *c != chord && *a != action);
+        table.insert(at.unwrap_or(table.len()).min(table.len()), (chord, action));
+    }
+
+    /// The first key of `action` in `ctx`'s chain, as the user types it.
+    pub fn key(&self, ctx: Context, action: Action) -> Option<Chord> {
+        self.keys_for(ctx, action).into_iter().next()
+    }
+
     /// The action of a key in `ctx`, looking through the contexts it falls back to.
     pub fn lookup(&self, ctx: Context, chord: Chord) -> Option<Action> {
         let chain = ctx.chain();
@@ -264,6 +323,14 @@ impl Keymap {
     pub fn hints(&self, ctx: Context) -> Vec<(Chord, Action, &'static str)> {
         let chain = ctx.chain();
         let order = [
+            Action::Yes,
+            Action::No,
+            Action::Submit,
+            Action::SelectNext,
+            Action::Cancel,
+            Action::Leave,
+            Action::TypeHere,
+            Action::Interrupt,
             Action::Help,
             Action::FocusNext,
             Action::Zoom,
@@ -281,6 +348,7 @@ impl Keymap {
             Action::Live,
             Action::Freeze,
             Action::Close,
+            Action::Palette,
             Action::Quit,
         ];
         let mut out = Vec::new();
@@ -304,13 +372,7 @@ impl Keymap {
     /// The key list as a Markdown table per context: the README's list of keys.
     pub fn markdown(&self) -> String {
         let mut out = String::new();
-        for ctx in [
-            Context::Global,
-            Context::Log,
-            Context::Driver,
-            Context::Breakpoint,
-            Context::Help,
-        ] {
+        for ctx in Context::ALL {
             out.push_str(&format!(
                 "**{}**\n\n| keys | action |\n|---|---|\n",
                 ctx.title()

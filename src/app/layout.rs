@@ -23,7 +23,46 @@ pub struct Layout {
     pub too_small: bool,
 }
 
+/// What the layout is for, besides the screen's size.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Want {
+    pub machines: usize,
+    pub focus: Pane,
+    pub zoom: bool,
+    /// A live run's terminal is shown.
+    pub command: bool,
+    /// Keys go to that terminal: it gets room to type (at least `TYPING_ROWS`).
+    pub typing: bool,
+    /// The driver column's width as the user set it.
+    pub driver_width: Option<u16>,
+}
+
+/// Rows a terminal being typed in gets at least (its frame included), where the screen has
+/// them: ptpython needs about a dozen to draw its prompt and completions.
+const TYPING_ROWS: u16 = 14;
+
 pub fn compute(area: Rect, machines: usize, focus: Pane, zoom: bool, command: bool) -> Layout {
+    compute_for(
+        area,
+        &Want {
+            machines,
+            focus,
+            zoom,
+            command,
+            ..Want::default()
+        },
+    )
+}
+
+pub fn compute_for(area: Rect, want: &Want) -> Layout {
+    let &Want {
+        machines,
+        focus,
+        zoom,
+        command,
+        typing,
+        driver_width,
+    } = want;
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         return Layout {
             too_small: true,
@@ -44,11 +83,15 @@ pub fn compute(area: Rect, machines: usize, focus: Pane, zoom: bool, command: bo
     }
     // A live run's terminal: a band across the bottom.
     if command {
-        let h = if body.height >= 16 {
+        let mut h = if body.height >= 16 {
             (body.height * 2 / 5).max(8)
         } else {
             body.height / 2
         };
+        if typing {
+            // The rest keeps one band of panes, the driver's at least.
+            h = h.max(TYPING_ROWS.min(body.height.saturating_sub(PANE_MIN_H + 1)));
+        }
         out.panes.push((
             Pane::Command,
             Rect::new(body.x, body.bottom() - h, body.width, h),
@@ -61,7 +104,9 @@ pub fn compute(area: Rect, machines: usize, focus: Pane, zoom: bool, command: bo
     }
     // The driver pane: a column on the right, or a band below on narrow terminals.
     let (machine_area, driver) = if body.width >= 100 {
-        let w = (body.width * 35 / 100).clamp(34, 80);
+        let w = driver_width
+            .unwrap_or((body.width * 35 / 100).clamp(34, 80))
+            .clamp(20, body.width - PANE_MIN_W);
         (
             Rect::new(body.x, body.y, body.width - w, body.height),
             Rect::new(body.x + body.width - w, body.y, w, body.height),

@@ -1,20 +1,20 @@
 //! The application: state with one owner, actions, keymap, layout and the event loop.
 
 pub mod action;
-pub mod breakpoint;
-pub mod child;
 pub mod config;
 pub mod demo;
+pub mod effect;
+pub mod failure;
 pub mod keymap;
-pub mod keys;
 pub mod layout;
-pub mod live;
-pub mod pdb_console;
-pub mod procs;
+pub mod logviews;
+pub mod overlay;
+pub mod palette;
+pub mod proctree;
 pub mod runner;
+pub mod scope;
+pub mod sessions;
 pub mod state;
-pub mod tabs;
-pub mod terminal;
 pub mod trust;
 pub mod view;
 
@@ -36,10 +36,10 @@ pub fn run_log(
     let mut app = App::new(caps, config.keymap, input.describe(), live);
     if let Input::Recording(dir) = &input {
         // The driver's terminal as it was, read-only.
-        let mut pane = live::CommandPane::new("recorded terminal".into(), 200, 50);
+        let mut pane = sessions::TermPane::new("recorded terminal".into(), 200, 50);
         let exit = recording::recorded_exit(dir);
         pane.exit = Some(exit.unwrap_or(-1));
-        app.command = Some(pane);
+        app.sessions.command = Some(pane);
         if let Some(code) = exit {
             app.parser.set_exit_code(code);
         }
@@ -92,10 +92,8 @@ pub fn run_demo(speed: f64, caps: Caps, config: config::Config) -> anyhow::Resul
         return status;
     }
     let mut app = App::new(caps, config.keymap, "demo".into(), true);
-    app.message = Some(state::Message {
-        text: "python3 is not installed: replaying a recorded run (no REPL)".into(),
-        error: false,
-    });
+    app.overlay
+        .say("python3 is not installed: replaying a recorded run (no REPL)");
     let start: Instant = app.start;
     runner::run(
         app,
@@ -167,14 +165,13 @@ fn run_live(
         |n| n.to_string_lossy().into_owned(),
     );
     let mut app = App::new(caps, config.keymap, name, true);
-    app.leave = config.leave;
-    app.ssh_options = config.ssh_options;
-    app.ssh_system_proxy = config.ssh_system_proxy;
+    app.sessions.ssh_options = config.ssh_options;
+    app.sessions.ssh_system_proxy = config.ssh_system_proxy;
     app.checks.mode = mode;
     if interactive {
         // The user came to type.
-        app.focus = view::Pane::Command;
-        app.term_input = true;
+        app.views.focus = view::Pane::Command;
+        app.sessions.command_typing = true;
     }
     let dir = match record {
         Record::Off => None,
@@ -182,10 +179,7 @@ fn run_live(
         Record::Default => match recording::new_session_dir(&app.origin) {
             Ok(dir) => Some(dir),
             Err(e) => {
-                app.message = Some(state::Message {
-                    text: format!("not recording this run: {e}"),
-                    error: true,
-                });
+                app.overlay.warn(format!("not recording this run: {e}"));
                 None
             }
         },

@@ -15,9 +15,11 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
-use super::child::{Child, ChildEvent, GRACE, LastWords, StderrTo, pump};
-use super::live::CommandPane;
-use super::state::{App, Effect, Message};
+use super::effect::Effect;
+use super::sessions::TermPane;
+use super::sessions::driver::{Child, ChildEvent, GRACE, LastWords, StderrTo};
+use super::sessions::procs::{TabEvent, TabProcs};
+use super::state::App;
 use super::view::Pane;
 use crate::vm::recording::{Recorder, Stream};
 use crate::vm::source::SourceEvent;
@@ -32,117 +34,10 @@ enum Msg {
     Source(SourceEvent),
     Child(ChildEvent),
     /// What a tab's session did.
-    Tab(u32, ChildEvent),
-    /// A tab's pdb connection is up.
-    TabTcp(u32, std::net::TcpStream),
+    Tab(TabEvent),
     /// Something went wrong that the user must know of, and the run goes on.
     Warn(String),
     TermGone(String),
-}
-
-/// What runs for a tab.
-enum Session {
-    Pty(Child),
-    /// A pdb connection (its reader thread holds a clone).
-    Tcp(std::net::TcpStream),
-}
-
-impl Session {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match self {
-            Self::Pty(c) => c.write(bytes),
-            Self::Tcp(s) => s.write_all(bytes),
-        }
-    }
-
-    fn ended(&self) -> bool {
-        match self {
-            Self::Pty(c) => c.exited(),
-            Self::Tcp(_) => false,
-        }
-    }
-}
-
-/// The sessions of the tabs, by tab id.
-struct TabProcs {
-    procs: std::collections::HashMap<u32, Session>,
-    tx: mpsc::Sender<Msg>,
-}
-
-/// How long connecting to pdb may take.
-const PDB_CONNECT: Duration = Duration::from_secs(3);
-
-impl TabProcs {
-    /// `program` in a terminal of its own.
-    fn open(
-        &mut self,
-        id: u32,
-        program: &std::ffi::OsString,
-        args: &[std::ffi::OsString],
-        size: (u16, u16),
-        stderr: StderrTo,
-    ) -> io::Result<()> {
-        self.close(id);
-        let tx = self.tx.clone();
-        let send = move |ev: ChildEvent| tx.blocking_send(Msg::Tab(id, ev)).is_ok();
-        let child = Child::spawn(program, args, size.0, size.1, stderr, send, None)?;
-        self.procs.insert(id, Session::Pty(child));
-        Ok(())
-    }
-
-    /// Connects to pdb off the UI thread; the stream comes back as `Msg::TabTcp`, what pdb
-    /// says as the tab's output, and its end (or a failure to connect) as an exit.
-    fn open_pdb(&mut self, id: u32, host: String, port: u16) -> io::Result<()> {
-        self.close(id);
-        let tx = self.tx.clone();
-        std::thread::Builder::new()
-            .name("pdb".into())
-            .spawn(move || {
-                let fail = |e: String| {
-                    let text = format!("vmscope pdb: cannot connect to {host}:{port}: {e}\n");
-                    let _ = tx.blocking_send(Msg::Tab(id, ChildEvent::Stderr(text.into_bytes())));
-                    let _ = tx.blocking_send(Msg::Tab(id, ChildEvent::Exited(255)));
-                };
-                let addrs = match std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port)) {
-                    Ok(a) => a.collect::<Vec<_>>(),
-                    Err(e) => return fail(e.to_string()),
-                };
-                let Some(stream) = addrs
-                    .iter()
-                    .find_map(|a| std::net::TcpStream::connect_timeout(a, PDB_CONNECT).ok())
-                else {
-                    return fail("connection refused (is pdb listening yet?)".into());
-                };
-                let reader = match stream.try_clone() {
-                    Ok(r) => r,
-                    Err(e) => return fail(e.to_string()),
-                };
-                if tx.blocking_send(Msg::TabTcp(id, stream)).is_err() {
-                    return;
-                }
-                pump(reader, 16 * 1024, false, |b| {
-                    tx.blocking_send(Msg::Tab(id, ChildEvent::Pty(b))).is_ok()
-                });
-                let _ = tx.blocking_send(Msg::Tab(id, ChildEvent::Exited(0)));
-            })?;
-        Ok(())
-    }
-
-    /// Ends a tab's session off the UI thread: dropping a `Child` ends what is left of its
-    /// group (ssh and its proxy, sudo and the shell), which may take the grace period.
-    fn close(&mut self, id: u32) {
-        match self.procs.remove(&id) {
-            Some(Session::Pty(child)) => {
-                let _ = std::thread::Builder::new()
-                    .name("tab-end".into())
-                    .spawn(move || drop(child));
-            }
-            Some(Session::Tcp(stream)) => {
-                let _ = stream.shutdown(std::net::Shutdown::Both);
-            }
-            None => {}
-        }
-    }
 }
 
 /// Puts the terminal back as it was. Safe to call more than once.
@@ -239,10 +134,8 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
             }
         })?;
     let mut child: Option<Child> = None;
-    let mut tabs = TabProcs {
-        procs: std::collections::HashMap::new(),
-        tx: tx.clone(),
-    };
+    let tab_tx = tx.clone();
+    let mut tabs = TabProcs::new(move |ev| tab_tx.blocking_send(Msg::Tab(ev)).is_ok());
     let mut recorder: Option<Recorder> = None;
     match feed {
         Feed::Source(source) => {
@@ -276,10 +169,12 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                 })
                 .collect::<Vec<_>>()
                 .join(" ");
-            app.command = Some(CommandPane::new(title, 80, 24));
-            term.draw(|f| crate::panes::draw(f, &mut app))?;
+            app.sessions.command = Some(TermPane::new(title, 80, 24));
+            let mut drawn = Default::default();
+            term.draw(|f| drawn = crate::panes::draw(f, &app))?;
+            app.laid_out(drawn);
             let (cols, rows) = command_size(&app).unwrap_or((80, 24));
-            if let Some(cmd) = &mut app.command {
+            if let Some(cmd) = &mut app.sessions.command {
                 cmd.emu.resize(cols, rows);
             }
             let child_tx = tx.clone();
@@ -326,10 +221,8 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                         recorder = Some(r);
                     }
                     Err(e) => {
-                        app.message = Some(Message {
-                            text: format!("not recording this run: {}: {e}", dir.display()),
-                            error: true,
-                        });
+                        app.overlay
+                            .warn(format!("not recording this run: {}: {e}", dir.display()));
                     }
                 }
             }
@@ -405,7 +298,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
         anyhow::Ok(None)
     })?;
     // No driver, QEMU, ssh or helper outlives vmscope.
-    tabs.procs.clear();
+    tabs.close_all();
     let ran_a_driver = child.is_some();
     if let Some(mut c) = child.take()
         && !c.exited()
@@ -428,7 +321,9 @@ fn draw(
     child: Option<&mut Child>,
     tabs: &TabProcs,
 ) -> io::Result<()> {
-    term.draw(|f| crate::panes::draw(f, app))?;
+    let mut drawn = Default::default();
+    term.draw(|f| drawn = crate::panes::draw(f, app))?;
+    app.laid_out(drawn);
     app.dirty = false;
     app.urgent = false;
     follow_size(app, child);
@@ -452,13 +347,11 @@ fn command_size(app: &App) -> Option<(u16, u16)> {
 
 /// Keeps each tab's terminal the size of the body.
 fn follow_tab_size(app: &mut App, tabs: &TabProcs) {
-    let size = app.tab_size;
-    for tab in &mut app.tabs {
+    let size = app.sessions.tab_size;
+    for tab in &mut app.sessions.tabs {
         if tab.pane.emu.size() != size {
             tab.pane.emu.resize(size.0, size.1);
-            if let Some(Session::Pty(c)) = tabs.procs.get(&tab.id) {
-                let _ = c.resize(size.0, size.1);
-            }
+            tabs.resize(tab.id, size);
             app.dirty = true;
         }
     }
@@ -469,7 +362,9 @@ fn follow_size(app: &mut App, child: Option<&mut Child>) {
     let (Some(size), Some(child)) = (command_size(app), child) else {
         return;
     };
-    let Some(cmd) = &mut app.command else { return };
+    let Some(cmd) = &mut app.sessions.command else {
+        return;
+    };
     if cmd.emu.size() != size {
         cmd.emu.resize(size.0, size.1);
         let _ = child.resize(size.0, size.1);
@@ -510,7 +405,7 @@ fn handle(
             Vec::new()
         }
         Msg::Warn(text) => {
-            app.message = Some(Message { text, error: true });
+            app.overlay.warn(text);
             app.dirty = true;
             Vec::new()
         }
@@ -536,29 +431,19 @@ fn handle(
             }
             effects
         }
-        Msg::Tab(id, ev) => {
+        Msg::Tab(TabEvent::Child(id, ev)) => {
             if matches!(ev, ChildEvent::Pty(_)) {
                 app.urgent = true;
             }
             if matches!(ev, ChildEvent::Exited(_)) {
-                match tabs.procs.get_mut(&id) {
-                    Some(Session::Pty(c)) => c.mark_exited(),
-                    Some(Session::Tcp(_)) => tabs.close(id),
-                    None => {}
-                }
+                tabs.exited(id);
             }
             app.on_tab(id, ev)
         }
-        Msg::TabTcp(id, stream) => {
+        Msg::Tab(TabEvent::Connected(id, stream)) => {
             // A tab closed while connecting: the connection ends here.
-            if app.tabs.iter().any(|t| t.id == id) {
-                tabs.procs.insert(id, Session::Tcp(stream));
-            } else {
-                let _ = stream.shutdown(std::net::Shutdown::Both);
-            }
-            let effects = app.tab_connected(id);
-            perform(app, child, tabs, effects);
-            return Ok(());
+            tabs.connected(id, stream, app.sessions.position(id).is_some());
+            app.tab_connected(id)
         }
         Msg::TermGone(e) => anyhow::bail!("terminal input failed: {e}"),
     };
@@ -587,19 +472,37 @@ fn perform(
                 if let Some(c) = child.as_deref_mut()
                     && let Err(e) = c.write(&bytes)
                 {
-                    app.message = Some(Message {
-                        text: format!("cannot write to the driver's terminal: {e}"),
-                        error: true,
-                    });
+                    app.overlay
+                        .warn(format!("cannot write to the driver's terminal: {e}"));
                 }
             }
-            Effect::OpenTab {
-                id,
-                program,
-                args,
-                stderr,
-            } => {
-                if let Err(e) = tabs.open(id, &program, &args, app.tab_size, stderr) {
+            Effect::Interrupt => {
+                if let Some(c) = child.as_deref_mut()
+                    && let Err(e) = c.interrupt()
+                {
+                    app.overlay
+                        .warn(format!("cannot interrupt the driver: {e}"));
+                }
+            }
+            Effect::Clipboard(text) => {
+                let mut out = io::stdout();
+                let _ = out
+                    .write_all(osc52(&text).as_bytes())
+                    .and_then(|()| out.flush());
+            }
+            Effect::Mouse(on) => {
+                let mut out = io::stdout();
+                let _ = if on {
+                    execute!(out, EnableMouseCapture)
+                } else {
+                    execute!(out, DisableMouseCapture)
+                };
+            }
+            // Taken by the router before the effects come here.
+            Effect::Say(m) => app.overlay.message = Some(m),
+            Effect::Ask(c) => app.overlay.confirm = Some(c),
+            Effect::OpenTab { id, program, args } => {
+                if let Err(e) = tabs.open(id, &program, &args, app.sessions.tab_size) {
                     let what = program.to_string_lossy();
                     app.tab_failed(id, &format!("cannot start {what}: {e}"));
                 }
@@ -610,15 +513,51 @@ fn perform(
                 }
             }
             Effect::WriteTab(id, bytes) => {
-                // A tab whose session ended takes no keys; what it said stays on its screen.
-                if let Some(c) = tabs.procs.get_mut(&id)
-                    && !c.ended()
-                    && let Err(e) = c.write(&bytes)
-                {
+                if let Err(e) = tabs.write(id, &bytes) {
                     app.tab_failed(id, &format!("cannot write to the session: {e}"));
                 }
             }
             Effect::CloseTab(id) => tabs.close(id),
         }
+    }
+}
+
+/// The OSC 52 sequence that puts `text` on the clipboard of the terminal (and, through
+/// tmux with `set-clipboard on`, of the desktop).
+pub fn osc52(text: &str) -> String {
+    format!("\x1b]52;c;{}\x07", base64(text.as_bytes()))
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn osc52_carries_base64() {
+        assert_eq!(super::base64(b""), "");
+        assert_eq!(super::base64(b"f"), "Zg==");
+        assert_eq!(super::base64(b"fo"), "Zm8=");
+        assert_eq!(super::base64(b"foo"), "Zm9v");
+        assert_eq!(super::base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(super::osc52("hi"), "\x1b]52;c;aGk=\x07");
     }
 }

@@ -11,9 +11,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::procs;
-use super::state::{App, Effect, Message};
+use super::proctree;
 use crate::vm::config::{DriverConfig, config_argument};
+use crate::vm::model::Test;
 
 /// How the run reached vmscope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -25,17 +25,6 @@ pub enum Mode {
     Run,
     /// `vmscope build`: the driver runs in Nix's sandbox, maybe on a remote builder.
     Build,
-}
-
-/// A command waiting for the user's yes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Confirm {
-    /// The tab whose session it starts.
-    pub tab: u32,
-    /// What will run (and be typed), exactly.
-    pub lines: Vec<String>,
-    /// Why it is asked.
-    pub why: String,
 }
 
 /// How long vmscope looks for the driver's configuration after it started.
@@ -59,16 +48,16 @@ pub fn driver_tmp_dir() -> PathBuf {
 /// The configuration file named by the driver's command line, or by one of its
 /// descendants' (the `nixos-test-driver` wrapper execs Python with `--config`).
 pub fn find_driver_config(driver: libc::pid_t) -> Option<DriverConfig> {
-    let procs = procs::all();
-    let parents = procs::parents(&procs);
+    let procs = proctree::all();
+    let parents = proctree::parents(&procs);
     let mut tree: Vec<libc::pid_t> = procs
         .iter()
-        .filter(|p| procs::descends_from(&parents, p.pid, driver))
+        .filter(|p| proctree::descends_from(&parents, p.pid, driver))
         .map(|p| p.pid)
         .collect();
     tree.sort();
     tree.into_iter().find_map(|pid| {
-        let path = config_argument(&procs::cmdline(pid)?)?;
+        let path = config_argument(&proctree::cmdline(pid)?)?;
         DriverConfig::parse(&std::fs::read_to_string(path).ok()?)
     })
 }
@@ -83,13 +72,11 @@ pub struct Checks {
     pub config: Option<DriverConfig>,
     config_done: bool,
     last_scan: Option<Instant>,
-    /// Breakpoint lines (input line) already said to be unconfirmed.
-    pub noted: std::collections::HashSet<u64>,
 }
 
 impl Checks {
     /// The test's machines come from the configuration, when the run has one.
-    fn look_for_config(&mut self, started: Instant) -> Option<DriverConfig> {
+    pub fn look_for_config(&mut self, started: Instant) -> Option<DriverConfig> {
         if self.config_done || self.mode != Mode::Run {
             return None;
         }
@@ -105,102 +92,36 @@ impl Checks {
     }
 }
 
-impl App {
-    /// Every tick: what the host can confirm (the driver's configuration, breakpoint
-    /// markers).
-    pub fn poll_checks(&mut self) {
-        if let Some(config) = self.checks.look_for_config(self.start) {
-            self.parser.known_machines(&config.machines());
-            self.dirty = true;
+impl Checks {
+    /// Breakpoints in a live run are confirmed by the debug hook's marker, `sleep ID`: in
+    /// the driver's own processes for `run`, anywhere on this host for a build in its
+    /// sandbox. Returns the tests whose marker runs now.
+    pub fn confirmed_breakpoints(&mut self, tests: &[Test], ended: bool) -> Vec<usize> {
+        if self.mode == Mode::Log || ended {
+            return Vec::new();
         }
-        self.verify_breakpoints();
-    }
-
-    /// Breakpoints in a live run are confirmed by the debug hook's marker, `sleep ID`: in the
-    /// driver's own processes for `run`, anywhere on this host for a build in its sandbox.
-    fn verify_breakpoints(&mut self) {
-        if self.checks.mode == Mode::Log || self.ended.is_some() {
-            return;
-        }
-        let waiting: Vec<(usize, String)> = self
-            .parser
-            .run
-            .tests
+        let waiting: Vec<(usize, &str)> = tests
             .iter()
             .enumerate()
             .filter_map(|(i, t)| {
                 t.breakpoint
                     .as_ref()
                     .filter(|b| !b.verified)
-                    .map(|b| (i, b.line.id.clone()))
+                    .map(|b| (i, b.line.id.as_str()))
             })
             .collect();
-        if waiting.is_empty()
-            || self
-                .checks
-                .last_scan
-                .is_some_and(|t| t.elapsed() < SCAN_EVERY)
-        {
-            return;
+        if waiting.is_empty() || self.last_scan.is_some_and(|t| t.elapsed() < SCAN_EVERY) {
+            return Vec::new();
         }
-        self.checks.last_scan = Some(Instant::now());
-        let tree = match self.checks.mode {
-            Mode::Run => self.checks.driver_pid,
+        self.last_scan = Some(Instant::now());
+        let tree = match self.mode {
+            Mode::Run => self.driver_pid,
             _ => None,
         };
-        let mut found = false;
-        for (i, id) in waiting {
-            if !procs::running(&["sleep", &id], tree).is_empty()
-                && let Some(b) = &mut self.parser.run.tests[i].breakpoint
-            {
-                b.verified = true;
-                found = true;
-            }
-        }
-        if found {
-            self.dirty = true;
-            self.check_triggers();
-        }
-    }
-
-    /// Asks about tab `tab`'s session before it starts.
-    pub(super) fn ask(&mut self, tab: u32, lines: Vec<String>, why: String) {
-        self.confirm = Some(Confirm { tab, lines, why });
-        self.dirty = true;
-        self.urgent = true;
-    }
-
-    /// A key while a question is shown: `y` or Enter runs the command, `n` or Esc does not.
-    pub fn confirm_key(&mut self, key: &crossterm::event::KeyEvent) -> Vec<Effect> {
-        use crossterm::event::KeyCode;
-        self.dirty = true;
-        self.urgent = true;
-        let Some(c) = self.confirm.clone() else {
-            return Vec::new();
-        };
-        match key.code {
-            KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
-                self.confirm = None;
-                let Some(i) = self.tabs.iter().position(|t| t.id == c.tab) else {
-                    return Vec::new();
-                };
-                self.tabs[i].approved = Some(c.lines);
-                self.connect(i)
-            }
-            KeyCode::Char('n' | 'N' | 'q') | KeyCode::Esc => {
-                self.confirm = None;
-                if let Some(i) = self.tabs.iter().position(|t| t.id == c.tab) {
-                    self.tabs.remove(i);
-                    self.active_tab = None;
-                    self.tab_input = false;
-                }
-                self.message = Some(Message {
-                    text: "not run".into(),
-                    error: false,
-                });
-                Vec::new()
-            }
-            _ => Vec::new(),
-        }
+        waiting
+            .into_iter()
+            .filter(|(_, id)| !proctree::running(&["sleep", id], tree).is_empty())
+            .map(|(i, _)| i)
+            .collect()
     }
 }

@@ -7,8 +7,9 @@ use crate::vm::model::{ROOT, StepId, Test, line_kind};
 use crate::vm::store::{LineStore, StoredLine};
 
 /// A pane of the screen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Pane {
+    #[default]
     Driver,
     Machine(usize),
     /// The driver's terminal (its REPL) in a live run.

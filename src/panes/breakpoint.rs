@@ -193,7 +193,9 @@ fn summary(
     }
     if let Some(total) = t.global_timeout_secs {
         let total_d = std::time::Duration::try_from_secs_f64(total).unwrap_or_default();
-        match app.timeout_left() {
+        match crate::app::failure::FailureView::timeout_left(app.current_test(), app.start)
+            .filter(|_| app.live && app.ended.is_none())
+        {
             Some(left) if app.paused() => field(
                 "timeout",
                 format!(
@@ -241,7 +243,7 @@ fn summary(
         let pdb = match &t.pdb {
             Some((host, port)) => format!("{host}:{port}"),
             None => {
-                let (host, port) = crate::app::breakpoint::DEFAULT_PDB;
+                let (host, port) = crate::app::sessions::connect::DEFAULT_PDB;
                 format!("{host}:{port}? (the driver has not said where pdb listens yet)")
             }
         };

@@ -7,7 +7,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
-use crate::app::trust::Confirm;
+use crate::app::effect::Confirm;
 
 pub fn draw(f: &mut Frame<'_>, area: Rect, c: &Confirm) {
     let bold = Style::new().add_modifier(Modifier::BOLD);

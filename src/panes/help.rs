@@ -35,10 +35,10 @@ pub fn rows(app: &App, ctx: Context) -> Vec<(&'static str, String, &'static str)
 }
 
 pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) {
-    let Some(help) = &app.help else {
+    let Some(help) = &app.overlay.help else {
         return;
     };
-    let ctx = app.view_context();
+    let ctx = app.views_context();
     let w = area.width.saturating_sub(4).min(90);
     let h = area.height.saturating_sub(2);
     let rect = Rect::new(area.x + (area.width - w) / 2, area.y + 1, w, h);

@@ -34,9 +34,9 @@ fn step_color(state: StepState) -> Color {
 }
 
 pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, pane: Pane) {
-    let focused = app.focus == pane && app.help.is_none();
+    let focused = app.views.focus == pane && app.overlay.help.is_none();
     let test = app.current_test();
-    let view = app.view(pane);
+    let view = app.views.view(pane);
     let lines = app.pane_lines(pane);
 
     let mut title: Vec<Span<'static>> = Vec::new();
@@ -100,7 +100,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, pane: Pane) {
             Style::new().fg(Color::Black).bg(Color::Cyan),
         ));
     }
-    if app.frozen().is_some() {
+    if app.shown().freeze.is_some() {
         let since = lines.hidden();
         let text = if since > 0 {
             format!("[frozen · +{since} since] ")
@@ -174,7 +174,7 @@ fn rows(
         lines.prev(bottom).unwrap_or(last)
     };
     let failed = if lines.driver {
-        app.failed_head()
+        app.failure.failed_head(app.current_test())
     } else {
         None
     };
@@ -237,7 +237,7 @@ fn render_line(
     hscroll: usize,
 ) -> Vec<Line<'static>> {
     let mut prefix: Vec<Span<'static>> = Vec::new();
-    if app.times {
+    if app.views.times {
         let gutter = match (line.time(), line.input_line()) {
             (Some(ms), _) => format!(
                 "{:>3}:{:02}.{:03} ",
@@ -258,7 +258,7 @@ fn render_line(
         match line.kind {
             k::STEP_HEAD => {
                 let step = lines.test.step(line.tag);
-                let folded = app.collapsed().contains(&line.tag);
+                let folded = app.views.collapsed().contains(&line.tag);
                 let state = step.map_or(StepState::Unclosed, |s| s.state);
                 prefix.push(Span::styled(
                     if folded { "▸ " } else { "▾ " },
@@ -295,8 +295,8 @@ fn render_line(
             _ => {}
         }
     }
-    let mut text = spans(line, base, app.search.as_ref());
-    if app.wrap {
+    let mut text = spans(line, base, app.views.search.as_ref());
+    if app.views.wrap {
         text.extend(suffix);
         return wrap(prefix, text, width);
     }

@@ -21,12 +21,12 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) {
     f.render_widget(block, area);
     let mut lines = Vec::new();
     for (i, m) in test.machines.iter().enumerate() {
-        let focused = app.focus == Pane::Machine(i);
+        let focused = app.views.focus == Pane::Machine(i);
         let mut style = Style::new();
         if focused {
             style = style.add_modifier(Modifier::REVERSED);
         }
-        let unread = app.unread(i);
+        let unread = app.views.unread(app.current_test(), i);
         let badge = if unread > 0 && !focused {
             format!(" +{unread}")
         } else {

@@ -5,6 +5,7 @@ pub mod confirm;
 pub mod help;
 pub mod log_pane;
 pub mod machine_list;
+pub mod palette;
 pub mod status_bar;
 pub mod terminal_pane;
 pub mod text;
@@ -17,21 +18,28 @@ use ratatui::widgets::Paragraph;
 
 use ratatui::widgets::{Block, BorderType, Borders};
 
+use crate::app::action::Action;
 use crate::app::layout::{self, MIN_HEIGHT, MIN_WIDTH};
+use crate::app::sessions::TabKind;
 use crate::app::state::{App, Drawn};
-use crate::app::tabs::TabKind;
 use crate::app::view::Pane;
 
-/// Draws the whole screen and records where panes went (for the mouse and paging).
-pub fn draw(f: &mut Frame<'_>, app: &mut App) {
+/// Draws the whole screen and returns where things went (for the mouse, paging and the
+/// terminals' sizes).
+pub fn draw(f: &mut Frame<'_>, app: &App) -> Drawn {
     let area = f.area();
     let test = app.current_test();
-    let l = layout::compute(
+    let focus = app.views.focus;
+    let l = layout::compute_for(
         area,
-        test.machines.len(),
-        app.focus,
-        app.zoom,
-        app.command.is_some(),
+        &layout::Want {
+            machines: test.machines.len(),
+            focus,
+            zoom: app.views.zoom,
+            command: app.sessions.command.is_some(),
+            typing: focus == Pane::Command && app.sessions.command_typing,
+            driver_width: app.driver_width,
+        },
     );
     if l.too_small {
         let msg = format!(
@@ -46,46 +54,48 @@ pub fn draw(f: &mut Frame<'_>, app: &mut App) {
             )),
             Rect::new(area.x, area.y + y, area.width, 1.min(area.height)),
         );
-        app.drawn = Drawn::default();
-        return;
-    }
-    if app.active().is_some() {
-        draw_tab(f, area, &l, app);
-        return;
+        return Drawn::default();
     }
     // A tab opened from here starts at the size it will be drawn at.
-    app.tab_size = tab_size(area, &l);
-    let app_ref: &App = app;
-    let tabs = status_bar::draw_top(f, l.top, app_ref);
-    let (panes, machine_list) = if app_ref.failure_view {
-        (draw_failure_view(f, area, &l, app_ref), None)
+    let tab_size = Some(tab_size(area, &l));
+    if app.sessions.active().is_some() {
+        let tabs = draw_tab(f, area, &l, app);
+        return Drawn {
+            tabs,
+            tab_size,
+            ..Drawn::default()
+        };
+    }
+    let tabs = status_bar::draw_top(f, l.top, app);
+    let (panes, machine_list) = if app.failure.open {
+        (draw_failure_view(f, area, &l, app), None)
     } else {
         if let Some(list) = l.machine_list {
-            machine_list::draw(f, list, app_ref);
+            machine_list::draw(f, list, app);
         }
         for (pane, rect) in &l.panes {
-            match (pane, &app_ref.command) {
-                (Pane::Command, Some(cmd)) => terminal_pane::draw(f, *rect, app_ref, cmd),
+            match (pane, &app.sessions.command) {
+                (Pane::Command, Some(cmd)) => terminal_pane::draw(f, *rect, app, cmd),
                 (Pane::Command, None) => {}
-                _ => log_pane::draw(f, *rect, app_ref, *pane),
+                _ => log_pane::draw(f, *rect, app, *pane),
             }
         }
         (l.panes.clone(), l.machine_list)
     };
-    draw_bottom(f, area, &l, app_ref);
-    // What a following pane shows has been seen.
-    for (pane, _) in &panes {
-        if let Pane::Machine(m) = pane
-            && app.view(*pane).following()
-        {
-            app.mark_seen(*m);
-        }
-    }
-    app.drawn = Drawn {
+    draw_bottom(f, area, &l, app);
+    // The driver column's left border, when it is a column beside the machines.
+    let divider = panes
+        .iter()
+        .find(|(p, _)| *p == Pane::Driver)
+        .filter(|(_, r)| r.y == l.top.bottom() && r.x > area.x && !app.views.zoom)
+        .map(|(_, r)| r.x);
+    Drawn {
         panes,
         machine_list,
         tabs,
-    };
+        tab_size,
+        divider,
+    }
 }
 
 /// The breakpoint view in the log panes' place; the driver's terminal keeps a strip at the
@@ -103,7 +113,7 @@ fn draw_failure_view(
         .chain(l.machine_list)
         .reduce(|a, b| a.union(b))
         .unwrap_or(area);
-    let command = app.command.as_ref().map(|cmd| {
+    let command = app.sessions.command.as_ref().map(|cmd| {
         let h = (whole.height / 4).max(8).min(whole.height / 2);
         (cmd, Rect::new(whole.x, whole.bottom() - h, whole.width, h))
     });
@@ -124,14 +134,19 @@ fn draw_failure_view(
 /// The bottom bar, and the help over everything when it is open.
 fn draw_bottom(f: &mut Frame<'_>, area: Rect, l: &layout::Layout, app: &App) {
     status_bar::draw_bottom(f, l.bottom, app);
-    if app.help.is_some() {
+    if let Some(p) = &app.overlay.prompt
+        && p.kind == crate::app::overlay::PromptKind::Palette
+    {
+        palette::draw(f, l.bottom, &app.palette(), p.input.value(), p.selected);
+    }
+    if app.overlay.help.is_some() {
         help::draw(
             f,
             Rect::new(area.x, area.y + 1, area.width, area.height - 2),
             app,
         );
     }
-    if let Some(c) = &app.confirm {
+    if let Some(c) = &app.overlay.confirm {
         confirm::draw(f, area, c);
     }
 }
@@ -150,12 +165,17 @@ pub fn frame<'a>(focused: bool, border: Style, title: Line<'a>) -> Block<'a> {
 }
 
 /// An ssh tab over the whole body, between the two bars.
-fn draw_tab(f: &mut Frame<'_>, area: Rect, l: &layout::Layout, app: &mut App) {
+fn draw_tab(
+    f: &mut Frame<'_>,
+    area: Rect,
+    l: &layout::Layout,
+    app: &App,
+) -> Vec<(Option<usize>, Rect)> {
     let body = body(area, l);
-    let app_ref: &App = app;
+    let app_ref = app;
     let tabs = status_bar::draw_top(f, l.top, app_ref);
-    if let Some(tab) = app_ref.active() {
-        let typing = app_ref.help.is_none() && app_ref.typing();
+    if let Some(tab) = app_ref.sessions.active() {
+        let typing = app_ref.typing();
         let label = format!(" {} ", tab.label());
         let console = (tab.kind == TabKind::Pdb).then_some(&tab.console);
         terminal_pane::draw_terminal(f, body, app_ref, &tab.pane, &label, true, typing);
@@ -164,25 +184,37 @@ fn draw_tab(f: &mut Frame<'_>, area: Rect, l: &layout::Layout, app: &mut App) {
         {
             terminal_pane::draw_input_line(f, body, &tab.pane, &console.input, typing);
         }
-        let note = tab.waiting.clone().or_else(|| {
-            tab.pane.exit.map(|c| {
-                let why = tab
-                    .last_error
-                    .lines()
-                    .rev()
-                    .map(str::trim)
-                    .find(|l| !l.is_empty())
-                    .filter(|_| c != 0)
-                    .map(|l| format!(" ({l})"))
-                    .unwrap_or_default();
-                let what = match tab.kind {
-                    TabKind::Ssh => "ssh ended",
-                    TabKind::Attach => "the sandbox shell ended",
-                    TabKind::Pdb => "the pdb session ended",
-                };
-                format!("{what} with status {c}{why}: r reconnects, x closes the tab")
-            })
-        });
+        let r = app.key(Action::Reconnect);
+        let x = app.key(Action::CloseTab);
+        let note = tab
+            .failed
+            .as_ref()
+            .map(|why| format!("{}: {why}: {x} closes the tab", tab.label()))
+            .or_else(|| tab.waiting.clone())
+            .or_else(|| {
+                tab.pane.exit.map(|c| {
+                    // ssh's last word: on its stderr, or on its terminal.
+                    let said = if tab.last_error.trim().is_empty() {
+                        tab.pane.emu.screen().contents()
+                    } else {
+                        tab.last_error.clone()
+                    };
+                    let why = said
+                        .lines()
+                        .rev()
+                        .map(str::trim)
+                        .find(|l| !l.is_empty())
+                        .filter(|_| c != 0)
+                        .map(|l| format!(" ({l})"))
+                        .unwrap_or_default();
+                    let what = match tab.kind {
+                        TabKind::Ssh => "ssh ended",
+                        TabKind::Attach => "the sandbox shell ended",
+                        TabKind::Pdb => "the pdb session ended",
+                    };
+                    format!("{what} with status {c}{why}: {r} reconnects, {x} closes the tab")
+                })
+            });
         if let Some(note) = note {
             let y = body.y + body.height.saturating_sub(2);
             f.render_widget(
@@ -195,11 +227,7 @@ fn draw_tab(f: &mut Frame<'_>, area: Rect, l: &layout::Layout, app: &mut App) {
         }
     }
     draw_bottom(f, area, l, app_ref);
-    app.tab_size = tab_size(area, l);
-    app.drawn = Drawn {
-        tabs,
-        ..Drawn::default()
-    };
+    tabs
 }
 
 /// Everything between the two bars.

@@ -8,7 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::log_pane::state_color;
-use crate::app::state::{App, PromptKind};
+use crate::app::overlay::PromptKind;
+use crate::app::state::App;
 use crate::vm::Outcome;
 
 pub fn outcome_style(o: Outcome) -> Style {
@@ -45,7 +46,7 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
         for (n, &i) in tests.iter().enumerate() {
             let t = &app.run().tests[i];
             let name = t.name.clone().unwrap_or_else(|| format!("test {}", n + 1));
-            let style = if i == app.test {
+            let style = if i == app.views.test {
                 outcome_style(t.outcome(app.run().live)).add_modifier(Modifier::REVERSED)
             } else {
                 outcome_style(t.outcome(app.run().live))
@@ -65,17 +66,17 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
         left.push(Span::styled(" ●", Style::new().fg(state_color(m.state))));
         left.push(Span::raw(m.name.clone()));
     }
-    if !app.tabs.is_empty() {
+    if !app.sessions.tabs.is_empty() {
         left.push(Span::styled(" │", dim));
         let panes = Style::new().add_modifier(Modifier::BOLD);
         left.push(Span::raw(" "));
         labels.push((None, width(&left), 7));
-        left.push(if app.active_tab.is_none() {
+        left.push(if app.sessions.active.is_none() {
             Span::styled("[panes]", panes.add_modifier(Modifier::REVERSED))
         } else {
             Span::styled("[panes]", dim)
         });
-        for (i, tab) in app.tabs.iter().enumerate() {
+        for (i, tab) in app.sessions.tabs.iter().enumerate() {
             let color = if tab.running {
                 Color::Green
             } else if tab.waiting.is_some() {
@@ -84,7 +85,7 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
                 Color::Red
             };
             let mut style = Style::new().fg(color);
-            if app.active_tab == Some(i) {
+            if app.sessions.active == Some(i) {
                 style = style.add_modifier(Modifier::REVERSED | Modifier::BOLD);
             }
             left.push(Span::raw(" "));
@@ -92,7 +93,7 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
             labels.push((Some(i), width(&left), label.width() as u16));
             left.push(label);
         }
-        if app.sync_typing {
+        if app.sessions.sync_typing {
             left.push(Span::styled(
                 " SYNC",
                 Style::new().fg(Color::Black).bg(Color::Magenta),
@@ -115,7 +116,7 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
     let elapsed = app.elapsed().map(clock).unwrap_or_else(|| "--:--".into());
     let mut right = Vec::new();
     if let Some(fz) = &test.freeze {
-        if app.frozen().is_some() {
+        if app.shown().freeze.is_some() {
             let at = match fz.kind {
                 crate::vm::model::TriggerKind::Manual => "by hand".to_string(),
                 k => format!("at the {}", k.label()),
@@ -156,11 +157,12 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
 }
 
 pub fn draw_bottom(f: &mut Frame<'_>, area: Rect, app: &App) {
-    if let Some(p) = &app.prompt {
+    if let Some(p) = &app.overlay.prompt {
         let label = match p.kind {
             PromptKind::Search | PromptKind::HelpSearch => "/",
             PromptKind::Filter => "filter: ",
             PromptKind::Save => "save to: ",
+            PromptKind::Palette => ":",
         };
         let width = area.width.saturating_sub(label.len() as u16 + 1) as usize;
         let scroll = p.input.visual_scroll(width);
@@ -178,7 +180,7 @@ pub fn draw_bottom(f: &mut Frame<'_>, area: Rect, app: &App) {
         f.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
         return;
     }
-    if let Some(m) = &app.message {
+    if let Some(m) = &app.overlay.message {
         let style = if m.error {
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
         } else {
@@ -199,13 +201,15 @@ pub fn draw_bottom(f: &mut Frame<'_>, area: Rect, app: &App) {
                     .bg(Color::Cyan)
                     .add_modifier(Modifier::BOLD),
             ),
-            Span::raw(match app.active() {
-                Some(_) if app.sync_typing => " every key goes to every ssh tab · ".to_string(),
+            Span::raw(match app.sessions.active() {
+                Some(_) if app.sessions.sync_typing => {
+                    " every key goes to every ssh tab · ".to_string()
+                }
                 Some(tab) => format!(" every key goes to {} · ", tab.label()),
                 None => " every key goes to the driver's terminal · ".to_string(),
             }),
             Span::styled(
-                app.leave.to_string(),
+                app.key(crate::app::action::Action::Leave),
                 Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
             ),
             Span::raw(" returns to navigation"),
@@ -214,13 +218,13 @@ pub fn draw_bottom(f: &mut Frame<'_>, area: Rect, app: &App) {
         return;
     }
     let mut modes = Vec::new();
-    if app.wrap {
+    if app.views.wrap {
         modes.push("wrap");
     }
-    if app.times {
+    if app.views.times {
         modes.push("times");
     }
-    if app.zoom {
+    if app.views.zoom {
         modes.push("zoom");
     }
     let modes = (!modes.is_empty()).then(|| {

@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
-use crate::app::live::CommandPane;
+use crate::app::sessions::TermPane;
 use crate::app::state::App;
 use crate::app::view::Pane;
 
@@ -46,8 +46,10 @@ fn cell_style(cell: &vt100::Cell) -> Style {
 }
 
 /// The driver's terminal in the command band.
-pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, cmd: &CommandPane) {
-    let focused = app.focus == Pane::Command && app.help.is_none() && app.active().is_none();
+pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, cmd: &TermPane) {
+    let focused = app.views.focus == Pane::Command
+        && app.overlay.help.is_none()
+        && app.sessions.active().is_none();
     let typing = focused && app.typing();
     draw_terminal(f, area, app, cmd, " command ", focused, typing);
 }
@@ -57,7 +59,7 @@ pub fn draw_terminal(
     f: &mut Frame<'_>,
     area: Rect,
     app: &App,
-    cmd: &CommandPane,
+    cmd: &TermPane,
     label: &str,
     focused: bool,
     typing: bool,
@@ -76,7 +78,10 @@ pub fn draw_terminal(
     }
     if typing {
         title.push(Span::styled(
-            format!("[typing · {} leaves] ", app.leave),
+            format!(
+                "[typing · {} leaves] ",
+                app.key(crate::app::action::Action::Leave)
+            ),
             Style::new().fg(Color::Black).bg(Color::Cyan),
         ));
     } else if focused && cmd.exit.is_none() {
@@ -136,7 +141,7 @@ pub fn draw_terminal(
 pub fn draw_input_line(
     f: &mut Frame<'_>,
     area: Rect,
-    cmd: &CommandPane,
+    cmd: &TermPane,
     input: &tui_input::Input,
     typing: bool,
 ) {

@@ -122,7 +122,9 @@ pub fn screen(
     app: &mut vmscope::app::state::App,
     term: &mut ratatui::Terminal<ratatui::backend::TestBackend>,
 ) -> String {
-    term.draw(|f| vmscope::panes::draw(f, app)).unwrap();
+    let mut drawn = Default::default();
+    term.draw(|f| drawn = vmscope::panes::draw(f, app)).unwrap();
+    app.laid_out(drawn);
     let buf = term.backend().buffer().clone();
     let mut out = String::new();
     for y in 0..buf.area.height {

@@ -54,7 +54,8 @@ fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-/// Where a child's stderr goes.
+/// Where a child's stderr goes. (The tabs run on portable-pty; the driver needs what it
+/// does not give: stderr on a second terminal or a pipe, a guardian, its own group.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StderrTo {
     /// A pipe, read apart (the driver's log, ssh's own messages, `nix build`).
@@ -267,6 +268,28 @@ impl Child {
         cvt(unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ as _, &ws) }).map(|_| ())
     }
 
+    /// Ctrl-C typed for the driver. While a statement runs, the terminal is cooked (ISIG
+    /// set) and a Ctrl-C there would signal the whole foreground group: the driver and
+    /// every QEMU it started. So when the driver's own group is in the foreground, SIGINT
+    /// goes to the driver process alone: the statement stops and the machines stay up. At a
+    /// prompt (raw mode), or with another program in the foreground (`shell_interact`'s
+    /// socat), the key goes to the terminal as typed.
+    pub fn interrupt(&mut self) -> io::Result<()> {
+        let fd = self.master.as_raw_fd();
+        // SAFETY: termios is plain data filled by tcgetattr on a descriptor owned here.
+        let (isig, fg) = unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            cvt(libc::tcgetattr(fd, &mut t))?;
+            (t.c_lflag & libc::ISIG != 0, libc::tcgetpgrp(fd))
+        };
+        if isig && fg == self.pid && !self.exited {
+            // SAFETY: kill(2) on the driver, vmscope's child.
+            cvt(unsafe { libc::kill(self.pid, libc::SIGINT) }).map(|_| ())
+        } else {
+            self.write(&[0x03])
+        }
+    }
+
     pub fn mark_exited(&mut self) {
         self.exited = true;
     }
@@ -327,7 +350,7 @@ unsafe fn restore_terminal(fd: libc::c_int) {
     }
 }
 
-fn signal_group(pgid: libc::pid_t, sig: libc::c_int) {
+pub fn signal_group(pgid: libc::pid_t, sig: libc::c_int) {
     // SAFETY: kill(2) on a process group vmscope created.
     unsafe { libc::kill(-pgid, sig) };
 }
@@ -339,7 +362,7 @@ pub fn group_alive(pgid: libc::pid_t) -> bool {
     if unsafe { libc::kill(-pgid, 0) } != 0 {
         return false;
     }
-    let procs = super::procs::all();
+    let procs = crate::app::proctree::all();
     // No process table to read: kill(2) said the group is there.
     procs.is_empty() || procs.iter().any(|p| p.pgrp == pgid && !p.zombie)
 }
