@@ -188,7 +188,8 @@ fn the_command_panes_history_pages_in_navigation() {
 fn live_with_machines() -> App {
     let mut app = App::new(Caps::default(), Keymap::defaults(), "driver".into(), true);
     app.checks.mode = vmscope::app::trust::Mode::Run;
-    app.parser
+    app.input
+        .parser
         .known_machines(&["alpha".to_string(), "beta".to_string()]);
     app
 }

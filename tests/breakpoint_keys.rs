@@ -109,7 +109,7 @@ fn the_view_opens_on_the_breakpoint_and_frozen_panes_count_what_came_after() {
     } = paused_in_sandbox();
     let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
     assert!(app.failure.open, "opened once the marker confirmed it");
-    assert!(app.sandboxed());
+    assert!(app.facts().sandboxed());
     let s = screen(&mut app, &mut term);
     for want in [
         "PAUSED AT A BREAKPOINT",
@@ -248,7 +248,7 @@ fn outside_a_sandbox_pdb_is_a_tcp_console_at_the_address_the_driver_said() {
     let _marker = common::Marker::start("1234567");
     let mut app = run_of_this_process(BREAKPOINT_RUN.as_bytes());
     assert!(app.failure.open);
-    assert!(!app.sandboxed());
+    assert!(!app.facts().sandboxed());
     let fx = app.update(Action::PdbContinue);
     assert!(
         app.overlay.confirm.is_none(),

@@ -141,6 +141,20 @@ pub enum Action {
 }
 
 impl Action {
+    /// Going to a pane leaves the failure view for the panes.
+    pub fn goes_to_a_pane(self) -> bool {
+        matches!(
+            self,
+            Self::FocusNext
+                | Self::FocusPrev
+                | Self::FocusDriver
+                | Self::FocusMachine(_)
+                | Self::FocusCommand
+                | Self::Zoom
+                | Self::JumpToFailure
+        )
+    }
+
     /// One line for the help view.
     pub fn describe(self) -> &'static str {
         match self {

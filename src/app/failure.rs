@@ -5,7 +5,15 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use super::trust::Mode;
+use super::action::Action;
+use super::effect::Effect;
+use super::keymap::{Context, Keymap};
+use super::logviews::{LogViews, Shown};
+use super::sessions::connect::Ctx;
+use super::sessions::{Sessions, TabKind};
+use super::trust::{Checks, Mode};
+use super::view::Pane;
+use crate::vm::TestRun;
 use crate::vm::model::{Freeze, StepState, Test, TriggerKind};
 
 /// What the triggers of a run ask for.
@@ -133,4 +141,199 @@ fn pause_mark(t: &Test) -> Option<u64> {
         .as_ref()
         .map(|b| b.at_line)
         .or(t.pdb.as_ref().map(|_| u64::MAX))
+}
+
+/// What the failure view's keys reach: the run (a freeze by hand is written into its test),
+/// the views it moves and the sessions it opens.
+pub struct Cx<'a> {
+    pub run: &'a mut TestRun,
+    pub test: usize,
+    pub views: &'a mut LogViews,
+    pub sessions: &'a mut Sessions,
+    pub checks: &'a Checks,
+    pub keymap: &'a Keymap,
+    pub live: bool,
+    pub exited: bool,
+    pub now_ms: u32,
+}
+
+/// Test `i` of `run` (the last one when `i` is past the end).
+fn test_of(run: &TestRun, i: usize) -> &Test {
+    &run.tests[i.min(run.tests.len() - 1)]
+}
+
+impl Cx<'_> {
+    fn shown(&self) -> &Test {
+        test_of(self.run, self.test)
+    }
+
+    fn key(&self, action: Action) -> String {
+        self.keymap.name(Context::Breakpoint, action)
+    }
+
+    fn sandboxed(&self) -> bool {
+        let t = self.shown();
+        t.in_build && t.breakpoint.is_some()
+    }
+}
+
+impl FailureView {
+    /// The failure view's actions and the keys into the paused test; `None` for actions
+    /// of other parts.
+    pub fn act(&mut self, action: Action, cx: &mut Cx<'_>) -> Option<Vec<Effect>> {
+        let paused = self.paused(cx.shown(), cx.test, cx.exited);
+        let not_paused = "nothing waits in pdb: the test pauses in pdb at a breakpoint \
+                          (enableDebugHook = true, or --debug-hook-attach)";
+        Some(match action {
+            Action::FailureView => self.toggle(cx),
+            Action::Freeze => self.freeze(cx),
+            Action::Live => {
+                self.live_panes = true;
+                self.open = false;
+                let v = cx.views.view_mut(Pane::Driver);
+                v.anchor = None;
+                v.cursor = None;
+                let back = cx.key(Action::Freeze);
+                vec![Effect::say(match cx.shown().freeze {
+                    Some(_) => {
+                        format!("panes follow the run ({back}: back to the moment of failure)")
+                    }
+                    None => "panes follow the run".into(),
+                })]
+            }
+            Action::Attach if cx.shown().breakpoint.is_none() || !paused => vec![Effect::warn(
+                "no paused build to attach to: the test pauses at one with \
+                 enableDebugHook = true (or --debug-hook-attach)",
+            )],
+            Action::Attach => {
+                let ctx = Ctx {
+                    test: test_of(cx.run, cx.test),
+                    checks: cx.checks,
+                };
+                cx.sessions
+                    .open_tab(TabKind::Attach, String::new(), None, &ctx)
+            }
+            Action::Pdb | Action::PdbQuit | Action::PdbContinue if !paused => {
+                vec![Effect::warn(not_paused)]
+            }
+            Action::Pdb => {
+                let sandboxed = cx.sandboxed();
+                let ctx = Ctx {
+                    test: test_of(cx.run, cx.test),
+                    checks: cx.checks,
+                };
+                cx.sessions.pdb(None, sandboxed, &ctx)
+            }
+            Action::PdbContinue | Action::PdbQuit => {
+                let cmd = if action == Action::PdbContinue {
+                    "c"
+                } else {
+                    "q"
+                };
+                // The command goes to pdb's tab in the background: the view stays, and the
+                // run's answer (the REPL back, the driver's end) shows where it is.
+                let (shown, typing) = (cx.sessions.active, cx.sessions.tab_typing);
+                let sandboxed = cx.sandboxed();
+                let ctx = Ctx {
+                    test: test_of(cx.run, cx.test),
+                    checks: cx.checks,
+                };
+                let mut effects = cx.sessions.pdb(Some(cmd), sandboxed, &ctx);
+                (cx.sessions.active, cx.sessions.tab_typing) = (shown, typing);
+                self.note_resumed(cx.shown(), cx.test, cmd);
+                effects.push(Effect::say(if cmd == "c" {
+                    "continue: the test goes on from the breakpoint"
+                } else {
+                    "quit: pdb stops the test"
+                }));
+                effects
+            }
+            _ => return None,
+        })
+    }
+
+    /// `b`: the view, or the panes again.
+    fn toggle(&mut self, cx: &mut Cx<'_>) -> Vec<Effect> {
+        let t = cx.shown();
+        if !self.open && t.freeze.is_none() && t.breakpoint.is_none() {
+            let f = cx.key(Action::Freeze);
+            return vec![Effect::say(format!(
+                "nothing failed in this test: {f} freezes the panes now"
+            ))];
+        }
+        // From a tab, `b` shows the view; on the view, the panes.
+        self.open = cx.sessions.active.is_some() || !self.open;
+        cx.sessions.hide_tabs();
+        Vec::new()
+    }
+
+    /// `F`: panes back at the failure, or frozen now when nothing failed.
+    fn freeze(&mut self, cx: &mut Cx<'_>) -> Vec<Effect> {
+        self.live_panes = false;
+        let line = cx.run.lines.saturating_sub(1);
+        let live = cx.key(Action::Live);
+        let i = cx.test.min(cx.run.tests.len() - 1);
+        let ms = cx.live.then_some(cx.now_ms);
+        let t = &mut cx.run.tests[i];
+        let text = match t.failure_freeze() {
+            Some(f) => format!("panes frozen at the {} ({live}: live)", f.kind.label()),
+            None => {
+                t.freeze_now(TriggerKind::Manual, line, ms);
+                format!("panes frozen now ({live}: live again)")
+            }
+        };
+        self.show_failed_step(test_of(cx.run, cx.test), cx.views);
+        vec![Effect::say(text)]
+    }
+
+    /// Opens the view for triggers and breakpoints not yet shown; returns what to say
+    /// when something happened (`Some(vec![])`: the view opened).
+    pub fn check(&mut self, mode: Mode, busy: bool, cx: &mut Cx<'_>) -> Option<Vec<Effect>> {
+        match self.triggers(&cx.run.tests, mode) {
+            Trigger::Open { test, paused } => {
+                Some(self.show(test, paused, busy, cx).into_iter().collect())
+            }
+            Trigger::Claimed(_) => Some(vec![Effect::warn(
+                "a line says the test reached a breakpoint, but no `sleep ID` marker process \
+                 confirms it yet: its keys ask before they run anything",
+            )]),
+            Trigger::Nothing => None,
+        }
+    }
+
+    /// Opens the view on test `test`, unless the user is typing into a terminal and
+    /// nothing waits (a breakpoint always takes the screen: the driver waits in pdb).
+    /// Returns what to say instead when it did not open.
+    pub fn show(
+        &mut self,
+        test: usize,
+        paused: bool,
+        busy: bool,
+        cx: &mut Cx<'_>,
+    ) -> Option<Effect> {
+        if !paused && busy {
+            let what = Self::what(&cx.run.tests[test]);
+            let b = cx.key(Action::FailureView);
+            return Some(Effect::warn(format!("{what}: {b} shows what went wrong")));
+        }
+        cx.views.test = test;
+        cx.test = test;
+        self.live_panes = false;
+        self.open = true;
+        cx.sessions.hide_tabs();
+        cx.sessions.command_typing = false;
+        self.show_failed_step(test_of(cx.run, cx.test), cx.views);
+        None
+    }
+
+    /// The failed step open, under the driver pane's cursor.
+    pub fn show_failed_step(&self, t: &Test, views: &mut LogViews) {
+        let shown = Shown {
+            test: t,
+            freeze: self.frozen(t),
+        };
+        if let Some(head) = self.failed_head(t) {
+            views.show_failed_step(&shown, head);
+        }
+    }
 }

@@ -281,6 +281,17 @@ impl Keymap {
         self.keys_for(ctx, action).into_iter().next()
     }
 
+    /// How a message names the key of `action` in `ctx` (or everywhere); an action with no
+    /// key is named by its palette command.
+    pub fn name(&self, ctx: Context, action: Action) -> String {
+        self.key(ctx, action)
+            .or_else(|| self.key(Context::Global, action))
+            .map_or_else(
+                || format!(":{}", super::palette::name(action)),
+                |k| k.to_string(),
+            )
+    }
+
     /// The action of a key in `ctx`, looking through the contexts it falls back to.
     pub fn lookup(&self, ctx: Context, chord: Chord) -> Option<Action> {
         let chain = ctx.chain();

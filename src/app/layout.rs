@@ -2,9 +2,92 @@
 //! terminal, the driver pane beside (or below) it, and with many machines a list of them
 //! next to the few panes that fit.
 
-use ratatui::layout::Rect;
+use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
 
 use super::view::Pane;
+
+/// Where things were drawn, for the mouse, paging and the terminals' sizes.
+#[derive(Debug, Clone, Default)]
+pub struct Drawn {
+    pub panes: Vec<(Pane, Rect)>,
+    pub machine_list: Option<Rect>,
+    /// The tab labels of the top bar (`None`: the panes).
+    pub tabs: Vec<(Option<usize>, Rect)>,
+    /// The inner size a tab's terminal has (or would have).
+    pub tab_size: Option<(u16, u16)>,
+    /// The column of the border between the grid and the driver column, for dragging.
+    pub divider: Option<u16>,
+}
+
+/// What a mouse event means on the screen as drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mouse {
+    /// A tab label (or the panes' label) was clicked.
+    Tab(Option<usize>),
+    /// A pane, or a machine of the list, was clicked.
+    Focus(Pane),
+    /// The driver column's border was taken, to drag.
+    Grab,
+    /// Dragged to where the driver column is this wide.
+    Width(u16),
+    Release,
+    /// The wheel over a pane (or over nothing): lines, up negative.
+    Scroll(Option<Pane>, i64),
+    Nothing,
+}
+
+impl Drawn {
+    /// The driver column's width after a key moved its border by `step` columns.
+    pub fn driver_width_by(&self, step: i32) -> u16 {
+        let now = self
+            .panes
+            .iter()
+            .find(|(p, _)| *p == Pane::Driver)
+            .map_or(60, |(_, r)| r.width);
+        (i32::from(now) + step).clamp(20, 400) as u16
+    }
+
+    pub fn pane_at(&self, at: Position) -> Option<Pane> {
+        self.panes
+            .iter()
+            .find(|(_, r)| r.contains(at))
+            .map(|(p, _)| *p)
+    }
+
+    /// What `ev` means; `dragging`: the border was grabbed; `machines`: the list's rows.
+    pub fn mouse(&self, ev: &MouseEvent, dragging: bool, machines: usize) -> Mouse {
+        let at = Position::new(ev.column, ev.row);
+        match ev.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                if let Some(&(tab, _)) = self.tabs.iter().find(|(_, r)| r.contains(at)) {
+                    Mouse::Tab(tab)
+                } else if self.divider == Some(ev.column) {
+                    Mouse::Grab
+                } else if let Some(p) = self.pane_at(at) {
+                    Mouse::Focus(p)
+                } else if let Some(list) = self.machine_list.filter(|l| l.contains(at)) {
+                    let row = ev.row.saturating_sub(list.y + 1) as usize;
+                    if row < machines {
+                        Mouse::Focus(Pane::Machine(row))
+                    } else {
+                        Mouse::Nothing
+                    }
+                } else {
+                    Mouse::Nothing
+                }
+            }
+            MouseEventKind::Drag(MouseButton::Left) if dragging => {
+                let right = self.panes.iter().map(|(_, r)| r.right()).max().unwrap_or(0);
+                Mouse::Width(right.saturating_sub(ev.column))
+            }
+            MouseEventKind::Up(_) if dragging => Mouse::Release,
+            MouseEventKind::ScrollUp => Mouse::Scroll(self.pane_at(at), -3),
+            MouseEventKind::ScrollDown => Mouse::Scroll(self.pane_at(at), 3),
+            _ => Mouse::Nothing,
+        }
+    }
+}
 
 /// Smallest terminal vmscope draws in.
 pub const MIN_WIDTH: u16 = 40;

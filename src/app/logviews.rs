@@ -3,11 +3,13 @@
 //! method takes the test it shows (`Shown`) and returns what it has to say.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 
 use ratatui::layout::Rect;
 
 use super::action::Action;
 use super::effect::{Effect, Message};
+use super::palette::Run;
 use super::view::{Matcher, Pane, PaneLines, View};
 use crate::vm::model::{Freeze, StepId, StepState, Test, line_kind};
 
@@ -504,6 +506,172 @@ impl LogViews {
         match crate::vm::recording::saved_dir() {
             Some(dir) => dir.join(name).display().to_string(),
             None => name,
+        }
+    }
+
+    /// A command on the focused pane's lines (`Run::Action` is not one: `None`).
+    /// `terminal`: the driver's terminal's screen when it is the focused pane.
+    pub fn command(&mut self, s: &Shown<'_>, run: Run, terminal: Option<String>) -> Vec<Effect> {
+        let focus = self.focus;
+        match run {
+            Run::Action(_) => Vec::new(),
+            Run::Filter(f) => {
+                self.set_filter(&f);
+                Vec::new()
+            }
+            Run::Search(p) => self.search(s, &p),
+            Run::Goto(to) => self.goto(s, &to),
+            Run::Copy(all) => Self::clipboard(terminal.or_else(|| self.copy(s, focus, all))),
+            Run::Save(p) => {
+                let path = p
+                    .filter(|p| !p.trim().is_empty())
+                    .unwrap_or_else(|| self.save_path(s.test));
+                let text = terminal.unwrap_or_else(|| self.text(s, focus));
+                vec![Effect::Save {
+                    path: PathBuf::from(path.trim()),
+                    text,
+                }]
+            }
+        }
+    }
+
+    /// What the prompt of `action` starts with: the filter in place, the save path.
+    pub fn prompt_value(&self, action: Action, t: &Test) -> String {
+        match action {
+            Action::Filter => self
+                .view(self.focus)
+                .filter
+                .map(|f| f.pattern)
+                .unwrap_or_default(),
+            Action::Save => self.save_path(t),
+            _ => String::new(),
+        }
+    }
+
+    /// What `y` copies: the line under the cursor, or with `all` the whole pane.
+    pub fn copy(&self, s: &Shown<'_>, pane: Pane, all: bool) -> Option<String> {
+        if all {
+            Some(self.text(s, pane))
+        } else {
+            self.current_line(s, pane)
+        }
+    }
+
+    /// The effects of copying `text` (OSC 52), said.
+    pub fn clipboard(text: Option<String>) -> Vec<Effect> {
+        let Some(text) = text.filter(|t| !t.is_empty()) else {
+            return vec![Effect::say("nothing to copy here")];
+        };
+        let n = text.lines().count();
+        let what = if n > 1 {
+            format!("{n} lines")
+        } else {
+            "the line".into()
+        };
+        vec![
+            Effect::Clipboard(text),
+            Effect::say(format!(
+                "copied {what} to the clipboard (OSC 52: where the terminal allows it)"
+            )),
+        ]
+    }
+
+    /// `:goto LINE` or `:goto MM:SS` in the focused log pane (the driver's, from its terminal).
+    pub fn goto(&mut self, s: &Shown<'_>, to: &str) -> Vec<Effect> {
+        let pane = match self.focus {
+            Pane::Command => Pane::Driver,
+            p => p,
+        };
+        let lines = self.lines(s, pane);
+        let seq = match (to.parse::<u64>(), super::palette::parse_time(to)) {
+            (Ok(n), _) => lines
+                .first()
+                .map(|f| f + n.saturating_sub(1))
+                .filter(|seq| lines.get(*seq).is_some()),
+            (_, Some(ms)) => lines
+                .store
+                .iter()
+                .find(|(_, l)| l.time().is_some_and(|t| t >= ms))
+                .map(|(seq, _)| seq),
+            _ => return vec![Effect::warn(format!("goto {to}: a line number or MM:SS"))],
+        };
+        let Some(seq) = seq else {
+            return vec![Effect::warn(format!("goto {to}: not in this pane"))];
+        };
+        self.focus = pane;
+        self.reveal(s, pane, seq);
+        self.view_mut(pane).cursor = Some(seq);
+        Vec::new()
+    }
+
+    /// `]` / `[`: the next or previous test worth showing, with the driver pane focused:
+    /// its status said, and whether it has nothing for the failure view.
+    pub fn switch_test(
+        &mut self,
+        run: &crate::vm::TestRun,
+        forward: bool,
+        live: bool,
+    ) -> (Effect, bool) {
+        let tests: Vec<usize> = run.visible_tests().map(|(i, _)| i).collect();
+        let i = tests.iter().position(|&t| t == self.test).unwrap_or(0);
+        let n = tests.len().max(1);
+        let j = if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        };
+        self.test = tests.get(j).copied().unwrap_or(self.test);
+        self.focus = Pane::Driver;
+        let t = &run.tests[self.test.min(run.tests.len() - 1)];
+        let name = t.name.clone().unwrap_or_else(|| format!("test {}", j + 1));
+        let said = Effect::say(format!("{name}: {}", t.outcome(live).label()));
+        (said, t.freeze.is_none() && t.breakpoint.is_none())
+    }
+
+    /// The screen was laid out: paging follows the panes' sizes, and what a following
+    /// machine pane shows has been seen.
+    pub fn laid_out(&mut self, t: &Test, panes: &[(Pane, Rect)]) {
+        self.rects = panes.to_vec();
+        for (pane, _) in panes {
+            if let Pane::Machine(m) = pane
+                && self.view(*pane).following()
+            {
+                self.mark_seen(t, *m);
+            }
+        }
+    }
+
+    /// Panes in focus order: the machines, then the driver, then its terminal.
+    pub fn order(t: &Test, command: bool) -> Vec<Pane> {
+        let mut v: Vec<Pane> = (0..t.machines.len()).map(Pane::Machine).collect();
+        v.push(Pane::Driver);
+        if command {
+            v.push(Pane::Command);
+        }
+        v
+    }
+
+    /// Focus goes to `pane`; a machine's lines up to now are read.
+    pub fn focus_on(&mut self, t: &Test, pane: Pane) {
+        self.focus = pane;
+        if let Pane::Machine(m) = pane {
+            self.mark_seen(t, m);
+        }
+    }
+
+    /// Where a focus action goes among the panes in `order` (machines, driver, terminal).
+    pub fn focus_for(&self, action: Action, order: &[Pane]) -> Option<Pane> {
+        let i = order.iter().position(|p| *p == self.focus).unwrap_or(0);
+        let n = order.len().max(1);
+        match action {
+            Action::FocusNext => order.get((i + 1) % n).copied(),
+            Action::FocusPrev => order.get((i + n - 1) % n).copied(),
+            Action::FocusDriver => Some(Pane::Driver),
+            Action::FocusMachine(m) => order
+                .iter()
+                .find(|p| **p == Pane::Machine(m.wrapping_sub(1)))
+                .copied(),
+            _ => None,
         }
     }
 }

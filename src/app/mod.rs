@@ -1,10 +1,12 @@
 //! The application: state with one owner, actions, keymap, layout and the event loop.
 
 pub mod action;
+pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod effect;
 pub mod failure;
+pub mod input;
 pub mod keymap;
 pub mod layout;
 pub mod logviews;
@@ -41,10 +43,10 @@ pub fn run_log(
         pane.exit = Some(exit.unwrap_or(-1));
         app.sessions.command = Some(pane);
         if let Some(code) = exit {
-            app.parser.set_exit_code(code);
+            app.input.parser.set_exit_code(code);
         }
     }
-    let start = app.start;
+    let start = app.input.start;
     let mode = ReadMode {
         follow,
         timed: live,
@@ -94,7 +96,7 @@ pub fn run_demo(speed: f64, caps: Caps, config: config::Config) -> anyhow::Resul
     let mut app = App::new(caps, config.keymap, "demo".into(), true);
     app.overlay
         .say("python3 is not installed: replaying a recorded run (no REPL)");
-    let start: Instant = app.start;
+    let start: Instant = app.input.start;
     runner::run(
         app,
         runner::Feed::Source(Box::new(move |send| demo::replay(speed, start, send))),
@@ -176,7 +178,7 @@ fn run_live(
     let dir = match record {
         Record::Off => None,
         Record::Into(dir) => Some(dir),
-        Record::Default => match recording::new_session_dir(&app.origin) {
+        Record::Default => match recording::new_session_dir(&app.input.origin) {
             Ok(dir) => Some(dir),
             Err(e) => {
                 app.overlay.warn(format!("not recording this run: {e}"));

@@ -97,6 +97,28 @@ impl Overlay {
         self.prompt = Some(Prompt::new(kind, value));
     }
 
+    /// Mouse reporting turned `on` or off, said with the key (`key`) that turns it back.
+    pub fn mouse(on: bool, key: &str) -> Vec<super::effect::Effect> {
+        use super::effect::Effect;
+        let text = if on {
+            "mouse on: clicks and the wheel go to vmscope".to_string()
+        } else {
+            format!("mouse off: the terminal selects text ({key} turns it back on)")
+        };
+        vec![Effect::Mouse(on), Effect::say(text)]
+    }
+
+    /// The prompt `action` opens (search, filter, save, the palette), holding `value`.
+    pub fn open_for(&mut self, action: Action, value: String) {
+        let kind = match action {
+            Action::Filter => PromptKind::Filter,
+            Action::Save => PromptKind::Save,
+            Action::Palette => PromptKind::Palette,
+            _ => PromptKind::Search,
+        };
+        self.open_prompt(kind, value);
+    }
+
     /// A key edits the prompt's line; the help's search filters as it is typed.
     pub fn edit(&mut self, key: &KeyEvent) {
         let Some(prompt) = &mut self.prompt else {

@@ -5,20 +5,18 @@
 use super::action::Action;
 use super::keymap::{Context, Keymap};
 
-/// What a palette entry runs.
+/// What a palette entry (or a prompt's line) runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Run {
     Action(Action),
-    /// A shell into the machine of that name.
-    Ssh(String),
-    /// Focus the machine of that name.
-    Focus(String),
     Filter(String),
     Search(String),
     /// Save the focused pane, to this path or the default one.
     Save(Option<String>),
     /// Go to a line number, or a time (`12:30`, `1:02:03`) of the run.
     Goto(String),
+    /// Copy the line under the cursor, or (`true`) the whole pane, to the clipboard.
+    Copy(bool),
 }
 
 #[derive(Debug, Clone)]
@@ -123,14 +121,14 @@ pub fn entries(
     for (i, m) in machines.iter().enumerate() {
         out.push(Entry {
             name: format!("focus {m}"),
-            run: Run::Focus(m.clone()),
+            run: Run::Action(Action::FocusMachine(i + 1)),
             key: (i < 9).then(|| key(Action::FocusMachine(i + 1))).flatten(),
             text: format!("focus {m}'s pane"),
         });
         if offers(Action::SshOpen) {
             out.push(Entry {
                 name: format!("ssh {m}"),
-                run: Run::Ssh(m.clone()),
+                run: Run::Action(Action::SshMachine(i + 1)),
                 key: None,
                 text: format!("a shell into {m} in a tab"),
             });
@@ -173,6 +171,17 @@ pub fn score(name: &str, query: &str) -> Option<i64> {
         at = found + 1;
     }
     Some(score - name.len() as i64 / 4)
+}
+
+/// What `query` runs: a command with its words, else the `selected` one of its matches.
+pub fn pick(entries: &[Entry], query: &str, selected: usize) -> Result<Run, String> {
+    if let Some(run) = parse(query) {
+        return Ok(run);
+    }
+    matches(entries, query)
+        .get(selected)
+        .map(|e| e.run.clone())
+        .ok_or_else(|| format!(":{query}: no such command"))
 }
 
 /// The entries that match `query`, best first.
@@ -236,9 +245,9 @@ mod tests {
             |_| true,
         );
         let ssh = matches(&e, "ssh serv");
-        assert_eq!(ssh[0].run, Run::Ssh("server".into()));
+        assert_eq!(ssh[0].run, Run::Action(Action::SshMachine(1)));
         let focus = matches(&e, "focus cl");
-        assert_eq!(focus[0].run, Run::Focus("client".into()));
+        assert_eq!(focus[0].run, Run::Action(Action::FocusMachine(2)));
         assert_eq!(focus[0].key.as_deref(), Some("2"));
         let zoom = matches(&e, "zoom");
         assert_eq!(zoom[0].run, Run::Action(Action::Zoom));
@@ -248,7 +257,7 @@ mod tests {
         let none = entries(&km, Context::Log, &["server".into()], |a| {
             a != Action::SshOpen
         });
-        assert!(none.iter().all(|e| !matches!(e.run, Run::Ssh(_))));
+        assert!(none.iter().all(|e| !e.name.starts_with("ssh")));
     }
 
     #[test]

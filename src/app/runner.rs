@@ -217,7 +217,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                 };
                 match Recorder::start(&dir, &command, warn) {
                     Ok(r) => {
-                        app.archive = Some(dir.display().to_string());
+                        app.input.archive = Some(dir.display().to_string());
                         recorder = Some(r);
                     }
                     Err(e) => {
@@ -283,7 +283,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                 }
                 _ = tokio::time::sleep(wait), if app.dirty => {}
                 _ = tick.tick() => {
-                    if app.live && app.ended.is_none() {
+                    if app.input.live && app.input.ended.is_none() {
                         app.dirty = true;
                     }
                     let effects = app.poll_tabs();
@@ -307,7 +307,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
     }
     // A live run ends with the driver's status; one stopped here ended by SIGTERM.
     let ended = if ran_a_driver {
-        app.exit_code.unwrap_or(128 + libc::SIGTERM)
+        app.input.exit_code.unwrap_or(128 + libc::SIGTERM)
     } else {
         0
     };

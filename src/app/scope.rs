@@ -2,8 +2,9 @@
 //! context.
 
 use super::keymap::Context;
-use super::overlay::PromptKind;
-use super::sessions::Target;
+use super::overlay::{Overlay, PromptKind};
+use super::sessions::{Sessions, Target};
+use super::view::Pane;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -26,6 +27,35 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// Where the keyboard is: a question, a prompt, the help (over everything), else the
+    /// terminal shown with the focus, else the failure view or the focused log pane.
+    pub fn of(overlay: &Overlay, sessions: &Sessions, failure_open: bool, focus: Pane) -> Self {
+        if overlay.confirm.is_some() {
+            return Self::Confirm;
+        }
+        if let Some(p) = &overlay.prompt {
+            return Self::Prompt(p.kind);
+        }
+        if overlay.help.is_some() {
+            return Self::Help;
+        }
+        Self::beneath(sessions, failure_open, focus)
+    }
+
+    /// Where the keyboard is under the overlay.
+    pub fn beneath(sessions: &Sessions, failure_open: bool, focus: Pane) -> Self {
+        let command = focus == Pane::Command && !failure_open;
+        if let Some(target) = sessions.focused(command) {
+            let typing = sessions.typing(command).is_some();
+            return Self::Terminal { target, typing };
+        }
+        match (failure_open, focus) {
+            (true, _) => Self::FailureView,
+            (false, Pane::Driver) => Self::Driver,
+            _ => Self::Log,
+        }
+    }
+
     pub fn context(self) -> Context {
         match self {
             Self::Confirm => Context::Confirm,

@@ -3,26 +3,28 @@
 //! current `Scope`, hands each action to the part it belongs to, and returns the effects
 //! for the runner. Nothing here does I/O.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{KeyEvent, MouseButton, MouseEvent, MouseEventKind};
-use ratatui::layout::{Position, Rect};
+use crossterm::event::{KeyEvent, MouseEvent};
 
 use super::action::Action;
-use super::effect::{Effect, Message};
-use super::failure::{FailureView, Trigger};
+use super::commands::{self, Facts};
+use super::effect::Effect;
+use super::failure::{Cx, FailureView};
+use super::input::Input;
 use super::keymap::{Context, Keymap};
+pub use super::layout::Drawn;
+use super::layout::Mouse;
 use super::logviews::{LogViews, Shown};
 use super::overlay::{Done, Overlay, PromptKind};
-use super::palette;
+use super::palette::{self, Run};
 use super::scope::Scope;
 use super::sessions::connect::Ctx;
 use super::sessions::driver::ChildEvent;
-use super::sessions::{Sessions, TabKind, Target};
+use super::sessions::{Sessions, Target};
 use super::trust::Checks;
 use super::view::{Pane, PaneLines};
-use crate::vm::model::{Test, TriggerKind};
+use crate::vm::model::Test;
 use crate::vm::source::SourceEvent;
 use crate::vm::{Caps, Parser, TestRun};
 
@@ -30,21 +32,8 @@ use crate::vm::{Caps, Parser, TestRun};
 /// not take the keyboard from them.
 const TYPING_PAUSE: Duration = Duration::from_secs(3);
 
-/// Where things were drawn, for the mouse, paging and the terminals' sizes.
-#[derive(Debug, Clone, Default)]
-pub struct Drawn {
-    pub panes: Vec<(Pane, Rect)>,
-    pub machine_list: Option<Rect>,
-    /// The tab labels of the top bar (`None`: the panes).
-    pub tabs: Vec<(Option<usize>, Rect)>,
-    /// The inner size a tab's terminal has (or would have).
-    pub tab_size: Option<(u16, u16)>,
-    /// The border between the grid and the driver column, for dragging.
-    pub divider: Option<u16>,
-}
-
 pub struct App {
-    pub parser: Parser,
+    pub input: Input,
     pub keymap: Keymap,
     pub views: LogViews,
     pub overlay: Overlay,
@@ -52,16 +41,6 @@ pub struct App {
     pub sessions: Sessions,
     /// What the host confirms: how the run came, the driver's process and configuration.
     pub checks: Checks,
-    /// What the input is, for titles and the "whole log is in …" note.
-    pub origin: String,
-    /// Where the whole input is kept when it is not `origin` (a live run's recording).
-    pub archive: Option<String>,
-    pub start: Instant,
-    /// Input ended after this long (live inputs).
-    pub ended: Option<Duration>,
-    pub live: bool,
-    /// The live run's exit status, once it ended.
-    pub exit_code: Option<i32>,
     pub dirty: bool,
     /// What changed answers the user (a key, the terminal's echo): draw it at once.
     pub urgent: bool,
@@ -72,126 +51,88 @@ pub struct App {
     pub mouse: bool,
     /// The driver column's width as the user set it (columns), if they did.
     pub driver_width: Option<u16>,
+    /// The driver column's border is being dragged.
+    dragging: bool,
     pub drawn: Drawn,
 }
 
 impl App {
     pub fn new(caps: Caps, keymap: Keymap, origin: String, live: bool) -> Self {
-        let mut parser = Parser::new(caps, Parser::env_options());
-        parser.run.live = live;
-        parser.run.origin = Some(origin.clone());
         Self {
-            parser,
+            input: Input::new(caps, origin, live),
             keymap,
             views: LogViews::default(),
             overlay: Overlay::default(),
             failure: FailureView::default(),
             sessions: Sessions::new(),
             checks: Checks::default(),
-            origin,
-            archive: None,
-            start: Instant::now(),
-            ended: None,
-            live,
-            exit_code: None,
             dirty: true,
             urgent: true,
             quit: false,
             confirm_quit: false,
             mouse: true,
             driver_width: None,
+            dragging: false,
             drawn: Drawn::default(),
         }
     }
 
     pub fn run(&self) -> &TestRun {
-        &self.parser.run
+        &self.input.parser.run
     }
 
     pub fn current_test(&self) -> &Test {
-        let tests = &self.parser.run.tests;
+        let tests = &self.input.parser.run.tests;
         &tests[self.views.test.min(tests.len() - 1)]
     }
 
     /// The test shown, at the freeze the panes show.
     pub fn shown(&self) -> Shown<'_> {
-        shown(&self.parser, self.views.test, &self.failure)
+        shown(&self.input.parser, self.views.test, &self.failure)
     }
 
     pub fn pane_lines(&self, pane: Pane) -> PaneLines<'_> {
         self.views.lines(&self.shown(), pane)
     }
 
-    /// Milliseconds since the start, for line times.
     pub fn now_ms(&self) -> u32 {
-        u32::try_from(self.start.elapsed().as_millis()).unwrap_or(u32::MAX - 2)
+        self.input.now_ms()
+    }
+
+    /// What decides which commands can run now.
+    pub fn facts(&self) -> Facts<'_> {
+        let test = self.current_test();
+        let exited = self.input.exit_code.is_some();
+        let paused = self.failure.paused(test, self.views.test, exited);
+        Facts {
+            test,
+            paused,
+            reachable: self.input.live || paused,
+            frozen: self.failure.frozen(test).is_some(),
+            tabs: self.sessions.tabs.len(),
+            tab_shown: self.sessions.active.is_some(),
+            command: self.sessions.command.as_ref().map(|c| c.running()),
+            tests: self.run().visible_tests().count(),
+        }
     }
 
     pub fn paused(&self) -> bool {
-        self.failure.paused(
-            self.current_test(),
-            self.views.test,
-            self.exit_code.is_some(),
-        )
-    }
-
-    /// The test is paused in a build sandbox: pdb and the machines are reached from inside.
-    pub fn sandboxed(&self) -> bool {
-        let t = self.current_test();
-        t.in_build && t.breakpoint.is_some()
-    }
-
-    /// The machines can be reached: the run is live, or paused where vmscope can attach.
-    pub fn ssh_reachable(&self) -> bool {
-        self.live || self.paused()
+        self.facts().paused
     }
 
     /// Whether `action` can do anything now: keys that cannot are left out of the hints.
     pub fn offers(&self, action: Action) -> bool {
-        let t = self.current_test();
-        let frozen = self.failure.frozen(t).is_some();
-        match action {
-            Action::Attach => t.breakpoint.is_some() && self.paused(),
-            Action::Pdb | Action::PdbContinue | Action::PdbQuit => self.paused(),
-            Action::SshMachine(_) | Action::SshOpen => {
-                !t.machines.is_empty() && self.ssh_reachable()
-            }
-            Action::FailureView => t.freeze.is_some() || t.breakpoint.is_some(),
-            Action::Live => frozen,
-            Action::Freeze => !frozen,
-            Action::Interrupt => self.sessions.command_running() || self.sessions.active.is_some(),
-            Action::NextTab | Action::PrevTab => !self.sessions.tabs.is_empty(),
-            Action::CloseTab | Action::Reconnect | Action::SyncTyping => {
-                self.sessions.active.is_some()
-            }
-            Action::FocusCommand => self.sessions.command.is_some(),
-            Action::NextTest | Action::PrevTest => self.test_indices().len() > 1,
-            _ => true,
-        }
+        commands::possible(&self.facts(), action)
     }
 
     /// Where the keyboard is.
     pub fn scope(&self) -> Scope {
-        let o = &self.overlay;
-        if o.confirm.is_some() {
-            return Scope::Confirm;
-        }
-        if let Some(p) = &o.prompt {
-            return Scope::Prompt(p.kind);
-        }
-        if o.help.is_some() {
-            return Scope::Help;
-        }
-        let command = self.views.focus == Pane::Command && !self.failure.open;
-        if let Some(target) = self.sessions.focused(command) {
-            let typing = self.sessions.typing(command).is_some();
-            return Scope::Terminal { target, typing };
-        }
-        match (self.failure.open, self.views.focus) {
-            (true, _) => Scope::FailureView,
-            (false, Pane::Driver) => Scope::Driver,
-            _ => Scope::Log,
-        }
+        Scope::of(
+            &self.overlay,
+            &self.sessions,
+            self.failure.open,
+            self.views.focus,
+        )
     }
 
     pub fn context(&self) -> Context {
@@ -200,11 +141,7 @@ impl App {
 
     /// The key of `action` where the user is, as it is typed (for messages).
     pub fn key(&self, action: Action) -> String {
-        let ctx = self.context();
-        self.keymap
-            .key(ctx, action)
-            .or_else(|| self.keymap.key(Context::Global, action))
-            .map_or_else(|| format!(":{}", palette::name(action)), |k| k.to_string())
+        self.keymap.name(self.context(), action)
     }
 
     /// The terminal that has the keyboard, if one does.
@@ -212,51 +149,14 @@ impl App {
         self.scope().typing()
     }
 
-    pub fn test_indices(&self) -> Vec<usize> {
-        self.parser.run.visible_tests().map(|(i, _)| i).collect()
-    }
-
-    /// Elapsed time of the run: live inputs count from the start, files tell their own.
     pub fn elapsed(&self) -> Option<Duration> {
-        if self.live {
-            return Some(self.ended.unwrap_or_else(|| self.start.elapsed()));
-        }
-        let t = self.current_test();
-        t.script_secs
-            .or_else(|| {
-                t.steps
-                    .iter()
-                    .find(|s| {
-                        matches!(
-                            s.title.as_str(),
-                            "run the VM test script" | "running the VM test script"
-                        )
-                    })
-                    .and_then(|s| s.secs)
-            })
-            .and_then(|s| Duration::try_from_secs_f64(s).ok())
-    }
-
-    /// Panes in focus order: the machines, then the driver, then its terminal.
-    pub fn pane_order(&self) -> Vec<Pane> {
-        let mut v: Vec<Pane> = (0..self.current_test().machines.len())
-            .map(Pane::Machine)
-            .collect();
-        v.push(Pane::Driver);
-        if self.sessions.command.is_some() {
-            v.push(Pane::Command);
-        }
-        v
+        self.input.elapsed(self.current_test())
     }
 
     /// Focus goes to `pane` (for reading: a terminal reached this way does not type).
     pub fn set_focus(&mut self, pane: Pane) {
-        self.views.focus = pane;
+        self.views.focus_on(self.input.test(self.views.test), pane);
         self.sessions.command_typing = false;
-        if let Pane::Machine(m) = pane {
-            let t = &self.parser.run.tests[self.views.test.min(self.parser.run.tests.len() - 1)];
-            self.views.mark_seen(t, m);
-        }
     }
 
     /// Takes effects meant for the screen (messages, questions) and passes the rest on.
@@ -301,58 +201,28 @@ impl App {
         if self.overlay.confirm.is_some() {
             return Vec::new();
         }
-        let at = Position::new(ev.column, ev.row);
-        let hit = self
-            .drawn
-            .panes
-            .iter()
-            .find(|(_, r)| r.contains(at))
-            .map(|(p, _)| *p);
         self.dirty = true;
-        match ev.kind {
-            MouseEventKind::Down(MouseButton::Left) => {
-                if let Some(&(tab, _)) = self.drawn.tabs.iter().find(|(_, r)| r.contains(at)) {
-                    self.sessions.show_tab(tab);
-                } else if self.drawn.divider == Some(ev.column) {
-                    self.driver_width = Some(self.driver_width.unwrap_or(0));
-                } else if let Some(p) = hit {
-                    self.set_focus(p);
-                    // A click in a terminal is coming to type in it.
-                    self.sessions.command_typing = p == Pane::Command;
-                } else if let Some(list) = self.drawn.machine_list.filter(|l| l.contains(at)) {
-                    let row = ev.row.saturating_sub(list.y + 1) as usize;
-                    if row < self.current_test().machines.len() {
-                        self.set_focus(Pane::Machine(row));
-                    }
+        let machines = self.current_test().machines.len();
+        match self.drawn.mouse(&ev, self.dragging, machines) {
+            Mouse::Tab(tab) => self.sessions.show_tab(tab),
+            Mouse::Grab => self.dragging = true,
+            Mouse::Width(w) => self.driver_width = Some(w),
+            Mouse::Release => self.dragging = false,
+            Mouse::Focus(p) => {
+                self.set_focus(p);
+                // A click in a terminal is coming to type in it.
+                self.sessions.command_typing = p == Pane::Command;
+            }
+            Mouse::Scroll(hit, n) => match (hit, self.sessions.active) {
+                (_, Some(i)) => self.sessions.scroll(Target::Tab(i), -n),
+                (Some(Pane::Command), None) => self.sessions.scroll(Target::Command, -n),
+                (Some(p), None) => {
+                    let s = shown(&self.input.parser, self.views.test, &self.failure);
+                    self.views.scroll(&s, p, n);
                 }
-            }
-            MouseEventKind::Drag(MouseButton::Left) if self.driver_width.is_some() => {
-                let right = self
-                    .drawn
-                    .panes
-                    .iter()
-                    .map(|(_, r)| r.right())
-                    .max()
-                    .unwrap_or(0);
-                self.driver_width = Some(right.saturating_sub(ev.column));
-            }
-            MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
-                let n = if ev.kind == MouseEventKind::ScrollUp {
-                    -3
-                } else {
-                    3
-                };
-                match (hit, self.sessions.active) {
-                    (_, Some(i)) => self.sessions.scroll(Target::Tab(i), -n),
-                    (Some(Pane::Command), None) => self.sessions.scroll(Target::Command, -n),
-                    (Some(p), None) => {
-                        let s = shown(&self.parser, self.views.test, &self.failure);
-                        self.views.scroll(&s, p, n);
-                    }
-                    (None, None) => {}
-                }
-            }
-            _ => {}
+                (None, None) => {}
+            },
+            Mouse::Nothing => {}
         }
         Vec::new()
     }
@@ -375,43 +245,12 @@ impl App {
     }
 
     pub fn ingest(&mut self, ev: SourceEvent) {
-        match ev {
-            SourceEvent::Data(bytes, t) => {
-                let ends = |p: &Parser, i: usize| -> Vec<u64> {
-                    p.run.tests.get(i).map_or(Vec::new(), |t| {
-                        t.machines.iter().map(|m| m.serial.end_seq()).collect()
-                    })
-                };
-                let before = ends(&self.parser, self.views.test);
-                self.parser.feed(&bytes, t);
-                let after = ends(&self.parser, self.views.test);
-                self.views.count_unread(
-                    after
-                        .iter()
-                        .enumerate()
-                        .map(|(m, n)| (m, n - before.get(m).copied().unwrap_or(0))),
-                );
-            }
-            SourceEvent::Terminal(bytes) => {
-                self.parser.feed_terminal(&bytes);
-                self.sessions.command_output(&bytes);
-            }
-            SourceEvent::End => {
-                self.parser.finish();
-                self.ended = Some(self.start.elapsed());
-                self.parser.run.live = false;
-                if self.live {
-                    let outcome = self.parser.run.outcome();
-                    self.overlay
-                        .say(format!("input ended: {}", outcome.label()));
-                }
-            }
-            SourceEvent::Error(e) => {
-                self.parser.finish();
-                self.ended = Some(self.start.elapsed());
-                self.overlay.warn(e);
-            }
+        if let SourceEvent::Terminal(bytes) = &ev {
+            self.sessions.command_output(bytes);
         }
+        let (arrived, said) = self.input.ingest(ev, self.views.test);
+        self.views.count_unread(arrived.into_iter());
+        let _ = self.finish(said);
         self.check_triggers();
         self.dirty = true;
     }
@@ -421,37 +260,20 @@ impl App {
         self.dirty = true;
         match ev {
             ChildEvent::Pty(bytes) => {
-                self.parser.feed_terminal(&bytes);
+                self.input.parser.feed_terminal(&bytes);
                 self.sessions.command_output(&bytes)
             }
             ChildEvent::Stderr(bytes) => {
-                let t = self.now_ms();
+                let t = self.input.now_ms();
                 self.ingest(SourceEvent::Data(bytes, t));
                 Vec::new()
             }
             ChildEvent::Exited(code) => {
                 self.sessions.command_exited(code);
-                if code != 0 {
-                    let line = self.parser.run.lines.saturating_sub(1);
-                    let (ms, i) = (
-                        self.now_ms(),
-                        self.views.test.min(self.parser.run.tests.len() - 1),
-                    );
-                    self.parser.run.tests[i].freeze_now(TriggerKind::Exit, line, Some(ms));
-                }
-                self.exit_code = Some(code);
-                self.parser.set_exit_code(code);
-                self.ingest(SourceEvent::End);
-                let text = format!(
-                    "the driver exited with status {code}: {} ({} quits)",
-                    self.run().outcome().label(),
-                    self.key(Action::Quit)
-                );
-                self.overlay.message = Some(Message {
-                    text,
-                    error: code != 0,
-                });
-                Vec::new()
+                let quit = self.key(Action::Quit);
+                let said = self.input.driver_exited(code, self.views.test, &quit);
+                self.check_triggers();
+                self.finish(vec![said])
             }
         }
     }
@@ -459,7 +281,7 @@ impl App {
     /// What a tab's session did.
     pub fn on_tab(&mut self, id: u32, ev: ChildEvent) -> Vec<Effect> {
         self.dirty = true;
-        let effects = self.sessions.on_tab(id, ev, self.ended.is_some());
+        let effects = self.sessions.on_tab(id, ev, self.input.ended.is_some());
         self.finish(effects)
     }
 
@@ -480,37 +302,13 @@ impl App {
 
     /// Every tick: what the host confirms, and tabs that wait for their machine.
     pub fn poll_tabs(&mut self) -> Vec<Effect> {
-        if let Some(config) = self.checks.look_for_config(self.start) {
-            self.parser.known_machines(&config.machines());
-            self.dirty = true;
-        }
-        let found = self
-            .checks
-            .confirmed_breakpoints(&self.parser.run.tests, self.ended.is_some());
-        for i in &found {
-            if let Some(b) = &mut self.parser.run.tests[*i].breakpoint {
-                b.verified = true;
-            }
-        }
-        if !found.is_empty() {
+        if self.input.confirm_with(&mut self.checks) {
             self.dirty = true;
             self.check_triggers();
         }
-        let now = Instant::now();
         let asking = self.overlay.confirm.as_ref().map(|c| c.tab);
-        let mut effects = Vec::new();
-        for i in self.sessions.due(now) {
-            // A tab whose question is open waits for the answer.
-            if Some(self.sessions.tabs[i].id) != asking {
-                effects.extend(
-                    self.sessions
-                        .connect(i, &ctx(&self.parser, self.views.test, &self.checks)),
-                );
-            }
-        }
-        for i in 0..self.sessions.tabs.len() {
-            effects.extend(self.sessions.type_queued(i, now));
-        }
+        let ctx = ctx(&self.input.parser, self.views.test, &self.checks);
+        let effects = self.sessions.poll(asking, &ctx);
         if !effects.is_empty() {
             self.dirty = true;
         }
@@ -522,33 +320,16 @@ impl App {
         if let Some(size) = drawn.tab_size {
             self.sessions.tab_size = size;
         }
-        self.views.rects = drawn.panes.clone();
-        // What a following pane shows has been seen.
-        for (pane, _) in &drawn.panes {
-            if let Pane::Machine(m) = pane
-                && self.views.view(*pane).following()
-            {
-                let t =
-                    &self.parser.run.tests[self.views.test.min(self.parser.run.tests.len() - 1)];
-                self.views.mark_seen(t, *m);
-            }
-        }
+        self.views
+            .laid_out(self.input.test(self.views.test), &drawn.panes);
         self.drawn = drawn;
     }
 
     /// The runner reports how saving went.
     pub fn saved(&mut self, path: &std::path::Path, result: std::io::Result<usize>) {
         let evicted = self.pane_lines(self.views.focus).store.evicted();
-        self.overlay.message = Some(match result {
-            Ok(n) if evicted > 0 => Message::info(format!(
-                "saved {n} lines to {} ({evicted} older lines were evicted from memory; the \
-                 whole log is in {})",
-                path.display(),
-                self.archive.as_deref().unwrap_or(&self.origin)
-            )),
-            Ok(n) => Message::info(format!("saved {n} lines to {}", path.display())),
-            Err(e) => Message::error(format!("could not save to {}: {e}", path.display())),
-        });
+        let said = self.input.saved(path, result, evicted);
+        self.overlay.message = Some(said);
         self.dirty = true;
     }
 
@@ -584,23 +365,17 @@ impl App {
         if let Some(effects) = self.overlay_action(scope, action) {
             return effects;
         }
-        if let Some(effects) = self.failure_action(action) {
+        // Nothing is paused: `c` keeps its meaning of everywhere else.
+        let action = match action {
+            Action::PdbContinue if !self.paused() => Action::FocusCommand,
+            a => a,
+        };
+        let (failure, mut cx) = self.failure_cx();
+        if let Some(effects) = failure.act(action, &mut cx) {
             return effects;
         }
-        // Going to a pane leaves the failure view for the panes.
-        if matches!(
-            action,
-            Action::FocusNext
-                | Action::FocusPrev
-                | Action::FocusDriver
-                | Action::FocusMachine(_)
-                | Action::FocusCommand
-                | Action::Zoom
-                | Action::JumpToFailure
-        ) {
-            self.failure.open = false;
-        }
-        let shown = shown(&self.parser, self.views.test, &self.failure);
+        self.failure.open &= !action.goes_to_a_pane();
+        let shown = shown(&self.input.parser, self.views.test, &self.failure);
         if let Some(effects) = self.views.act(&shown, action) {
             return effects;
         }
@@ -610,30 +385,19 @@ impl App {
             // filter and zoom.
             Action::Close if self.overlay.back_out() => {}
             Action::Close => return self.views.back_out().unwrap_or_default(),
-            Action::NextTab | Action::PrevTab if self.sessions.tabs.is_empty() => {
-                let s = self.key(Action::SshOpen);
-                return vec![Effect::say(format!(
-                    "no ssh tabs: {s} opens one into the focused machine"
-                ))];
-            }
             Action::NextTab | Action::PrevTab => {
-                self.sessions.switch_tab(action == Action::NextTab);
+                let s = self.key(Action::SshOpen);
+                return self.sessions.switch_tab(action == Action::NextTab, &s);
             }
-            Action::FocusNext | Action::FocusPrev => {
-                let order = self.pane_order();
-                let i = order
-                    .iter()
-                    .position(|p| *p == self.views.focus)
-                    .unwrap_or(0);
-                let n = order.len();
-                let next = if action == Action::FocusNext {
-                    (i + 1) % n
-                } else {
-                    (i + n - 1) % n
-                };
-                self.set_focus(order[next]);
+            Action::FocusNext
+            | Action::FocusPrev
+            | Action::FocusDriver
+            | Action::FocusMachine(_) => {
+                let order = LogViews::order(self.current_test(), self.sessions.command.is_some());
+                if let Some(p) = self.views.focus_for(action, &order) {
+                    self.set_focus(p);
+                }
             }
-            Action::FocusDriver => self.set_focus(Pane::Driver),
             Action::FocusCommand if self.sessions.command.is_some() => {
                 self.set_focus(Pane::Command);
                 self.sessions.command_typing = true;
@@ -643,45 +407,30 @@ impl App {
                     "no driver runs here: `vmscope run -- DRIVER` has a terminal to type in",
                 )];
             }
-            Action::FocusMachine(n) if n >= 1 && n <= self.current_test().machines.len() => {
-                self.set_focus(Pane::Machine(n - 1));
+            Action::Search | Action::Filter | Action::Save | Action::Palette => {
+                let value = self.views.prompt_value(action, self.current_test());
+                self.overlay.open_for(action, value);
             }
-            Action::Search => self.overlay.open_prompt(PromptKind::Search, String::new()),
-            Action::Filter => {
-                let current = self.views.view(self.views.focus).filter.map(|f| f.pattern);
-                self.overlay
-                    .open_prompt(PromptKind::Filter, current.unwrap_or_default());
+            Action::Yank | Action::YankPane => {
+                let all = action == Action::YankPane;
+                return self.run_command(Run::Copy(all));
             }
-            Action::Save => {
-                let path = self.default_save_path();
-                self.overlay.open_prompt(PromptKind::Save, path);
-            }
-            Action::Palette => self.overlay.open_prompt(PromptKind::Palette, String::new()),
-            Action::Yank | Action::YankPane => return self.yank(action == Action::YankPane),
             Action::MouseCapture => {
                 self.mouse = !self.mouse;
-                let text = if self.mouse {
-                    "mouse on: clicks and the wheel go to vmscope".to_string()
-                } else {
-                    format!(
-                        "mouse off: the terminal selects text ({} turns it back on)",
-                        self.key(Action::MouseCapture)
-                    )
-                };
-                return vec![Effect::Mouse(self.mouse), Effect::say(text)];
+                return Overlay::mouse(self.mouse, &self.key(action));
             }
             Action::DriverWider | Action::DriverNarrower => {
-                let now = self
-                    .drawn
-                    .panes
-                    .iter()
-                    .find(|(p, _)| *p == Pane::Driver)
-                    .map_or(60, |(_, r)| r.width);
-                let step: i32 = if action == Action::DriverWider { 8 } else { -8 };
-                self.driver_width = Some((i32::from(now) + step).clamp(20, 400) as u16);
+                let step = if action == Action::DriverWider { 8 } else { -8 };
+                self.driver_width = Some(self.drawn.driver_width_by(step));
             }
             Action::NextTest | Action::PrevTest => {
-                return self.switch_test(action == Action::NextTest);
+                let forward = action == Action::NextTest;
+                let (said, nothing_failed) =
+                    self.views
+                        .switch_test(&self.input.parser.run, forward, self.input.live);
+                // A test with nothing to show in the failure view gets its panes.
+                self.failure.open &= !nothing_failed;
+                return vec![said];
             }
             Action::SshOpen => {
                 let m = match self.views.focus {
@@ -690,7 +439,7 @@ impl App {
                 };
                 return self.ssh_machine(m, false);
             }
-            Action::SshMachine(n) => return self.ssh_machine(n, self.sandboxed()),
+            Action::SshMachine(n) => return self.ssh_machine(n, self.facts().sandboxed()),
             _ => {}
         }
         Vec::new()
@@ -698,24 +447,17 @@ impl App {
 
     /// `q`: quits, or first says what quitting ends.
     fn quit(&mut self) -> Vec<Effect> {
-        let running = self.sessions.command_running();
-        let sessions = self.sessions.running_tabs();
-        if (running || sessions > 0) && !self.confirm_quit {
-            self.confirm_quit = true;
-            let q = self.key(Action::Quit);
-            let text = match (running, sessions) {
-                (true, 0) => format!(
-                    "the driver is still running: {q} again stops it (and its VMs) and quits"
-                ),
-                (true, n) => format!(
-                    "the driver is still running, with {n} ssh session(s): {q} again stops them all and quits"
-                ),
-                (false, n) => format!("{n} ssh session(s) open: {q} again ends them and quits"),
-            };
-            return vec![Effect::warn(text)];
+        let q = self.key(Action::Quit);
+        match self.sessions.still_running(&q) {
+            Some(text) if !self.confirm_quit => {
+                self.confirm_quit = true;
+                vec![Effect::warn(text)]
+            }
+            _ => {
+                self.quit = true;
+                Vec::new()
+            }
         }
-        self.quit = true;
-        Vec::new()
     }
 }
 
@@ -736,65 +478,41 @@ pub(super) fn ctx<'a>(parser: &'a Parser, test: usize, checks: &'a Checks) -> Ct
     }
 }
 
-/// A breakpoint line nobody confirms: said once.
-pub(super) fn claimed_message() -> Effect {
-    Effect::warn(
-        "a line says the test reached a breakpoint, but no `sleep ID` marker process \
-         confirms it yet: its keys ask before they run anything",
-    )
-}
-
 impl App {
-    /// Opens the failure view for triggers and breakpoints not yet shown.
+    /// The failure view's part, with what its keys reach.
+    fn failure_cx(&mut self) -> (&mut FailureView, Cx<'_>) {
+        let now_ms = self.now_ms();
+        let exited = self.input.exit_code.is_some();
+        (
+            &mut self.failure,
+            Cx {
+                run: &mut self.input.parser.run,
+                test: self.views.test,
+                views: &mut self.views,
+                sessions: &mut self.sessions,
+                checks: &self.checks,
+                keymap: &self.keymap,
+                live: self.input.live,
+                exited,
+                now_ms,
+            },
+        )
+    }
+
+    /// Opens the failure view for triggers and breakpoints not yet shown. Keys being
+    /// typed into a terminal must not land in the view.
     pub fn check_triggers(&mut self) {
-        match self
-            .failure
-            .triggers(&self.parser.run.tests, self.checks.mode)
-        {
-            Trigger::Open { test, paused } => self.open_failure_view(test, paused),
-            Trigger::Claimed(_) => {
-                let e = self.finish(vec![claimed_message()]);
-                debug_assert!(e.is_empty());
-            }
-            Trigger::Nothing => {}
+        let busy =
+            self.typing() && (self.sessions.last_typed).is_some_and(|t| t.elapsed() < TYPING_PAUSE);
+        let mode = self.checks.mode;
+        let (failure, mut cx) = self.failure_cx();
+        if let Some(said) = failure.check(mode, busy, &mut cx) {
+            self.dirty = true;
+            self.urgent = true;
+            let _ = self.finish(said);
         }
     }
 
-    /// Opens the view on test `test`. A breakpoint always takes the screen: the driver waits
-    /// in pdb, and its terminal takes no keys until it goes on.
-    fn open_failure_view(&mut self, test: usize, paused: bool) {
-        self.dirty = true;
-        self.urgent = true;
-        let what = FailureView::what(&self.parser.run.tests[test]);
-        // Keys being typed into a terminal must not land in the view.
-        let busy = self.typing()
-            && self
-                .sessions
-                .last_typed
-                .is_some_and(|t| t.elapsed() < TYPING_PAUSE);
-        if !paused && busy {
-            let b = self.key(Action::FailureView);
-            self.overlay
-                .warn(format!("{what}: {b} shows what went wrong"));
-            return;
-        }
-        self.views.test = test;
-        self.failure.live_panes = false;
-        self.failure.open = true;
-        self.sessions.hide_tabs();
-        self.sessions.command_typing = false;
-        self.show_failed_step();
-    }
-
-    fn show_failed_step(&mut self) {
-        let shown = shown(&self.parser, self.views.test, &self.failure);
-        if let Some(head) = self.failure.failed_head(shown.test) {
-            self.views.show_failed_step(&shown, head);
-        }
-    }
-}
-
-impl App {
     /// Actions of the terminal shown with the focus.
     fn terminal_action(&mut self, scope: Scope, action: Action) -> Option<Vec<Effect>> {
         let Scope::Terminal { target, typing } = scope else {
@@ -804,7 +522,7 @@ impl App {
             .keymap
             .key(Context::Terminal, Action::Leave)
             .and_then(|c| c.event());
-        let ctx = ctx(&self.parser, self.views.test, &self.checks);
+        let ctx = ctx(&self.input.parser, self.views.test, &self.checks);
         self.sessions
             .act(target, typing, action, leave.as_ref(), &ctx)
     }
@@ -813,16 +531,8 @@ impl App {
     fn overlay_action(&mut self, scope: Scope, action: Action) -> Option<Vec<Effect>> {
         if scope == Scope::Confirm {
             let c = self.overlay.confirm.take()?;
-            if action != Action::Yes {
-                self.sessions.drop_tab(c.tab);
-                return Some(vec![Effect::say("not run")]);
-            }
-            let i = self.sessions.position(c.tab)?;
-            self.sessions.tabs[i].approved = Some(c.lines);
-            return Some(
-                self.sessions
-                    .connect(i, &ctx(&self.parser, self.views.test, &self.checks)),
-            );
+            let ctx = ctx(&self.input.parser, self.views.test, &self.checks);
+            return Some(self.sessions.answer(c, action == Action::Yes, &ctx));
         }
         let query = self
             .overlay
@@ -835,40 +545,32 @@ impl App {
             Done::Nothing => return Some(Vec::new()),
             Done::Submit(kind, value, selected) => (kind, value, selected),
         };
-        Some(match kind {
-            PromptKind::Search => self.search(&value),
-            PromptKind::Filter => {
-                self.views.set_filter(&value);
-                Vec::new()
-            }
-            PromptKind::Save => self.save(value.trim()),
+        let run = match kind {
+            PromptKind::Search => Run::Search(value),
+            PromptKind::Filter => Run::Filter(value),
+            PromptKind::Save => Run::Save(Some(value.trim().to_string())),
             PromptKind::HelpSearch => {
                 if let Some(h) = &mut self.overlay.help {
                     h.filter = super::view::Matcher::new(&value);
                 }
-                Vec::new()
+                return Some(Vec::new());
             }
-            PromptKind::Palette => self.run_palette(&value, selected),
-        })
-    }
-
-    fn search(&mut self, pattern: &str) -> Vec<Effect> {
-        let shown = shown(&self.parser, self.views.test, &self.failure);
-        self.views.search(&shown, pattern)
-    }
-
-    fn save(&mut self, path: &str) -> Vec<Effect> {
-        if path.is_empty() {
-            return Vec::new();
-        }
-        let text = match (self.views.focus, &self.sessions.command) {
-            (Pane::Command, Some(cmd)) => cmd.emu.screen().contents(),
-            (pane, _) => self.views.text(&self.shown(), pane),
+            PromptKind::Palette => match palette::pick(&entries, &value, selected) {
+                Ok(run) => run,
+                Err(e) => return Some(vec![Effect::warn(e)]),
+            },
         };
-        vec![Effect::Save {
-            path: PathBuf::from(path),
-            text,
-        }]
+        Some(self.run_command(run))
+    }
+
+    /// A command of the palette or a prompt.
+    fn run_command(&mut self, run: Run) -> Vec<Effect> {
+        let Run::Action(action) = run else {
+            let shown = shown(&self.input.parser, self.views.test, &self.failure);
+            let terminal = self.sessions.command_screen(self.views.focus);
+            return self.views.command(&shown, run, terminal);
+        };
+        self.route(action)
     }
 
     /// The palette's entries where the user is.
@@ -886,265 +588,13 @@ impl App {
 
     /// The context under the overlay, whose keys the palette shows.
     pub fn views_context(&self) -> Context {
-        match self.scope() {
-            Scope::Prompt(_) | Scope::Help | Scope::Confirm => {
-                if self.failure.open {
-                    Context::Breakpoint
-                } else if self.views.focus == Pane::Driver {
-                    Context::Driver
-                } else {
-                    Context::Log
-                }
-            }
-            s => s.context(),
-        }
-    }
-
-    fn run_palette(&mut self, query: &str, selected: usize) -> Vec<Effect> {
-        let entries = self.palette();
-        let run = match palette::parse(query) {
-            Some(run) => run,
-            None => match palette::matches(&entries, query).get(selected) {
-                Some(e) => e.run.clone(),
-                None => return vec![Effect::warn(format!(":{query}: no such command"))],
-            },
-        };
-        let machine = |name: &str| {
-            self.current_test()
-                .machines
-                .iter()
-                .position(|m| m.name == name)
-        };
-        match run {
-            palette::Run::Action(a) => self.route(a),
-            palette::Run::Focus(m) => {
-                machine(&m).map_or_else(Vec::new, |i| self.route(Action::FocusMachine(i + 1)))
-            }
-            palette::Run::Ssh(m) => {
-                machine(&m).map_or_else(Vec::new, |i| self.ssh_machine(i + 1, self.sandboxed()))
-            }
-            palette::Run::Filter(f) => {
-                self.views.set_filter(&f);
-                Vec::new()
-            }
-            palette::Run::Search(p) => self.search(&p),
-            palette::Run::Save(p) => {
-                let path = p.unwrap_or_else(|| self.default_save_path());
-                self.save(&path)
-            }
-            palette::Run::Goto(to) => self.goto(&to),
-        }
-    }
-
-    /// `:goto LINE` or `:goto MM:SS` in the focused log pane.
-    fn goto(&mut self, to: &str) -> Vec<Effect> {
-        let pane = match self.views.focus {
-            Pane::Command => Pane::Driver,
-            p => p,
-        };
-        let now = self.shown();
-        let lines = self.views.lines(&now, pane);
-        let seq = match (to.parse::<u64>(), palette::parse_time(to)) {
-            (Ok(n), _) => lines
-                .first()
-                .map(|f| f + n.saturating_sub(1))
-                .filter(|s| lines.get(*s).is_some()),
-            (_, Some(ms)) => lines
-                .store
-                .iter()
-                .find(|(_, l)| l.time().is_some_and(|t| t >= ms))
-                .map(|(s, _)| s),
-            _ => return vec![Effect::warn(format!("goto {to}: a line number or MM:SS"))],
-        };
-        let Some(seq) = seq else {
-            return vec![Effect::warn(format!("goto {to}: not in this pane"))];
-        };
-        let shown = shown(&self.parser, self.views.test, &self.failure);
-        self.views.focus = pane;
-        self.views.reveal(&shown, pane, seq);
-        self.views.view_mut(pane).cursor = Some(seq);
-        Vec::new()
-    }
-
-    /// `y` / `Y`: the line under the cursor, or the whole pane, to the clipboard.
-    fn yank(&mut self, pane_too: bool) -> Vec<Effect> {
-        let shown = self.shown();
-        let focus = self.views.focus;
-        let text = match (focus, &self.sessions.command) {
-            (Pane::Command, Some(cmd)) => Some(cmd.emu.screen().contents()),
-            (p, _) if pane_too => Some(self.views.text(&shown, p)),
-            (p, _) => self.views.current_line(&shown, p),
-        };
-        let Some(text) = text.filter(|t| !t.is_empty()) else {
-            return vec![Effect::say("nothing to copy here")];
-        };
-        let what = if text.lines().count() > 1 {
-            format!("{} lines", text.lines().count())
-        } else {
-            "the line".into()
-        };
-        vec![
-            Effect::Clipboard(text),
-            Effect::say(format!(
-                "copied {what} (OSC 52: the terminal must allow it)"
-            )),
-        ]
-    }
-
-    fn default_save_path(&self) -> String {
-        self.views.save_path(self.current_test())
-    }
-
-    /// `]` / `[`: the next or previous test; one with nothing to show in the failure view
-    /// gets its panes, and its status said.
-    fn switch_test(&mut self, forward: bool) -> Vec<Effect> {
-        let tests = self.test_indices();
-        let Some(i) = tests.iter().position(|&t| t == self.views.test) else {
-            return Vec::new();
-        };
-        let n = tests.len();
-        let j = if forward {
-            (i + 1) % n
-        } else {
-            (i + n - 1) % n
-        };
-        self.views.test = tests[j];
-        self.views.focus = Pane::Driver;
-        let t = self.current_test();
-        let nothing_failed = t.freeze.is_none() && t.breakpoint.is_none();
-        let name = t.name.clone().unwrap_or_else(|| format!("test {}", j + 1));
-        let text = format!("{name}: {}", t.outcome(self.live).label());
-        if nothing_failed {
-            self.failure.open = false;
-        }
-        vec![Effect::say(text)]
+        Scope::beneath(&self.sessions, self.failure.open, self.views.focus).context()
     }
 
     /// `s`, `1`…`9`: a shell into machine `n` (1-based), from the host or inside the sandbox.
     fn ssh_machine(&mut self, n: usize, sandboxed: bool) -> Vec<Effect> {
-        if !self.ssh_reachable() {
-            return vec![Effect::warn(
-                "ssh needs the running test: this log was saved after it ended \
-                 (`vmscope run`, or a test paused at a breakpoint, offers it)",
-            )];
-        }
-        let Some(name) = n
-            .checked_sub(1)
-            .and_then(|i| self.current_test().machines.get(i))
-            .map(|m| m.name.clone())
-        else {
-            return vec![Effect::warn(if n == 1 {
-                "no machine to ssh into yet".into()
-            } else {
-                format!("there is no machine {n}")
-            })];
-        };
-        let ctx = ctx(&self.parser, self.views.test, &self.checks);
-        if sandboxed {
-            return self
-                .sessions
-                .sandbox_ssh_tab(&name, &ctx)
-                .unwrap_or_else(|e| vec![Effect::warn(e)]);
-        }
-        self.sessions.open_tab(TabKind::Ssh, name, None, &ctx)
-    }
-
-    /// The failure view's actions and the keys into the paused test.
-    fn failure_action(&mut self, action: Action) -> Option<Vec<Effect>> {
-        let paused = self.paused();
-        let not_paused = "nothing waits in pdb: the test pauses in pdb at a breakpoint \
-                          (enableDebugHook = true, or --debug-hook-attach)";
-        Some(match action {
-            Action::FailureView => self.toggle_failure_view(),
-            Action::Freeze => self.freeze(),
-            Action::Live => {
-                self.failure.live_panes = true;
-                self.failure.open = false;
-                let v = self.views.view_mut(Pane::Driver);
-                v.anchor = None;
-                v.cursor = None;
-                let back = self.key(Action::Freeze);
-                vec![Effect::say(match self.current_test().freeze {
-                    Some(_) => {
-                        format!("panes follow the run ({back}: back to the moment of failure)")
-                    }
-                    None => "panes follow the run".into(),
-                })]
-            }
-            Action::Attach if self.current_test().breakpoint.is_none() || !paused => {
-                vec![Effect::warn(
-                    "no paused build to attach to: the test pauses at one with \
-                 enableDebugHook = true (or --debug-hook-attach)",
-                )]
-            }
-            Action::Attach => {
-                let ctx = ctx(&self.parser, self.views.test, &self.checks);
-                self.sessions
-                    .open_tab(TabKind::Attach, String::new(), None, &ctx)
-            }
-            Action::Pdb | Action::PdbQuit if !paused => vec![Effect::warn(not_paused)],
-            // Nothing is paused: `c` keeps its meaning of everywhere else.
-            Action::PdbContinue if !paused => self.route(Action::FocusCommand),
-            Action::Pdb => {
-                let ctx = ctx(&self.parser, self.views.test, &self.checks);
-                self.sessions.pdb(None, self.sandboxed(), &ctx)
-            }
-            Action::PdbContinue | Action::PdbQuit => {
-                let cmd = if action == Action::PdbContinue {
-                    "c"
-                } else {
-                    "q"
-                };
-                // The command goes to pdb's tab in the background: the view stays, and the
-                // run's answer (the REPL back, the driver's end) shows where it is.
-                let (shown, typing) = (self.sessions.active, self.sessions.tab_typing);
-                let ctx = ctx(&self.parser, self.views.test, &self.checks);
-                let mut effects = self.sessions.pdb(Some(cmd), self.sandboxed(), &ctx);
-                (self.sessions.active, self.sessions.tab_typing) = (shown, typing);
-                let t =
-                    &self.parser.run.tests[self.views.test.min(self.parser.run.tests.len() - 1)];
-                self.failure.note_resumed(t, self.views.test, cmd);
-                effects.push(Effect::say(if cmd == "c" {
-                    "continue: the test goes on from the breakpoint"
-                } else {
-                    "quit: pdb stops the test"
-                }));
-                effects
-            }
-            _ => return None,
-        })
-    }
-
-    /// `b`: the view, or the panes again.
-    fn toggle_failure_view(&mut self) -> Vec<Effect> {
-        let t = self.current_test();
-        if !self.failure.open && t.freeze.is_none() && t.breakpoint.is_none() {
-            let f = self.key(Action::Freeze);
-            return vec![Effect::say(format!(
-                "nothing failed in this test: {f} freezes the panes now"
-            ))];
-        }
-        // From a tab, `b` shows the view; on the view, the panes.
-        self.failure.open = self.sessions.active.is_some() || !self.failure.open;
-        self.sessions.hide_tabs();
-        Vec::new()
-    }
-
-    /// `F`: panes back at the failure, or frozen now when nothing failed.
-    fn freeze(&mut self) -> Vec<Effect> {
-        self.failure.live_panes = false;
-        let (now, line) = (self.now_ms(), self.parser.run.lines.saturating_sub(1));
-        let live = self.key(Action::Live);
-        let i = self.views.test.min(self.parser.run.tests.len() - 1);
-        let t = &mut self.parser.run.tests[i];
-        let text = match t.failure_freeze() {
-            Some(f) => format!("panes frozen at the {} ({live}: live)", f.kind.label()),
-            None => {
-                t.freeze_now(TriggerKind::Manual, line, self.live.then_some(now));
-                format!("panes frozen now ({live}: live again)")
-            }
-        };
-        self.show_failed_step();
-        vec![Effect::say(text)]
+        let reachable = self.facts().reachable;
+        let ctx = ctx(&self.input.parser, self.views.test, &self.checks);
+        self.sessions.ssh_machine(n, sandboxed, reachable, &ctx)
     }
 }

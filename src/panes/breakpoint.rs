@@ -108,7 +108,7 @@ fn summary(
             match fz.kind {
                 TriggerKind::Exit => format!(
                     "the driver exited with status {}",
-                    t.exit_code.or(app.exit_code).unwrap_or(-1)
+                    t.exit_code.or(app.input.exit_code).unwrap_or(-1)
                 ),
                 _ => "frozen by hand: the panes show the run as it was then".to_string(),
             },
@@ -193,8 +193,8 @@ fn summary(
     }
     if let Some(total) = t.global_timeout_secs {
         let total_d = std::time::Duration::try_from_secs_f64(total).unwrap_or_default();
-        match crate::app::failure::FailureView::timeout_left(app.current_test(), app.start)
-            .filter(|_| app.live && app.ended.is_none())
+        match crate::app::failure::FailureView::timeout_left(app.current_test(), app.input.start)
+            .filter(|_| app.input.live && app.input.ended.is_none())
         {
             Some(left) if app.paused() => field(
                 "timeout",
@@ -217,7 +217,7 @@ fn summary(
         }
     }
     if let Some(b) = t.breakpoint.as_ref().filter(|_| app.paused()) {
-        let (where_, how) = if app.sandboxed() {
+        let (where_, how) = if app.facts().sandboxed() {
             (
                 "in the build sandbox",
                 "a attaches, p pdb, 1–9 ssh from inside it",

@@ -217,7 +217,7 @@ fn rows(
         out.push(Line::styled(
             format!(
                 "⋯ {evicted} earlier lines not in memory; the whole log is in {}",
-                app.archive.as_deref().unwrap_or(&app.origin)
+                app.input.archive.as_deref().unwrap_or(&app.input.origin)
             ),
             Style::new()
                 .fg(Color::Yellow)

@@ -41,7 +41,7 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
         " vmscope ",
         Style::new().fg(Color::Black).bg(Color::Cyan),
     )];
-    let tests = app.test_indices();
+    let tests: Vec<usize> = app.run().visible_tests().map(|(i, _)| i).collect();
     if tests.len() > 1 {
         for (n, &i) in tests.iter().enumerate() {
             let t = &app.run().tests[i];
@@ -55,7 +55,10 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
             left.push(Span::styled(format!("[{name}]"), style));
         }
     } else {
-        let name = test.name.clone().unwrap_or_else(|| app.origin.clone());
+        let name = test
+            .name
+            .clone()
+            .unwrap_or_else(|| app.input.origin.clone());
         left.push(Span::styled(
             format!(" {name} "),
             Style::new().add_modifier(Modifier::BOLD),

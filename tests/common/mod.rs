@@ -205,14 +205,14 @@ pub fn app_with_store(
         "driver".into(),
         true,
     );
-    app.parser = Parser::new(
+    app.input.parser = Parser::new(
         Caps::default(),
         ParseOptions {
             extra_attach_store: Some(store.dir.path().display().to_string()),
             ..ParseOptions::default()
         },
     );
-    app.parser.run.live = true;
+    app.input.parser.run.live = true;
     app.checks.mode = mode;
     app
 }

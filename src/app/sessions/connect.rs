@@ -91,6 +91,20 @@ impl Sessions {
         }
     }
 
+    /// The user's answer to the question about tab `c.tab`'s command: yes runs exactly
+    /// that command, no drops the tab.
+    pub fn answer(&mut self, c: Confirm, yes: bool, ctx: &Ctx<'_>) -> Vec<Effect> {
+        if !yes {
+            self.drop_tab(c.tab);
+            return vec![Effect::say("not run")];
+        }
+        let Some(i) = self.position(c.tab) else {
+            return Vec::new();
+        };
+        self.tabs[i].approved = Some(c.lines);
+        self.connect(i, ctx)
+    }
+
     /// A new tab of `kind`, shown with the keyboard, and its session started.
     pub fn open_tab(
         &mut self,
@@ -320,6 +334,40 @@ impl Sessions {
             tab.queued.push_back((cmd.to_string(), Ready::Pdb));
         }
         effects
+    }
+
+    /// `s`, `1`…`9`: a shell into machine `n` (1-based), from the host, or inside the
+    /// sandbox when the test is paused in one. `reachable`: the machines run.
+    pub fn ssh_machine(
+        &mut self,
+        n: usize,
+        sandboxed: bool,
+        reachable: bool,
+        ctx: &Ctx<'_>,
+    ) -> Vec<Effect> {
+        if !reachable {
+            return vec![Effect::warn(
+                "ssh needs the running test: this log was saved after it ended \
+                 (`vmscope run`, or a test paused at a breakpoint, offers it)",
+            )];
+        }
+        let Some(name) = n
+            .checked_sub(1)
+            .and_then(|i| ctx.test.machines.get(i))
+            .map(|m| m.name.clone())
+        else {
+            return vec![Effect::warn(if n == 1 {
+                "no machine to ssh into yet".into()
+            } else {
+                format!("there is no machine {n}")
+            })];
+        };
+        if sandboxed {
+            return self
+                .sandbox_ssh_tab(&name, ctx)
+                .unwrap_or_else(|e| vec![Effect::warn(e)]);
+        }
+        self.open_tab(TabKind::Ssh, name, None, ctx)
     }
 
     /// `1`…`9` in a sandboxed pause: ssh typed into the sandbox's shell, built from the

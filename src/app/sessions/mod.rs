@@ -77,6 +77,15 @@ impl Sessions {
         self.active.and_then(|i| self.tabs.get_mut(i))
     }
 
+    /// The driver's terminal's screen, when `focus` is its pane.
+    pub fn command_screen(&self, focus: super::view::Pane) -> Option<String> {
+        let cmd = self
+            .command
+            .as_ref()
+            .filter(|_| focus == super::view::Pane::Command)?;
+        Some(cmd.emu.screen().contents())
+    }
+
     pub fn command_running(&self) -> bool {
         self.command.as_ref().is_some_and(TermPane::running)
     }
@@ -229,8 +238,14 @@ impl Sessions {
         self.tab_typing = false;
     }
 
-    /// `>` / `<`: the next or previous tab (after the last: the panes).
-    pub fn switch_tab(&mut self, forward: bool) -> Option<usize> {
+    /// `>` / `<`: the next or previous tab (after the last: the panes). `s` names the key
+    /// that opens one, for when there is none.
+    pub fn switch_tab(&mut self, forward: bool, s: &str) -> Vec<Effect> {
+        if self.tabs.is_empty() {
+            return vec![Effect::say(format!(
+                "no ssh tabs: {s} opens one into the focused machine"
+            ))];
+        }
         let n = self.tabs.len() + 1;
         let at = self.active.map_or(0, |i| i + 1);
         let next = if forward {
@@ -239,7 +254,7 @@ impl Sessions {
             (at + n - 1) % n
         };
         self.show_tab(next.checked_sub(1));
-        self.active
+        Vec::new()
     }
 
     /// A new tab of `kind`, shown with the keyboard; its position.
@@ -479,6 +494,38 @@ impl Sessions {
             _ => return None,
         }
         Some(Vec::new())
+    }
+
+    /// Every tick: tabs that wait for their machine try again (not the one whose question
+    /// is open), and queued lines are typed where the session is ready.
+    pub fn poll(&mut self, asking: Option<u32>, ctx: &Ctx<'_>) -> Vec<Effect> {
+        let now = Instant::now();
+        let mut effects = Vec::new();
+        for i in self.due(now) {
+            if Some(self.tabs[i].id) != asking {
+                effects.extend(self.connect(i, ctx));
+            }
+        }
+        for i in 0..self.tabs.len() {
+            effects.extend(self.type_queued(i, now));
+        }
+        effects
+    }
+
+    /// What quitting would end, said with `q` (the quit key), if anything runs.
+    pub fn still_running(&self, q: &str) -> Option<String> {
+        let running = self.command_running();
+        Some(match (running, self.running_tabs()) {
+            (false, 0) => return None,
+            (true, 0) => {
+                format!("the driver is still running: {q} again stops it (and its VMs) and quits")
+            }
+            (true, n) => format!(
+                "the driver is still running, with {n} ssh session(s): {q} again stops them \
+                 all and quits"
+            ),
+            (false, n) => format!("{n} ssh session(s) open: {q} again ends them and quits"),
+        })
     }
 
     pub fn running_tabs(&self) -> usize {
