@@ -35,7 +35,7 @@ fn frame(c: &mut Criterion) {
         let mut app = app(machines);
         let mut term = Terminal::new(TestBackend::new(200, 50)).expect("terminal");
         draw(&mut term, &mut app);
-        let shown = app.drawn.panes.len() - 1;
+        let shown = app.screen.drawn.panes.len() - 1;
         assert_eq!(shown, machines, "every machine has a pane");
         g.bench_function(format!("{machines}_panes"), |b| {
             b.iter(|| {

@@ -147,6 +147,7 @@ fn check_effects(name: &str, effects: &[Effect]) {
             Effect::Clipboard(t) => t.clone(),
             Effect::Say(m) => m.text.clone(),
             Effect::Ask(c) => c.lines.join("\n"),
+            Effect::Prompt(_, v) => v.clone(),
             Effect::CloseTab(_) | Effect::Interrupt | Effect::Mouse(_) => continue,
         };
         assert_eq!(guest_text(&text), None, "{name}: {e:?}");

@@ -125,3 +125,183 @@ fn vm_imports_nothing_from_the_app() {
     }
     assert!(files >= 20, "the vm sources: {files}");
 }
+
+/// Every `.rs` file under `dir`, with its module path below `src` (`app::sessions::tab`).
+fn modules(dir: &str) -> Vec<(String, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out = Vec::new();
+    let mut dirs = vec![src.join(dir)];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let rel = path.strip_prefix(&src).unwrap().with_extension("");
+                let mut parts: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                if parts.last().is_some_and(|p| p == "mod") {
+                    parts.pop();
+                }
+                out.push((parts.join("::"), std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The parts of `app` (its direct modules) that `text`, the source of module `me`, names:
+/// through `super::` or `crate::app::`. An item of `app/mod.rs` itself is the part `app`.
+fn parts_named(me: &str, text: &str, parts: &[String]) -> Vec<String> {
+    let depth = me.split("::").count();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let code = line.split("//").next().unwrap_or("");
+        if code.trim_start().starts_with("#[cfg(test)]") {
+            break;
+        }
+        let mut rest = code;
+        while let Some(at) = [rest.find("super::"), rest.find("crate::app::")]
+            .into_iter()
+            .flatten()
+            .min()
+        {
+            let path = &rest[at..];
+            let end = path
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                .unwrap_or(path.len());
+            let words: Vec<&str> = path[..end].split("::").filter(|w| !w.is_empty()).collect();
+            rest = &path[end.max(1)..];
+            // Resolve to a path from `app`.
+            let mut base: Vec<&str> = me.split("::").collect();
+            let mut i = 0;
+            if words.first() == Some(&"crate") {
+                base = vec!["app"];
+                i = 2;
+            } else {
+                while words.get(i) == Some(&"super") {
+                    base.pop();
+                    i += 1;
+                }
+            }
+            let mut full: Vec<&str> = base;
+            full.extend(&words[i..]);
+            if full.first() != Some(&"app") || depth == 0 {
+                continue;
+            }
+            let part = match full.get(1) {
+                Some(p) if parts.iter().any(|x| x == p) => p.to_string(),
+                _ => "app".to_string(),
+            };
+            if !out.contains(&part) {
+                out.push(part);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_app_parts_import_each_other_without_a_circle() {
+    let mods = modules("app");
+    let parts: Vec<String> = mods
+        .iter()
+        .filter_map(|(m, _)| {
+            let w: Vec<&str> = m.split("::").collect();
+            (w.len() == 2).then(|| w[1].to_string())
+        })
+        .collect();
+    assert!(parts.len() >= 15, "{parts:?}");
+    // part -> parts it names
+    let mut edges: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (m, text) in &mods {
+        let from = m.split("::").nth(1).unwrap_or("app").to_string();
+        for to in parts_named(m, text, &parts) {
+            if to != from {
+                let e = edges.entry(from.clone()).or_default();
+                if !e.contains(&to) {
+                    e.push(to);
+                }
+            }
+        }
+    }
+    // The entry points in app/mod.rs use the parts; no part may use them back.
+    for (from, to) in &edges {
+        assert!(
+            from == "app" || !to.contains(&"app".to_string()),
+            "{from} names an item of app/mod.rs"
+        );
+    }
+    // Depth-first search for a cycle.
+    fn visit(
+        n: &str,
+        edges: &std::collections::BTreeMap<String, Vec<String>>,
+        path: &mut Vec<String>,
+        done: &mut Vec<String>,
+    ) {
+        if done.iter().any(|d| d == n) {
+            return;
+        }
+        if let Some(at) = path.iter().position(|p| p == n) {
+            panic!("an import circle: {} -> {n}", path[at..].join(" -> "));
+        }
+        path.push(n.to_string());
+        for m in edges.get(n).into_iter().flatten() {
+            visit(m, edges, path, done);
+        }
+        path.pop();
+        done.push(n.to_string());
+    }
+    let mut done = Vec::new();
+    for n in edges.keys() {
+        visit(n, &edges, &mut Vec::new(), &mut done);
+    }
+    // The parts own their fields: none of them names `App` but the router, the loop that
+    // runs it and the entry points.
+    for (m, text) in &mods {
+        if ["app", "app::state", "app::runner"].contains(&m.as_str()) {
+            continue;
+        }
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            assert!(
+                !code.contains("state::App") && !code.contains("impl App"),
+                "{m}:{}: a part reaches the router: {line}",
+                i + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn the_router_is_small_and_no_app_file_is_large() {
+    for (m, text) in modules("app") {
+        let n = text.lines().count();
+        let limit = if m == "app::state" { 500 } else { 600 };
+        assert!(n <= limit, "{m}: {n} lines (at most {limit})");
+        if m != "app::state" {
+            assert!(
+                !text.contains("impl App "),
+                "{m}: `impl App` outside state.rs"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_circle_check_sees_a_circle() {
+    // A part naming another that names it back is found.
+    let parts = vec!["a".to_string(), "b".to_string()];
+    assert_eq!(parts_named("app::a", "use super::b::X;", &parts), ["b"]);
+    assert_eq!(
+        parts_named(
+            "app::b::inner",
+            "use crate::app::a::Y; use super::super::thing;",
+            &parts
+        ),
+        ["a", "app"]
+    );
+}

@@ -136,11 +136,26 @@ pub enum Action {
     /// there; not bindable).
     #[serde(skip)]
     SendKey(crossterm::event::KeyEvent),
+    /// A key that edits a prompt's line (what unbound keys do there; not bindable).
+    #[serde(skip)]
+    EditPrompt(crossterm::event::KeyEvent),
     /// Do nothing (unbinds a key in a user keymap).
     None,
 }
 
 impl Action {
+    /// The command name of the action: its keymap name with spaces (`focus next`), as the
+    /// palette lists it and messages name an action that has no key.
+    pub fn command_name(self) -> String {
+        let raw = match toml::Value::try_from(self) {
+            Ok(toml::Value::String(s)) => s,
+            // Actions with a number (`focus_machine = 1`) are reached by the machines' names.
+            Ok(toml::Value::Table(t)) => t.keys().next().cloned().unwrap_or_default(),
+            _ => String::new(),
+        };
+        raw.replace('_', " ")
+    }
+
     /// Going to a pane leaves the failure view for the panes.
     pub fn goes_to_a_pane(self) -> bool {
         matches!(
@@ -221,6 +236,7 @@ impl Action {
             Self::Yes => "yes: run the command shown",
             Self::No => "no: do not run it",
             Self::SendKey(_) => "a key for the program",
+            Self::EditPrompt(_) => "a key for the prompt's line",
             Self::None => "nothing",
         }
     }

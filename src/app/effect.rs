@@ -38,6 +38,14 @@ pub struct Confirm {
     pub why: String,
 }
 
+/// The prompts a part can open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompting {
+    Search,
+    Filter,
+    Save,
+}
+
 /// What a part asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -67,6 +75,8 @@ pub enum Effect {
     Say(Message),
     /// Ask the user about a command before it runs (taken by the router).
     Ask(Confirm),
+    /// Open a prompt of this kind holding this text (taken by the router).
+    Prompt(Prompting, String),
 }
 
 impl Effect {

@@ -331,6 +331,7 @@ impl FailureView {
         let shown = Shown {
             test: t,
             freeze: self.frozen(t),
+            command: false,
         };
         if let Some(head) = self.failed_head(t) {
             views.show_failed_step(&shown, head);

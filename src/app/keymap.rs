@@ -286,10 +286,7 @@ impl Keymap {
     pub fn name(&self, ctx: Context, action: Action) -> String {
         self.key(ctx, action)
             .or_else(|| self.key(Context::Global, action))
-            .map_or_else(
-                || format!(":{}", super::palette::name(action)),
-                |k| k.to_string(),
-            )
+            .map_or_else(|| format!(":{}", action.command_name()), |k| k.to_string())
     }
 
     /// The action of a key in `ctx`, looking through the contexts it falls back to.

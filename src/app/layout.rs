@@ -20,6 +20,48 @@ pub struct Drawn {
     pub divider: Option<u16>,
 }
 
+/// The screen as the user arranged it: where things were drawn, the mouse reporting, the
+/// driver column's width (by key or by dragging its border).
+#[derive(Debug, Clone)]
+pub struct Screen {
+    pub drawn: Drawn,
+    /// Mouse reporting is on.
+    pub mouse: bool,
+    /// The driver column's width as the user set it (columns), if they did.
+    pub driver_width: Option<u16>,
+    /// The driver column's border is being dragged.
+    dragging: bool,
+}
+
+impl Default for Screen {
+    fn default() -> Self {
+        Self {
+            drawn: Drawn::default(),
+            mouse: true,
+            driver_width: None,
+            dragging: false,
+        }
+    }
+}
+
+impl Screen {
+    /// What a mouse event means; dragging the driver column's border is done here.
+    pub fn mouse_event(&mut self, ev: &MouseEvent, machines: usize) -> Mouse {
+        match self.drawn.mouse(ev, self.dragging, machines) {
+            Mouse::Grab => self.dragging = true,
+            Mouse::Width(w) => self.driver_width = Some(w),
+            Mouse::Release => self.dragging = false,
+            m => return m,
+        }
+        Mouse::Nothing
+    }
+
+    /// A key moved the driver column's border by `step` columns.
+    pub fn driver_by(&mut self, step: i32) {
+        self.driver_width = Some(self.drawn.driver_width_by(step));
+    }
+}
+
 /// What a mouse event means on the screen as drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mouse {

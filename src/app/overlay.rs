@@ -6,7 +6,8 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::action::Action;
-use super::effect::{Confirm, Message};
+use super::effect::{Confirm, Effect, Message, Prompting};
+use super::palette::{self, Run};
 use super::view::Matcher;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,14 +56,6 @@ pub struct Help {
     pub filter: Option<Matcher>,
 }
 
-/// What an overlay key did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Done {
-    Nothing,
-    /// A prompt's line was submitted: its kind, its text, the palette's selected entry.
-    Submit(PromptKind, String, usize),
-}
-
 #[derive(Debug, Default)]
 pub struct Overlay {
     pub help: Option<Help>,
@@ -72,6 +65,29 @@ pub struct Overlay {
 }
 
 impl Overlay {
+    /// Takes the effects that are for the screen (messages, questions, prompts) and
+    /// returns the others.
+    pub fn take(&mut self, effects: Vec<Effect>) -> Vec<Effect> {
+        effects
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Say(m) => {
+                    self.message = Some(m);
+                    None
+                }
+                Effect::Ask(c) => {
+                    self.confirm = Some(c);
+                    None
+                }
+                Effect::Prompt(kind, value) => {
+                    self.open_for(kind, value);
+                    None
+                }
+                e => Some(e),
+            })
+            .collect()
+    }
+
     pub fn say(&mut self, text: impl Into<String>) {
         self.message = Some(Message::info(text));
     }
@@ -98,8 +114,7 @@ impl Overlay {
     }
 
     /// Mouse reporting turned `on` or off, said with the key (`key`) that turns it back.
-    pub fn mouse(on: bool, key: &str) -> Vec<super::effect::Effect> {
-        use super::effect::Effect;
+    pub fn mouse(on: bool, key: &str) -> Vec<Effect> {
         let text = if on {
             "mouse on: clicks and the wheel go to vmscope".to_string()
         } else {
@@ -108,13 +123,12 @@ impl Overlay {
         vec![Effect::Mouse(on), Effect::say(text)]
     }
 
-    /// The prompt `action` opens (search, filter, save, the palette), holding `value`.
-    pub fn open_for(&mut self, action: Action, value: String) {
-        let kind = match action {
-            Action::Filter => PromptKind::Filter,
-            Action::Save => PromptKind::Save,
-            Action::Palette => PromptKind::Palette,
-            _ => PromptKind::Search,
+    /// The prompt a part asked for, holding `value`.
+    pub fn open_for(&mut self, kind: Prompting, value: String) {
+        let kind = match kind {
+            Prompting::Search => PromptKind::Search,
+            Prompting::Filter => PromptKind::Filter,
+            Prompting::Save => PromptKind::Save,
         };
         self.open_prompt(kind, value);
     }
@@ -146,18 +160,39 @@ impl Overlay {
         }
     }
 
-    /// What the overlay's keys do; `None` for actions of other parts.
-    pub fn act(&mut self, action: Action, palette_len: usize) -> Option<Done> {
+    /// What the overlay's keys do: `None` for actions of other parts; else the command a
+    /// submitted line runs (`entries`: the palette's), or why it cannot.
+    pub fn act(
+        &mut self,
+        action: Action,
+        entries: &[palette::Entry],
+    ) -> Option<Result<Option<Run>, String>> {
+        let palette_len =
+            (self.prompt.as_ref()).map_or(0, |p| palette::matches(entries, p.input.value()).len());
         if self.prompt.is_some() {
+            if let Action::EditPrompt(key) = action {
+                self.edit(&key);
+                return Some(Ok(None));
+            }
             let prompt = self.prompt.as_mut()?;
             match action {
                 Action::Submit => {
                     let p = self.prompt.take()?;
-                    return Some(Done::Submit(
-                        p.kind,
-                        p.input.value().to_string(),
-                        p.selected,
-                    ));
+                    let value = p.input.value().to_string();
+                    return Some(Ok(Some(match p.kind {
+                        PromptKind::Search => Run::Search(value),
+                        PromptKind::Filter => Run::Filter(value),
+                        PromptKind::Save => Run::Save(Some(value.trim().to_string())),
+                        PromptKind::Palette => {
+                            return Some(palette::pick(entries, &value, p.selected).map(Some));
+                        }
+                        PromptKind::HelpSearch => {
+                            if let Some(h) = &mut self.help {
+                                h.filter = Matcher::new(&value);
+                            }
+                            return Some(Ok(None));
+                        }
+                    })));
                 }
                 Action::Cancel | Action::Close => self.prompt = None,
                 Action::SelectNext => {
@@ -169,7 +204,7 @@ impl Overlay {
                 }
                 _ => return None,
             }
-            return Some(Done::Nothing);
+            return Some(Ok(None));
         }
         if self.help.is_some() {
             let page = 10;
@@ -185,13 +220,14 @@ impl Overlay {
                 Action::Search => self.open_prompt(PromptKind::HelpSearch, String::new()),
                 _ => return None,
             }
-            return Some(Done::Nothing);
+            return Some(Ok(None));
         }
         match action {
             Action::Help => self.toggle_help(),
+            Action::Palette => self.open_prompt(PromptKind::Palette, String::new()),
             _ => return None,
         }
-        Some(Done::Nothing)
+        Some(Ok(None))
     }
 
     /// Esc backs out of one thing at a time: the help's search, the help. Returns whether

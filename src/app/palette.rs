@@ -4,6 +4,7 @@
 
 use super::action::Action;
 use super::keymap::{Context, Keymap};
+use crate::vm::model::Test;
 
 /// What a palette entry (or a prompt's line) runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,24 +30,13 @@ pub struct Entry {
     pub text: String,
 }
 
-/// The command name of `action`: its keymap name with spaces (`focus next`).
-pub fn name(action: Action) -> String {
-    let v = toml::Value::try_from(action).ok();
-    let raw = match &v {
-        Some(toml::Value::String(s)) => s.clone(),
-        // Actions with a number (`focus_machine = 1`) are reached by the machines' names.
-        Some(toml::Value::Table(t)) => t.keys().next().cloned().unwrap_or_default(),
-        _ => String::new(),
-    };
-    raw.replace('_', " ")
-}
-
 /// Actions that are not commands of their own in the palette.
 fn hidden(action: Action) -> bool {
     matches!(
         action,
         Action::None
             | Action::SendKey(_)
+            | Action::EditPrompt(_)
             | Action::Palette
             | Action::Submit
             | Action::Cancel
@@ -67,9 +57,10 @@ fn hidden(action: Action) -> bool {
 pub fn entries(
     keymap: &Keymap,
     ctx: Context,
-    machines: &[String],
+    test: &Test,
     offers: impl Fn(Action) -> bool,
 ) -> Vec<Entry> {
+    let machines: Vec<&str> = test.machines.iter().map(|m| m.name.as_str()).collect();
     let mut out: Vec<Entry> = Vec::new();
     let mut seen: Vec<Action> = Vec::new();
     let key = |a: Action| {
@@ -85,7 +76,7 @@ pub fn entries(
             }
             seen.push(*a);
             out.push(Entry {
-                name: name(*a),
+                name: a.command_name(),
                 run: Run::Action(*a),
                 key: key(*a),
                 text: a.describe().to_string(),
@@ -222,9 +213,9 @@ mod tests {
 
     #[test]
     fn names_come_from_the_keymap() {
-        assert_eq!(name(Action::FocusNext), "focus next");
-        assert_eq!(name(Action::SshOpen), "ssh open");
-        assert_eq!(name(Action::FocusMachine(2)), "focus machine");
+        assert_eq!(Action::FocusNext.command_name(), "focus next");
+        assert_eq!(Action::SshOpen.command_name(), "ssh open");
+        assert_eq!(Action::FocusMachine(2).command_name(), "focus machine");
     }
 
     #[test]
@@ -235,15 +226,22 @@ mod tests {
         assert!(score("zoom", "zo") > score("close tab", "zo"));
     }
 
+    fn run_of(log: &[u8]) -> crate::vm::TestRun {
+        let opts = crate::vm::Parser::env_options();
+        crate::vm::Parser::parse_all(log, crate::vm::Caps::default(), opts)
+    }
+
     #[test]
     fn machines_and_commands_are_entries() {
         let km = Keymap::defaults();
-        let e = entries(
-            &km,
-            Context::Log,
-            &["server".into(), "client".into()],
-            |_| true,
+        let run = run_of(
+            b"server: starting vm
+client: starting vm
+",
         );
+        let t = &run.tests[0];
+        assert_eq!(t.machines.len(), 2);
+        let e = entries(&km, Context::Log, t, |_| true);
         let ssh = matches(&e, "ssh serv");
         assert_eq!(ssh[0].run, Run::Action(Action::SshMachine(1)));
         let focus = matches(&e, "focus cl");
@@ -254,9 +252,7 @@ mod tests {
         assert_eq!(zoom[0].key.as_deref(), Some("z"));
         assert_eq!(matches(&e, "filter error")[0].name, "filter");
         // What cannot run now is not offered.
-        let none = entries(&km, Context::Log, &["server".into()], |a| {
-            a != Action::SshOpen
-        });
+        let none = entries(&km, Context::Log, t, |a| a != Action::SshOpen);
         assert!(none.iter().all(|e| !e.name.starts_with("ssh")));
     }
 

@@ -333,7 +333,8 @@ fn draw(
 
 /// The inner size of the command pane as last drawn.
 fn command_size(app: &App) -> Option<(u16, u16)> {
-    app.drawn
+    app.screen
+        .drawn
         .panes
         .iter()
         .find(|(p, _)| *p == Pane::Command)
@@ -415,7 +416,7 @@ fn handle(
                 app.urgent = true;
             }
             if let Some(r) = recorder {
-                let ms = app.now_ms();
+                let ms = app.input.now_ms();
                 match &ev {
                     ChildEvent::Stderr(b) => r.record(Stream::Stderr, ms, b),
                     ChildEvent::Pty(b) => r.record(Stream::Terminal, ms, b),
@@ -501,6 +502,7 @@ fn perform(
             // Taken by the router before the effects come here.
             Effect::Say(m) => app.overlay.message = Some(m),
             Effect::Ask(c) => app.overlay.confirm = Some(c),
+            Effect::Prompt(kind, value) => app.overlay.open_for(kind, value),
             Effect::OpenTab { id, program, args } => {
                 if let Err(e) = tabs.open(id, &program, &args, app.sessions.tab_size) {
                     let what = program.to_string_lossy();

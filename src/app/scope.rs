@@ -1,7 +1,10 @@
 //! Where the keyboard is: one value for what has the keys now, which names the keymap's
 //! context.
 
-use super::keymap::Context;
+use crossterm::event::KeyEvent;
+
+use super::action::Action;
+use super::keymap::{Context, Keymap};
 use super::overlay::{Overlay, PromptKind};
 use super::sessions::{Sessions, Target};
 use super::view::Pane;
@@ -67,6 +70,16 @@ impl Scope {
             Self::Driver => Context::Driver,
             Self::Log => Context::Log,
         }
+    }
+
+    /// The action of `key` here: its binding, else what unbound keys do (a terminal that
+    /// types gets them, a prompt's line is edited with them).
+    pub fn resolve(self, keymap: &Keymap, key: KeyEvent) -> Option<Action> {
+        keymap.lookup_event(self.context(), &key).or(match self {
+            Self::Terminal { typing: true, .. } => Some(Action::SendKey(key)),
+            Self::Prompt(_) => Some(Action::EditPrompt(key)),
+            _ => None,
+        })
     }
 
     pub fn typing(self) -> bool {

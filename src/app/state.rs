@@ -14,19 +14,41 @@ use super::failure::{Cx, FailureView};
 use super::input::Input;
 use super::keymap::{Context, Keymap};
 pub use super::layout::Drawn;
-use super::layout::Mouse;
+use super::layout::{Mouse, Screen};
 use super::logviews::{LogViews, Shown};
-use super::overlay::{Done, Overlay, PromptKind};
+use super::overlay::Overlay;
 use super::palette::{self, Run};
 use super::scope::Scope;
 use super::sessions::connect::Ctx;
 use super::sessions::driver::ChildEvent;
 use super::sessions::{Sessions, Target};
 use super::trust::Checks;
-use super::view::{Pane, PaneLines};
+use super::view::Pane;
 use crate::vm::model::Test;
 use crate::vm::source::SourceEvent;
-use crate::vm::{Caps, Parser, TestRun};
+use crate::vm::{Caps, TestRun};
+
+/// The test shown, borrowed field by field so that a part can change meanwhile.
+macro_rules! shown {
+    ($app:expr) => {{
+        let test = $app.input.test($app.views.test);
+        Shown {
+            test,
+            freeze: $app.failure.frozen(test),
+            command: $app.sessions.command.is_some(),
+        }
+    }};
+}
+
+/// What a session's command is built from, borrowed field by field.
+macro_rules! ctx {
+    ($app:expr) => {
+        Ctx {
+            test: $app.input.test($app.views.test),
+            checks: &$app.checks,
+        }
+    };
+}
 
 /// Someone who typed into a terminal this recently is still typing: the failure view does
 /// not take the keyboard from them.
@@ -47,13 +69,7 @@ pub struct App {
     pub quit: bool,
     /// Quit was asked once while something runs.
     confirm_quit: bool,
-    /// Mouse reporting is on.
-    pub mouse: bool,
-    /// The driver column's width as the user set it (columns), if they did.
-    pub driver_width: Option<u16>,
-    /// The driver column's border is being dragged.
-    dragging: bool,
-    pub drawn: Drawn,
+    pub screen: Screen,
 }
 
 impl App {
@@ -70,10 +86,7 @@ impl App {
             urgent: true,
             quit: false,
             confirm_quit: false,
-            mouse: true,
-            driver_width: None,
-            dragging: false,
-            drawn: Drawn::default(),
+            screen: Screen::default(),
         }
     }
 
@@ -82,21 +95,12 @@ impl App {
     }
 
     pub fn current_test(&self) -> &Test {
-        let tests = &self.input.parser.run.tests;
-        &tests[self.views.test.min(tests.len() - 1)]
+        self.input.test(self.views.test)
     }
 
     /// The test shown, at the freeze the panes show.
     pub fn shown(&self) -> Shown<'_> {
-        shown(&self.input.parser, self.views.test, &self.failure)
-    }
-
-    pub fn pane_lines(&self, pane: Pane) -> PaneLines<'_> {
-        self.views.lines(&self.shown(), pane)
-    }
-
-    pub fn now_ms(&self) -> u32 {
-        self.input.now_ms()
+        shown!(self)
     }
 
     /// What decides which commands can run now.
@@ -114,10 +118,6 @@ impl App {
             command: self.sessions.command.as_ref().map(|c| c.running()),
             tests: self.run().visible_tests().count(),
         }
-    }
-
-    pub fn paused(&self) -> bool {
-        self.facts().paused
     }
 
     /// Whether `action` can do anything now: keys that cannot are left out of the hints.
@@ -149,51 +149,23 @@ impl App {
         self.scope().typing()
     }
 
-    pub fn elapsed(&self) -> Option<Duration> {
-        self.input.elapsed(self.current_test())
-    }
-
     /// Focus goes to `pane` (for reading: a terminal reached this way does not type).
     pub fn set_focus(&mut self, pane: Pane) {
         self.views.focus_on(self.input.test(self.views.test), pane);
         self.sessions.command_typing = false;
     }
 
-    /// Takes effects meant for the screen (messages, questions) and passes the rest on.
+    /// Takes effects meant for the screen (messages, questions, prompts), passes the rest.
     fn finish(&mut self, effects: Vec<Effect>) -> Vec<Effect> {
-        effects
-            .into_iter()
-            .filter_map(|e| match e {
-                Effect::Say(m) => {
-                    self.overlay.message = Some(m);
-                    None
-                }
-                Effect::Ask(c) => {
-                    self.overlay.confirm = Some(c);
-                    self.urgent = true;
-                    None
-                }
-                e => Some(e),
-            })
-            .collect()
+        self.overlay.take(effects)
     }
 
     // ----- input -----
 
     pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        let scope = self.scope();
-        let action = self.keymap.lookup_event(scope.context(), &key);
-        match (scope, action) {
-            // A key typed into the terminal changes nothing on screen until its echo comes
-            // back: drawing now would only delay drawing the echo.
-            (Scope::Terminal { typing: true, .. }, None) => self.update(Action::SendKey(key)),
-            (Scope::Prompt(_), None) => {
-                self.dirty = true;
-                self.overlay.edit(&key);
-                Vec::new()
-            }
-            (_, Some(a)) => self.update(a),
-            (_, None) => Vec::new(),
+        match self.scope().resolve(&self.keymap, key) {
+            Some(a) => self.update(a),
+            None => Vec::new(),
         }
     }
 
@@ -203,11 +175,8 @@ impl App {
         }
         self.dirty = true;
         let machines = self.current_test().machines.len();
-        match self.drawn.mouse(&ev, self.dragging, machines) {
+        match self.screen.mouse_event(&ev, machines) {
             Mouse::Tab(tab) => self.sessions.show_tab(tab),
-            Mouse::Grab => self.dragging = true,
-            Mouse::Width(w) => self.driver_width = Some(w),
-            Mouse::Release => self.dragging = false,
             Mouse::Focus(p) => {
                 self.set_focus(p);
                 // A click in a terminal is coming to type in it.
@@ -217,12 +186,12 @@ impl App {
                 (_, Some(i)) => self.sessions.scroll(Target::Tab(i), -n),
                 (Some(Pane::Command), None) => self.sessions.scroll(Target::Command, -n),
                 (Some(p), None) => {
-                    let s = shown(&self.input.parser, self.views.test, &self.failure);
+                    let s = shown!(self);
                     self.views.scroll(&s, p, n);
                 }
                 (None, None) => {}
             },
-            Mouse::Nothing => {}
+            _ => {}
         }
         Vec::new()
     }
@@ -307,7 +276,7 @@ impl App {
             self.check_triggers();
         }
         let asking = self.overlay.confirm.as_ref().map(|c| c.tab);
-        let ctx = ctx(&self.input.parser, self.views.test, &self.checks);
+        let ctx = ctx!(self);
         let effects = self.sessions.poll(asking, &ctx);
         if !effects.is_empty() {
             self.dirty = true;
@@ -322,12 +291,16 @@ impl App {
         }
         self.views
             .laid_out(self.input.test(self.views.test), &drawn.panes);
-        self.drawn = drawn;
+        self.screen.drawn = drawn;
     }
 
     /// The runner reports how saving went.
     pub fn saved(&mut self, path: &std::path::Path, result: std::io::Result<usize>) {
-        let evicted = self.pane_lines(self.views.focus).store.evicted();
+        let evicted = self
+            .views
+            .lines(&shown!(self), self.views.focus)
+            .store
+            .evicted();
         let said = self.input.saved(path, result, evicted);
         self.overlay.message = Some(said);
         self.dirty = true;
@@ -336,6 +309,8 @@ impl App {
     // ----- actions -----
 
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        // A key typed into the terminal changes nothing on screen until its echo comes
+        // back: drawing now would only delay drawing the echo.
         if let Action::SendKey(key) = action {
             return match self.scope() {
                 Scope::Terminal {
@@ -367,15 +342,18 @@ impl App {
         }
         // Nothing is paused: `c` keeps its meaning of everywhere else.
         let action = match action {
-            Action::PdbContinue if !self.paused() => Action::FocusCommand,
+            Action::PdbContinue if !self.facts().paused => Action::FocusCommand,
             a => a,
         };
         let (failure, mut cx) = self.failure_cx();
         if let Some(effects) = failure.act(action, &mut cx) {
             return effects;
         }
-        self.failure.open &= !action.goes_to_a_pane();
-        let shown = shown(&self.input.parser, self.views.test, &self.failure);
+        if action.goes_to_a_pane() {
+            self.failure.open = false;
+            self.sessions.command_typing = action == Action::FocusCommand;
+        }
+        let shown = shown!(self);
         if let Some(effects) = self.views.act(&shown, action) {
             return effects;
         }
@@ -389,40 +367,16 @@ impl App {
                 let s = self.key(Action::SshOpen);
                 return self.sessions.switch_tab(action == Action::NextTab, &s);
             }
-            Action::FocusNext
-            | Action::FocusPrev
-            | Action::FocusDriver
-            | Action::FocusMachine(_) => {
-                let order = LogViews::order(self.current_test(), self.sessions.command.is_some());
-                if let Some(p) = self.views.focus_for(action, &order) {
-                    self.set_focus(p);
-                }
-            }
-            Action::FocusCommand if self.sessions.command.is_some() => {
-                self.set_focus(Pane::Command);
-                self.sessions.command_typing = true;
-            }
-            Action::FocusCommand => {
-                return vec![Effect::say(
-                    "no driver runs here: `vmscope run -- DRIVER` has a terminal to type in",
-                )];
-            }
-            Action::Search | Action::Filter | Action::Save | Action::Palette => {
-                let value = self.views.prompt_value(action, self.current_test());
-                self.overlay.open_for(action, value);
-            }
             Action::Yank | Action::YankPane => {
                 let all = action == Action::YankPane;
                 return self.run_command(Run::Copy(all));
             }
             Action::MouseCapture => {
-                self.mouse = !self.mouse;
-                return Overlay::mouse(self.mouse, &self.key(action));
+                self.screen.mouse = !self.screen.mouse;
+                return Overlay::mouse(self.screen.mouse, &self.key(action));
             }
-            Action::DriverWider | Action::DriverNarrower => {
-                let step = if action == Action::DriverWider { 8 } else { -8 };
-                self.driver_width = Some(self.drawn.driver_width_by(step));
-            }
+            Action::DriverWider => self.screen.driver_by(8),
+            Action::DriverNarrower => self.screen.driver_by(-8),
             Action::NextTest | Action::PrevTest => {
                 let forward = action == Action::NextTest;
                 let (said, nothing_failed) =
@@ -432,13 +386,7 @@ impl App {
                 self.failure.open &= !nothing_failed;
                 return vec![said];
             }
-            Action::SshOpen => {
-                let m = match self.views.focus {
-                    Pane::Machine(m) => m + 1,
-                    _ => 1,
-                };
-                return self.ssh_machine(m, false);
-            }
+            Action::SshOpen => return self.ssh_machine(self.views.machine_or_first() + 1, false),
             Action::SshMachine(n) => return self.ssh_machine(n, self.facts().sandboxed()),
             _ => {}
         }
@@ -459,29 +407,10 @@ impl App {
             }
         }
     }
-}
 
-/// The shown test, borrowed apart from the parts.
-fn shown<'a>(parser: &'a Parser, test: usize, failure: &FailureView) -> Shown<'a> {
-    let test = &parser.run.tests[test.min(parser.run.tests.len() - 1)];
-    Shown {
-        test,
-        freeze: failure.frozen(test),
-    }
-}
-
-/// What a session's command is built from, borrowed apart from the sessions.
-pub(super) fn ctx<'a>(parser: &'a Parser, test: usize, checks: &'a Checks) -> Ctx<'a> {
-    Ctx {
-        test: &parser.run.tests[test.min(parser.run.tests.len() - 1)],
-        checks,
-    }
-}
-
-impl App {
     /// The failure view's part, with what its keys reach.
     fn failure_cx(&mut self) -> (&mut FailureView, Cx<'_>) {
-        let now_ms = self.now_ms();
+        let now_ms = self.input.now_ms();
         let exited = self.input.exit_code.is_some();
         (
             &mut self.failure,
@@ -518,47 +447,23 @@ impl App {
         let Scope::Terminal { target, typing } = scope else {
             return None;
         };
-        let leave = self
-            .keymap
-            .key(Context::Terminal, Action::Leave)
-            .and_then(|c| c.event());
-        let ctx = ctx(&self.input.parser, self.views.test, &self.checks);
+        let ctx = ctx!(self);
         self.sessions
-            .act(target, typing, action, leave.as_ref(), &ctx)
+            .act(target, typing, action, &self.keymap, &ctx)
     }
 
     /// Actions of the overlay (prompt, help, question), and what a submitted line does.
     fn overlay_action(&mut self, scope: Scope, action: Action) -> Option<Vec<Effect>> {
         if scope == Scope::Confirm {
             let c = self.overlay.confirm.take()?;
-            let ctx = ctx(&self.input.parser, self.views.test, &self.checks);
+            let ctx = ctx!(self);
             return Some(self.sessions.answer(c, action == Action::Yes, &ctx));
         }
-        let query = self
-            .overlay
-            .prompt
-            .as_ref()
-            .map(|p| p.input.value().to_string());
         let entries = self.palette();
-        let n = query.map_or(0, |q| palette::matches(&entries, &q).len());
-        let (kind, value, selected) = match self.overlay.act(action, n)? {
-            Done::Nothing => return Some(Vec::new()),
-            Done::Submit(kind, value, selected) => (kind, value, selected),
-        };
-        let run = match kind {
-            PromptKind::Search => Run::Search(value),
-            PromptKind::Filter => Run::Filter(value),
-            PromptKind::Save => Run::Save(Some(value.trim().to_string())),
-            PromptKind::HelpSearch => {
-                if let Some(h) = &mut self.overlay.help {
-                    h.filter = super::view::Matcher::new(&value);
-                }
-                return Some(Vec::new());
-            }
-            PromptKind::Palette => match palette::pick(&entries, &value, selected) {
-                Ok(run) => run,
-                Err(e) => return Some(vec![Effect::warn(e)]),
-            },
+        let run = match self.overlay.act(action, &entries)? {
+            Ok(Some(run)) => run,
+            Ok(None) => return Some(Vec::new()),
+            Err(e) => return Some(vec![Effect::warn(e)]),
         };
         Some(self.run_command(run))
     }
@@ -566,7 +471,7 @@ impl App {
     /// A command of the palette or a prompt.
     fn run_command(&mut self, run: Run) -> Vec<Effect> {
         let Run::Action(action) = run else {
-            let shown = shown(&self.input.parser, self.views.test, &self.failure);
+            let shown = shown!(self);
             let terminal = self.sessions.command_screen(self.views.focus);
             return self.views.command(&shown, run, terminal);
         };
@@ -575,15 +480,8 @@ impl App {
 
     /// The palette's entries where the user is.
     pub fn palette(&self) -> Vec<palette::Entry> {
-        let names: Vec<String> = self
-            .current_test()
-            .machines
-            .iter()
-            .map(|m| m.name.clone())
-            .collect();
-        palette::entries(&self.keymap, self.views_context(), &names, |a| {
-            self.offers(a)
-        })
+        let ctx = self.views_context();
+        palette::entries(&self.keymap, ctx, self.current_test(), |a| self.offers(a))
     }
 
     /// The context under the overlay, whose keys the palette shows.
@@ -594,7 +492,7 @@ impl App {
     /// `s`, `1`…`9`: a shell into machine `n` (1-based), from the host or inside the sandbox.
     fn ssh_machine(&mut self, n: usize, sandboxed: bool) -> Vec<Effect> {
         let reachable = self.facts().reachable;
-        let ctx = ctx(&self.input.parser, self.views.test, &self.checks);
+        let ctx = ctx!(self);
         self.sessions.ssh_machine(n, sandboxed, reachable, &ctx)
     }
 }

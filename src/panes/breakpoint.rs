@@ -196,7 +196,7 @@ fn summary(
         match crate::app::failure::FailureView::timeout_left(app.current_test(), app.input.start)
             .filter(|_| app.input.live && app.input.ended.is_none())
         {
-            Some(left) if app.paused() => field(
+            Some(left) if app.facts().paused => field(
                 "timeout",
                 format!(
                     "{} left of {}: the global timeout ends the paused session",
@@ -216,7 +216,7 @@ fn summary(
             ),
         }
     }
-    if let Some(b) = t.breakpoint.as_ref().filter(|_| app.paused()) {
+    if let Some(b) = t.breakpoint.as_ref().filter(|_| app.facts().paused) {
         let (where_, how) = if app.facts().sandboxed() {
             (
                 "in the build sandbox",
@@ -361,7 +361,7 @@ fn headline(app: &App, t: &Test, freeze: Option<&Freeze>) -> (String, Color) {
     // saved log can only claim one.
     let live = app.checks.mode != crate::app::trust::Mode::Log;
     if let Some(b) = t.breakpoint.as_ref().filter(|b| b.verified || !live) {
-        return match (app.paused(), b.verified) {
+        return match (app.facts().paused, b.verified) {
             (true, true) => ("⏸ PAUSED AT A BREAKPOINT".into(), Color::Magenta),
             (true, false) => (
                 "⏸ BREAKPOINT (claimed, not confirmed)".into(),
@@ -370,7 +370,7 @@ fn headline(app: &App, t: &Test, freeze: Option<&Freeze>) -> (String, Color) {
             (false, _) => ("▶ LEFT THE BREAKPOINT".into(), Color::Yellow),
         };
     }
-    if t.breakpoint.is_some() && app.paused() {
+    if t.breakpoint.is_some() && app.facts().paused {
         return (
             "⏸ BREAKPOINT (claimed, not confirmed)".into(),
             Color::Magenta,

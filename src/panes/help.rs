@@ -6,32 +6,74 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
 
+use crate::app::action::Action;
 use crate::app::keymap::Context;
 use crate::app::state::App;
 
-/// The rows of the help for a context: (section, keys, description).
+/// The rows of the help for a context: (section, keys, description). The context's own
+/// chain first; a terminal read also lists its keys while typing; every help ends with
+/// the keys of prompts and questions. `1`…`9` are one row.
 pub fn rows(app: &App, ctx: Context) -> Vec<(&'static str, String, &'static str)> {
+    let mut sections: Vec<(Context, Context)> = Vec::new();
+    if ctx == Context::Command {
+        sections.push((Context::Terminal, Context::Terminal));
+    }
+    sections.extend(ctx.chain().iter().map(|&c| (c, ctx)));
+    for extra in [Context::Prompt, Context::Confirm] {
+        if !sections.iter().any(|(c, _)| *c == extra) {
+            sections.push((extra, extra));
+        }
+    }
     let mut out = Vec::new();
-    for &c in ctx.chain() {
+    for (c, seen_from) in sections {
         let mut seen = Vec::new();
         for (_, action) in app.keymap.bindings(c) {
-            if seen.contains(action) {
+            if seen.contains(action)
+                || matches!(action, Action::FocusMachine(n) | Action::SshMachine(n) if *n > 1)
+            {
                 continue;
             }
             seen.push(*action);
-            let keys = app.keymap.keys_for(ctx, *action);
-            let keys: Vec<String> = keys
-                .iter()
-                .filter(|_| true)
-                .map(ToString::to_string)
-                .collect();
+            let keys = match action {
+                Action::FocusMachine(_) | Action::SshMachine(_) => {
+                    numbered(app, seen_from, *action)
+                }
+                a => (app.keymap.keys_for(seen_from, *a).iter())
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            };
             if keys.is_empty() {
                 continue;
             }
-            out.push((c.title(), keys.join(" "), action.describe()));
+            let what = match action {
+                Action::FocusMachine(_) => "focus machine pane 1–9",
+                Action::SshMachine(_) => {
+                    "shell into machine 1–9 (in the sandbox when paused in one)"
+                }
+                a => a.describe(),
+            };
+            out.push((c.title(), keys, what));
         }
     }
     out
+}
+
+/// The keys of the numbered actions (`1`…`9`) as one range, when they are the digits.
+fn numbered(app: &App, ctx: Context, action: Action) -> String {
+    let make = |n| match action {
+        Action::FocusMachine(_) => Action::FocusMachine(n),
+        _ => Action::SshMachine(n),
+    };
+    let keys: Vec<String> = (1..=9)
+        .filter_map(|n| app.keymap.key(ctx, make(n)).map(|k| k.to_string()))
+        .collect();
+    let digits: Vec<String> = (1..=9).map(|n| n.to_string()).collect();
+    if keys == digits {
+        "1…9".to_string()
+    } else {
+        keys.join(" ")
+    }
 }
 
 pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) {

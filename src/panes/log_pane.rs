@@ -37,7 +37,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, pane: Pane) {
     let focused = app.views.focus == pane && app.overlay.help.is_none();
     let test = app.current_test();
     let view = app.views.view(pane);
-    let lines = app.pane_lines(pane);
+    let lines = app.views.lines(&app.shown(), pane);
 
     let mut title: Vec<Span<'static>> = Vec::new();
     let mut border = Style::new().fg(Color::DarkGray);

@@ -38,7 +38,7 @@ pub fn draw(f: &mut Frame<'_>, app: &App) -> Drawn {
             zoom: app.views.zoom,
             command: app.sessions.command.is_some(),
             typing: focus == Pane::Command && app.sessions.command_typing,
-            driver_width: app.driver_width,
+            driver_width: app.screen.driver_width,
         },
     );
     if l.too_small {

@@ -116,7 +116,11 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
         ));
     }
     let outcome = test.outcome(app.run().live);
-    let elapsed = app.elapsed().map(clock).unwrap_or_else(|| "--:--".into());
+    let elapsed = app
+        .input
+        .elapsed(app.current_test())
+        .map(clock)
+        .unwrap_or_else(|| "--:--".into());
     let mut right = Vec::new();
     if let Some(fz) = &test.freeze {
         if app.shown().freeze.is_some() {

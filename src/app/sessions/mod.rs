@@ -17,6 +17,7 @@ use crossterm::event::KeyEvent;
 
 use super::action::Action;
 use super::effect::Effect;
+use super::keymap::{Context, Keymap};
 use connect::Ctx;
 use driver::ChildEvent;
 pub use tab::{Ready, Tab, TabKind};
@@ -426,9 +427,12 @@ impl Sessions {
         target: Target,
         typing: bool,
         action: Action,
-        leave: Option<&KeyEvent>,
+        keymap: &Keymap,
         ctx: &Ctx<'_>,
     ) -> Option<Vec<Effect>> {
+        let leave = keymap
+            .key(Context::Terminal, Action::Leave)
+            .and_then(|c| c.event());
         let rows = i64::from(self.pane(target)?.emu.size().1.max(2));
         match action {
             Action::Leave if typing => {
@@ -438,7 +442,7 @@ impl Sessions {
             Action::Leave => {
                 // Pressed while reading: the program gets the chord, and the keyboard.
                 self.set_typing(target, true);
-                let bytes = leave.map(|k| keys::encode(k, false)).unwrap_or_default();
+                let bytes = leave.map(|k| keys::encode(&k, false)).unwrap_or_default();
                 return Some(self.write_to(target, bytes));
             }
             Action::TypeHere => {

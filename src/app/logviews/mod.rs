@@ -3,13 +3,14 @@
 //! method takes the test it shows (`Shown`) and returns what it has to say.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 
 use ratatui::layout::Rect;
 
+mod motion;
+mod text;
+
 use super::action::Action;
-use super::effect::{Effect, Message};
-use super::palette::Run;
+use super::effect::{Effect, Prompting};
 use super::view::{Matcher, Pane, PaneLines, View};
 use crate::vm::model::{Freeze, StepId, StepState, Test, line_kind};
 
@@ -18,6 +19,8 @@ use crate::vm::model::{Freeze, StepId, StepState, Test, line_kind};
 pub struct Shown<'a> {
     pub test: &'a Test,
     pub freeze: Option<&'a Freeze>,
+    /// The driver's terminal is a pane (a live run).
+    pub command: bool,
 }
 
 impl Shown<'_> {
@@ -117,6 +120,32 @@ impl LogViews {
     pub fn act(&mut self, s: &Shown<'_>, action: Action) -> Option<Vec<Effect>> {
         let focus = self.focus;
         match action {
+            Action::FocusNext
+            | Action::FocusPrev
+            | Action::FocusDriver
+            | Action::FocusMachine(_) => {
+                let order = Self::order(s.test, s.command);
+                if let Some(p) = self.focus_for(action, &order) {
+                    self.focus_on(s.test, p);
+                }
+            }
+            Action::FocusCommand if s.command => self.focus = Pane::Command,
+            Action::FocusCommand => {
+                return Some(vec![Effect::say(
+                    "no driver runs here: `vmscope run -- DRIVER` has a terminal to type in",
+                )]);
+            }
+            Action::Search | Action::Filter | Action::Save => {
+                let kind = match action {
+                    Action::Search => Prompting::Search,
+                    Action::Filter => Prompting::Filter,
+                    _ => Prompting::Save,
+                };
+                return Some(vec![Effect::Prompt(
+                    kind,
+                    self.prompt_value(action, s.test),
+                )]);
+            }
             Action::Zoom => self.zoom = !self.zoom,
             Action::ScrollUp => self.scroll(s, focus, -1),
             Action::ScrollDown => self.scroll(s, focus, 1),
@@ -217,162 +246,12 @@ impl LogViews {
         Some(Vec::new())
     }
 
-    /// A search submitted: the first match from where the view is.
-    pub fn search(&mut self, s: &Shown<'_>, pattern: &str) -> Vec<Effect> {
-        self.search = Matcher::new(pattern);
-        if self.search.is_some() {
-            self.jump_to_match(s, self.focus, true, true)
-        } else {
-            Vec::new()
-        }
-    }
-
     pub fn set_filter(&mut self, pattern: &str) {
         let m = Matcher::new(pattern);
         let v = self.view_mut(self.focus);
         v.filter = m;
         v.anchor = None;
         v.cursor = None;
-    }
-
-    /// Moves a pane's view by `n` lines (the driver pane moves its cursor).
-    pub fn scroll(&mut self, s: &Shown<'_>, pane: Pane, n: i64) {
-        let (last, new_anchor, new_cursor) = {
-            let lines = self.lines(s, pane);
-            let Some(last) = lines.last() else {
-                return;
-            };
-            let view = self.view(pane);
-            let h = self.height(pane).max(1) as i64;
-            if pane == Pane::Driver {
-                let cur = view.cursor.or(view.anchor).unwrap_or(last);
-                let cursor = lines.step_by(cur, n);
-                // Keep the cursor on screen.
-                let bottom = view.anchor.unwrap_or(last);
-                let top = lines.step_by(bottom, -(h - 1));
-                let anchor = if cursor > bottom {
-                    cursor
-                } else if cursor < top {
-                    lines.step_by(cursor, h - 1)
-                } else {
-                    bottom
-                };
-                (last, anchor, Some(cursor))
-            } else {
-                let bottom = view.anchor.unwrap_or(last);
-                // The first screen ends where the top line is the first line.
-                let first_bottom = lines
-                    .first()
-                    .map_or(last, |f| lines.step_by(f, top_rows(&lines, h)));
-                let anchor = lines.step_by(bottom, n).max(first_bottom.min(last));
-                (last, anchor, None)
-            }
-        };
-        let v = self.view_mut(pane);
-        if new_anchor >= last && new_cursor.is_none_or(|c| c >= last) {
-            v.anchor = None;
-            v.cursor = None;
-            v.unread = 0;
-        } else {
-            v.anchor = Some(new_anchor);
-            v.cursor = new_cursor;
-        }
-    }
-
-    fn top(&mut self, s: &Shown<'_>, pane: Pane) {
-        let (anchor, cursor) = {
-            let lines = self.lines(s, pane);
-            let Some(first) = lines.first() else {
-                return;
-            };
-            let h = self.height(pane).max(1) as i64;
-            (lines.step_by(first, top_rows(&lines, h)), first)
-        };
-        let v = self.view_mut(pane);
-        v.anchor = Some(anchor);
-        if pane == Pane::Driver {
-            v.cursor = Some(cursor);
-        }
-    }
-
-    /// Puts line `seq` of `pane` in the middle of its view.
-    pub fn reveal(&mut self, s: &Shown<'_>, pane: Pane, seq: u64) {
-        let anchor = {
-            let lines = self.lines(s, pane);
-            let h = self.height(pane).max(1) as i64;
-            lines.step_by(seq, h / 2)
-        };
-        let v = self.view_mut(pane);
-        v.anchor = Some(anchor);
-        if pane == Pane::Driver {
-            v.cursor = Some(seq);
-        }
-    }
-
-    fn jump_to_match(
-        &mut self,
-        s: &Shown<'_>,
-        pane: Pane,
-        older: bool,
-        first: bool,
-    ) -> Vec<Effect> {
-        let Some(m) = self.search.clone() else {
-            return vec![Effect::say("no search yet: press / to search")];
-        };
-        let unfolded = HashSet::new();
-        let found = {
-            // Search sees inside folded steps too; a match there unfolds them.
-            let filter = self
-                .views
-                .get(&(self.test, pane))
-                .and_then(|v| v.filter.as_ref());
-            let lines = PaneLines::new(s.test, pane, &unfolded, filter).until(s.end(pane));
-            let view = self.view(pane);
-            let Some(last) = lines.last() else {
-                return Vec::new();
-            };
-            let from = if pane == Pane::Driver || !first {
-                // Continue from the current match, kept as the cursor.
-                view.cursor.or(view.anchor).unwrap_or(last)
-            } else {
-                view.anchor.unwrap_or(last)
-            };
-            let start = if first { from + 1 } else { from };
-            lines
-                .find(&m, start, older)
-                .map(|s| (s, false))
-                .or_else(|| {
-                    // Wrap around.
-                    let edge = if older {
-                        lines.end
-                    } else {
-                        lines.store.first_seq().saturating_sub(1)
-                    };
-                    lines.find(&m, edge, older).map(|s| (s, true))
-                })
-                .map(|(s, wrapped)| (s, wrapped, lines.count_matches(&m, s)))
-        };
-        let Some((seq, wrapped, (total, upto))) = found else {
-            return vec![Effect::warn(format!(
-                "/{}: no match in this pane",
-                m.pattern
-            ))];
-        };
-        if pane == Pane::Driver {
-            self.unfold_around(s.test, seq);
-        }
-        self.reveal(s, pane, seq);
-        self.view_mut(pane).cursor = Some(seq);
-        // A wrap is said, as less and vim do: the user would not know otherwise.
-        let wrap = match (wrapped && !first, older) {
-            (false, _) => "",
-            (true, true) => " · wrapped to the bottom",
-            (true, false) => " · wrapped to the top",
-        };
-        vec![Effect::Say(Message::info(format!(
-            "/{}  match {upto} of {total}{wrap}",
-            m.pattern
-        )))]
     }
 
     /// Unfolds every step that holds driver line `seq`.
@@ -462,148 +341,6 @@ impl LogViews {
         }
     }
 
-    /// Plain text of everything a pane holds.
-    pub fn text(&self, s: &Shown<'_>, pane: Pane) -> String {
-        let lines = self.lines(s, pane);
-        let mut out = String::new();
-        for (_, l) in lines.store.iter() {
-            if !lines.driver || l.kind != line_kind::STEP_END {
-                out.push_str(l.plain());
-                out.push('\n');
-            }
-        }
-        out
-    }
-
-    /// The line under the cursor (or at the bottom of the view) of `pane`.
-    pub fn current_line(&self, s: &Shown<'_>, pane: Pane) -> Option<String> {
-        let lines = self.lines(s, pane);
-        let view = self.view(pane);
-        let seq = view.cursor.or(view.anchor).or_else(|| lines.last())?;
-        lines.get(seq).map(|l| l.plain().to_string())
-    }
-
-    /// Where `S` saves the focused pane: a file named after the test and the pane, under
-    /// the user's state directory (not the working directory, where a test's sources are).
-    pub fn save_path(&self, t: &Test) -> String {
-        let test = t.name.clone().unwrap_or_else(|| "vmscope".to_string());
-        let pane = match self.focus {
-            Pane::Driver => "driver".to_string(),
-            Pane::Command => "command".to_string(),
-            Pane::Machine(m) => t
-                .machines
-                .get(m)
-                .map_or("machine".to_string(), |x| x.name.clone()),
-        };
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let name = format!(
-            "{}-{}-{secs}.log",
-            crate::vm::export::file_stem(&test),
-            crate::vm::export::file_stem(&pane)
-        );
-        match crate::vm::recording::saved_dir() {
-            Some(dir) => dir.join(name).display().to_string(),
-            None => name,
-        }
-    }
-
-    /// A command on the focused pane's lines (`Run::Action` is not one: `None`).
-    /// `terminal`: the driver's terminal's screen when it is the focused pane.
-    pub fn command(&mut self, s: &Shown<'_>, run: Run, terminal: Option<String>) -> Vec<Effect> {
-        let focus = self.focus;
-        match run {
-            Run::Action(_) => Vec::new(),
-            Run::Filter(f) => {
-                self.set_filter(&f);
-                Vec::new()
-            }
-            Run::Search(p) => self.search(s, &p),
-            Run::Goto(to) => self.goto(s, &to),
-            Run::Copy(all) => Self::clipboard(terminal.or_else(|| self.copy(s, focus, all))),
-            Run::Save(p) => {
-                let path = p
-                    .filter(|p| !p.trim().is_empty())
-                    .unwrap_or_else(|| self.save_path(s.test));
-                let text = terminal.unwrap_or_else(|| self.text(s, focus));
-                vec![Effect::Save {
-                    path: PathBuf::from(path.trim()),
-                    text,
-                }]
-            }
-        }
-    }
-
-    /// What the prompt of `action` starts with: the filter in place, the save path.
-    pub fn prompt_value(&self, action: Action, t: &Test) -> String {
-        match action {
-            Action::Filter => self
-                .view(self.focus)
-                .filter
-                .map(|f| f.pattern)
-                .unwrap_or_default(),
-            Action::Save => self.save_path(t),
-            _ => String::new(),
-        }
-    }
-
-    /// What `y` copies: the line under the cursor, or with `all` the whole pane.
-    pub fn copy(&self, s: &Shown<'_>, pane: Pane, all: bool) -> Option<String> {
-        if all {
-            Some(self.text(s, pane))
-        } else {
-            self.current_line(s, pane)
-        }
-    }
-
-    /// The effects of copying `text` (OSC 52), said.
-    pub fn clipboard(text: Option<String>) -> Vec<Effect> {
-        let Some(text) = text.filter(|t| !t.is_empty()) else {
-            return vec![Effect::say("nothing to copy here")];
-        };
-        let n = text.lines().count();
-        let what = if n > 1 {
-            format!("{n} lines")
-        } else {
-            "the line".into()
-        };
-        vec![
-            Effect::Clipboard(text),
-            Effect::say(format!(
-                "copied {what} to the clipboard (OSC 52: where the terminal allows it)"
-            )),
-        ]
-    }
-
-    /// `:goto LINE` or `:goto MM:SS` in the focused log pane (the driver's, from its terminal).
-    pub fn goto(&mut self, s: &Shown<'_>, to: &str) -> Vec<Effect> {
-        let pane = match self.focus {
-            Pane::Command => Pane::Driver,
-            p => p,
-        };
-        let lines = self.lines(s, pane);
-        let seq = match (to.parse::<u64>(), super::palette::parse_time(to)) {
-            (Ok(n), _) => lines
-                .first()
-                .map(|f| f + n.saturating_sub(1))
-                .filter(|seq| lines.get(*seq).is_some()),
-            (_, Some(ms)) => lines
-                .store
-                .iter()
-                .find(|(_, l)| l.time().is_some_and(|t| t >= ms))
-                .map(|(seq, _)| seq),
-            _ => return vec![Effect::warn(format!("goto {to}: a line number or MM:SS"))],
-        };
-        let Some(seq) = seq else {
-            return vec![Effect::warn(format!("goto {to}: not in this pane"))];
-        };
-        self.focus = pane;
-        self.reveal(s, pane, seq);
-        self.view_mut(pane).cursor = Some(seq);
-        Vec::new()
-    }
-
     /// `]` / `[`: the next or previous test worth showing, with the driver pane focused:
     /// its status said, and whether it has nothing for the failure view.
     pub fn switch_test(
@@ -638,6 +375,14 @@ impl LogViews {
             {
                 self.mark_seen(t, *m);
             }
+        }
+    }
+
+    /// The focused machine, or the first one.
+    pub fn machine_or_first(&self) -> usize {
+        match self.focus {
+            Pane::Machine(m) => m,
+            _ => 0,
         }
     }
 
