@@ -88,6 +88,11 @@ impl Overlay {
             .collect()
     }
 
+    /// Nothing is over the panes (a message aside).
+    pub fn is_empty(&self) -> bool {
+        self.help.is_none() && self.prompt.is_none() && self.confirm.is_none()
+    }
+
     pub fn say(&mut self, text: impl Into<String>) {
         self.message = Some(Message::info(text));
     }
@@ -218,6 +223,7 @@ impl Overlay {
                 Action::PageUp | Action::HalfPageUp => self.help_scroll(-page),
                 Action::PageDown | Action::HalfPageDown => self.help_scroll(page),
                 Action::Search => self.open_prompt(PromptKind::HelpSearch, String::new()),
+                Action::Palette => self.open_prompt(PromptKind::Palette, String::new()),
                 _ => return None,
             }
             return Some(Ok(None));

@@ -506,17 +506,20 @@ fn perform(
             Effect::OpenTab { id, program, args } => {
                 if let Err(e) = tabs.open(id, &program, &args, app.sessions.tab_size) {
                     let what = program.to_string_lossy();
-                    app.tab_failed(id, &format!("cannot start {what}: {e}"));
+                    app.sessions
+                        .tab_failed(id, &format!("cannot start {what}: {e}"));
                 }
             }
             Effect::OpenPdb { id, host, port } => {
                 if let Err(e) = tabs.open_pdb(id, host, port) {
-                    app.tab_failed(id, &format!("cannot connect to pdb: {e}"));
+                    app.sessions
+                        .tab_failed(id, &format!("cannot connect to pdb: {e}"));
                 }
             }
             Effect::WriteTab(id, bytes) => {
                 if let Err(e) = tabs.write(id, &bytes) {
-                    app.tab_failed(id, &format!("cannot write to the session: {e}"));
+                    app.sessions
+                        .tab_failed(id, &format!("cannot write to the session: {e}"));
                 }
             }
             Effect::CloseTab(id) => tabs.close(id),

@@ -47,10 +47,14 @@ impl Scope {
 
     /// Where the keyboard is under the overlay.
     pub fn beneath(sessions: &Sessions, failure_open: bool, focus: Pane) -> Self {
-        let command = focus == Pane::Command && !failure_open;
+        // The failure view keeps the driver's terminal below it: it types there when told
+        // to, and the view's keys are back once it is left.
+        let command = focus == Pane::Command;
         if let Some(target) = sessions.focused(command) {
             let typing = sessions.typing(command).is_some();
-            return Self::Terminal { target, typing };
+            if typing || !failure_open || target != Target::Command {
+                return Self::Terminal { target, typing };
+            }
         }
         match (failure_open, focus) {
             (true, _) => Self::FailureView,

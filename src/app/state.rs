@@ -215,7 +215,7 @@ impl App {
 
     pub fn ingest(&mut self, ev: SourceEvent) {
         if let SourceEvent::Terminal(bytes) = &ev {
-            self.sessions.command_output(bytes);
+            self.sessions.command_output(bytes, false);
         }
         let (arrived, said) = self.input.ingest(ev, self.views.test);
         self.views.count_unread(arrived.into_iter());
@@ -230,7 +230,11 @@ impl App {
         match ev {
             ChildEvent::Pty(bytes) => {
                 self.input.parser.feed_terminal(&bytes);
-                self.sessions.command_output(&bytes)
+                // The REPL's first prompt takes the keyboard, unless the user is busy.
+                let idle = self.overlay.is_empty() && self.sessions.idle(TYPING_PAUSE);
+                let effects = self.sessions.command_output(&bytes, idle);
+                self.views.focus = self.sessions.wants_focus(self.views.focus);
+                effects
             }
             ChildEvent::Stderr(bytes) => {
                 let t = self.input.now_ms();
@@ -257,16 +261,7 @@ impl App {
     /// A tab's pdb connection is up: queued commands go once pdb prompts.
     pub fn tab_connected(&mut self, id: u32) -> Vec<Effect> {
         self.dirty = true;
-        match self.sessions.position(id) {
-            Some(i) => self.sessions.type_queued(i, Instant::now()),
-            None => Vec::new(),
-        }
-    }
-
-    pub fn tab_failed(&mut self, id: u32, text: &str) {
-        self.sessions.tab_failed(id, text);
-        self.overlay.warn(text);
-        self.dirty = true;
+        self.sessions.connected(id)
     }
 
     /// Every tick: what the host confirms, and tabs that wait for their machine.
@@ -309,6 +304,7 @@ impl App {
     // ----- actions -----
 
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        self.sessions.last_key = Some(Instant::now());
         // A key typed into the terminal changes nothing on screen until its echo comes
         // back: drawing now would only delay drawing the echo.
         if let Action::SendKey(key) = action {

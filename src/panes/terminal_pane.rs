@@ -85,8 +85,13 @@ pub fn draw_terminal(
             Style::new().fg(Color::Black).bg(Color::Cyan),
         ));
     } else if focused && cmd.exit.is_none() {
+        let keys = app.keymap.keys_for(
+            crate::app::keymap::Context::Command,
+            crate::app::action::Action::TypeHere,
+        );
+        let keys: Vec<String> = keys.iter().map(ToString::to_string).collect();
         title.push(Span::styled(
-            "[navigation · Enter types] ",
+            format!("[navigation · {} types] ", keys.join("/")),
             Style::new().fg(Color::Cyan),
         ));
     }
