@@ -119,7 +119,7 @@ fn esc_backs_out_one_thing_at_a_time() {
     // The palette over it all closes first.
     t.keys(":");
     t.wait_text("commands (", 10);
-    t.keys("\x1b");
+    t.esc();
     t.wait_for("the palette closed", 10, |s| {
         find(s, "commands (").is_none()
     });
@@ -131,23 +131,17 @@ fn esc_backs_out_one_thing_at_a_time() {
     t.wait_for("the help closed", 10, |s| {
         find(s, "keys: log panes").is_none()
     });
-    // The search's highlights go next: n has nothing to find then. (Esc and a key sent at
-    // once read as Alt and the key, as in any terminal: a pause between.)
-    t.keys("\x1b");
-    std::thread::sleep(Duration::from_millis(150));
+    // The search's highlights go next: n has nothing to find then.
+    t.esc();
     t.keys("n");
     t.wait_text("no search yet", 10);
     // Then the message, the filter, the zoom.
-    for _ in 0..2 {
-        t.keys("\x1b");
-        std::thread::sleep(Duration::from_millis(150));
-    }
+    t.esc();
+    t.esc();
     t.wait_text("filter off: every line shown", 10);
     assert!(find(&t.screen(), "0 driver").is_none(), "still zoomed");
-    for _ in 0..2 {
-        t.keys("\x1b");
-        std::thread::sleep(Duration::from_millis(150));
-    }
+    t.esc();
+    t.esc();
     t.wait_text("0 driver", 10);
     t.keys("q");
     assert_eq!(t.wait_exit(10), 0);

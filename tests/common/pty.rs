@@ -158,6 +158,14 @@ impl Term {
         w.flush().expect("flush pty");
     }
 
+    /// Esc, then a pause: an Esc sent together with the next key reads as Alt and that key,
+    /// in vmscope as in any terminal program.
+    #[allow(dead_code)]
+    pub fn esc(&mut self) {
+        self.keys("\x1b");
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+
     pub fn keys(&mut self, s: &str) {
         self.send(s.as_bytes());
     }
