@@ -42,6 +42,12 @@ pub fn draw(
         .max()
         .unwrap_or(0)
         .min(28);
+    let key_w = found
+        .iter()
+        .filter_map(|e| e.key.as_deref())
+        .map(|k| k.chars().count())
+        .max()
+        .unwrap_or(0);
     let lines: Vec<Line> = if found.is_empty() {
         vec![Line::styled(
             format!(" no command matches {query:?}"),
@@ -67,7 +73,7 @@ pub fn draw(
                         mark.add_modifier(Modifier::BOLD),
                     ),
                     Span::styled(
-                        format!("{:>8} ", e.key.as_deref().unwrap_or("")),
+                        format!("{:>key_w$} ", e.key.as_deref().unwrap_or("")),
                         mark.fg(Color::Yellow),
                     ),
                     Span::styled(format!(" {}", e.text), mark.add_modifier(Modifier::DIM)),

@@ -59,13 +59,33 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
             .name
             .clone()
             .unwrap_or_else(|| app.input.origin.clone());
+        // The name gives way first, the machines' states after it: what takes the right
+        // side (freeze, clock, outcome) and the machines' room are known below.
+        let states: usize = test
+            .machines
+            .iter()
+            .map(|m| 2 + m.name.chars().count())
+            .sum();
+        let room = usize::from(area.width)
+            .saturating_sub(right_width(app) + width(&left) as usize + 3 + states);
         left.push(Span::styled(
-            format!(" {name} "),
+            format!(" {} ", shorten(&name, room.max(8))),
             Style::new().add_modifier(Modifier::BOLD),
         ));
     }
     left.push(Span::styled("│", dim));
-    for m in &test.machines {
+    // Whole machine states only; those that do not fit are counted.
+    let room = usize::from(area.width).saturating_sub(right_width(app) + width(&left) as usize);
+    let mut used = 0;
+    for (i, m) in test.machines.iter().enumerate() {
+        let w = 2 + m.name.chars().count();
+        let rest = test.machines.len() - i;
+        let more = if rest > 1 { 4 } else { 0 };
+        if used + w + more > room {
+            left.push(Span::styled(format!(" +{rest}"), dim));
+            break;
+        }
+        used += w;
         left.push(Span::styled(" ●", Style::new().fg(state_color(m.state))));
         left.push(Span::raw(m.name.clone()));
     }
@@ -115,37 +135,7 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
             Style::new().fg(Color::Yellow),
         ));
     }
-    let outcome = test.outcome(app.run().live);
-    let elapsed = app
-        .input
-        .elapsed(app.current_test())
-        .map(clock)
-        .unwrap_or_else(|| "--:--".into());
-    let mut right = Vec::new();
-    if let Some(fz) = &test.freeze {
-        if app.shown().freeze.is_some() {
-            let at = match fz.kind {
-                crate::vm::model::TriggerKind::Manual => "by hand".to_string(),
-                k => format!("at the {}", k.label()),
-            };
-            right.push(Span::styled(
-                format!(" ❄ FROZEN {at} "),
-                Style::new().fg(Color::Black).bg(Color::Blue),
-            ));
-        } else {
-            // Only input that still grows is live; a saved log is shown whole.
-            let shown = if app.run().live {
-                " LIVE (F freezes) "
-            } else {
-                " WHOLE LOG (F freezes) "
-            };
-            right.push(Span::styled(shown, dim));
-        }
-    }
-    right.extend([
-        Span::styled(format!(" {elapsed} "), dim),
-        Span::styled(format!("● {} ", outcome.label()), outcome_style(outcome)),
-    ]);
+    let right = right_spans(app);
     let rw: u16 = right.iter().map(|s| s.width() as u16).sum();
     let lw = area.width.saturating_sub(rw);
     f.render_widget(
@@ -265,4 +255,53 @@ pub fn draw_bottom(f: &mut Frame<'_>, area: Rect, app: &App) {
     }
     spans.extend(modes);
     f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The right side of the top bar: the freeze, the clock, the outcome.
+fn right_spans(app: &App) -> Vec<Span<'static>> {
+    let test = app.current_test();
+    let dim = Style::new().fg(Color::DarkGray);
+    let outcome = test.outcome(app.run().live);
+    let elapsed = app
+        .input
+        .elapsed(app.current_test())
+        .map(clock)
+        .unwrap_or_else(|| "--:--".into());
+    let mut right = Vec::new();
+    if let Some(fz) = &test.freeze {
+        if app.shown().freeze.is_some() {
+            let at = match fz.kind {
+                crate::vm::model::TriggerKind::Manual => "by hand".to_string(),
+                k => format!("at the {}", k.label()),
+            };
+            right.push(Span::styled(
+                format!(" ❄ FROZEN {at} "),
+                Style::new().fg(Color::Black).bg(Color::Blue),
+            ));
+        } else {
+            // Only input that still grows is live; a saved log is shown whole.
+            let f = app.key(crate::app::action::Action::Freeze);
+            let shown = if app.run().live { "LIVE" } else { "WHOLE LOG" };
+            right.push(Span::styled(format!(" {shown} ({f} freezes) "), dim));
+        }
+    }
+    right.extend([
+        Span::styled(format!(" {elapsed} "), dim),
+        Span::styled(format!("● {} ", outcome.label()), outcome_style(outcome)),
+    ]);
+    right
+}
+
+fn right_width(app: &App) -> usize {
+    right_spans(app).iter().map(Span::width).sum()
+}
+
+/// `text` cut to `n` characters, with an ellipsis when cut.
+fn shorten(text: &str, n: usize) -> String {
+    if text.chars().count() <= n {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(n.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }
