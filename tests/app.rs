@@ -7,6 +7,7 @@ use ratatui::backend::TestBackend;
 use vmscope::app::action::Action;
 use vmscope::app::keymap::Keymap;
 use vmscope::app::overlay::PromptKind;
+use vmscope::app::sessions::TermPane;
 use vmscope::app::state::App;
 use vmscope::app::view::{Matcher, Pane};
 use vmscope::vm::Caps;
@@ -585,4 +586,41 @@ vm-test-run-b> test script finished in 1.00s
     app.update(Action::PrevTest);
     app.update(Action::FailureView);
     assert!(screen(&mut app, &mut term).contains("TEST FAILED"));
+}
+
+#[test]
+fn an_error_typed_at_the_repl_ends_its_step_and_is_no_failure_of_the_test() {
+    use vmscope::app::sessions::driver::ChildEvent;
+    use vmscope::vm::model::StepState;
+    let mut app = App::new(Caps::default(), Keymap::defaults(), "driver".into(), true);
+    app.sessions.command = Some(TermPane::new("driver".into(), 80, 24));
+    app.on_child(ChildEvent::Pty(b"In [1]: ".to_vec()));
+    // The statement typed runs a command that fails: its step opens and is never finished.
+    app.on_child(ChildEvent::Pty(b"vm1.succeed('false')\r\n".to_vec()));
+    app.on_child(ChildEvent::Stderr(
+        b"vm1: starting vm\nvm1: \x1b[1m\x1b[32mmust succeed: false\x1b[0m\nvm1: output: \n"
+            .to_vec(),
+    ));
+    let open = |app: &App| {
+        let t = app.current_test();
+        t.steps
+            .iter()
+            .find(|s| s.title.contains("must succeed: false"))
+            .map(|s| s.state)
+    };
+    assert_eq!(open(&app), Some(StepState::Running));
+    // IPython prints the traceback on the terminal and the prompt comes back.
+    app.on_child(ChildEvent::Pty(
+        b"RequestedAssertionFailed: command `false` failed\r\n\r\nIn [2]: ".to_vec(),
+    ));
+    assert_eq!(
+        open(&app),
+        Some(StepState::Failed),
+        "an exception left the step"
+    );
+    assert!(
+        app.current_test().failures.is_empty(),
+        "the user's error, not the test's"
+    );
+    assert!(!app.failure.open);
 }

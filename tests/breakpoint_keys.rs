@@ -375,3 +375,35 @@ fn a_driver_exiting_non_zero_opens_the_view_and_f_freezes_by_hand() {
     assert!(s.contains("THE DRIVER FAILED"), "{s}");
     assert!(s.contains("the driver exited with status 3"), "{s}");
 }
+
+#[test]
+fn a_recordings_breakpoint_was_a_pause_that_is_over() {
+    let (_, bytes) = common::log_fixture("12");
+    let mut app = App::new(
+        Caps::default(),
+        Keymap::defaults(),
+        "recording".into(),
+        false,
+    );
+    app.ingest(SourceEvent::Data(bytes, u32::MAX));
+    app.ingest(SourceEvent::End);
+    assert!(app.current_test().breakpoint.is_some());
+    // What `vmscope log SESSION_DIR` does with the recorded exit status.
+    app.input.exit_code = Some(0);
+    app.input.parser.set_exit_code(0);
+    let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let s = screen(&mut app, &mut term);
+    assert!(s.contains("WAS PAUSED AT A BREAKPOINT"), "{s}");
+    assert!(!s.contains("⏸ PAUSED AT"), "{s}");
+    for a in [
+        Action::Attach,
+        Action::Pdb,
+        Action::PdbContinue,
+        Action::SshMachine(1),
+    ] {
+        assert!(
+            !app.offers(a),
+            "{a:?} is not offered for a pause that is over"
+        );
+    }
+}

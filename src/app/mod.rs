@@ -43,7 +43,9 @@ pub fn run_log(
         pane.exit = Some(exit.unwrap_or(-1));
         app.sessions.command = Some(pane);
         if let Some(code) = exit {
+            // The recorded run is over: nothing it shows waits any more.
             app.input.parser.set_exit_code(code);
+            app.input.exit_code = Some(code);
         }
     }
     let start = app.input.start;

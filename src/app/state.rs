@@ -234,6 +234,9 @@ impl App {
                 let idle = self.overlay.is_empty() && self.sessions.idle(TYPING_PAUSE);
                 let effects = self.sessions.command_output(&bytes, idle);
                 self.views.focus = self.sessions.wants_focus(self.views.focus);
+                if self.sessions.take_prompt_back() {
+                    self.input.parser.repl_prompt();
+                }
                 effects
             }
             ChildEvent::Stderr(bytes) => {

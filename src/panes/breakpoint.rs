@@ -360,6 +360,13 @@ fn headline(app: &App, t: &Test, freeze: Option<&Freeze>) -> (String, Color) {
     // In a live run a breakpoint line counts once its marker process confirmed it; a
     // saved log can only claim one.
     let live = app.checks.mode != crate::app::trust::Mode::Log;
+    // A recording of a run that has ended tells of a pause that is over.
+    if t.breakpoint.is_some() && !app.input.live && app.input.exit_code.is_some() {
+        return (
+            "⏸ WAS PAUSED AT A BREAKPOINT (the recorded run has ended)".into(),
+            Color::Magenta,
+        );
+    }
     if let Some(b) = t.breakpoint.as_ref().filter(|b| b.verified || !live) {
         return match (app.facts().paused, b.verified) {
             (true, true) => ("⏸ PAUSED AT A BREAKPOINT".into(), Color::Magenta),

@@ -321,6 +321,18 @@ pub fn needs_shell(title: &str) -> bool {
 }
 
 /// `(finished: MSG, in N.NN seconds)`: the message and the seconds.
+/// A traceback frame of the Python REPL (`File "<stdin>"`, `File "<console>"`) or of
+/// IPython (`Cell In[3], line 1`, `File "<ipython-input-3-…>"`, `Input In [3]`): the
+/// statement was typed there, not run by the test script (`File "<string>"`).
+pub fn is_repl_frame(line: &str) -> bool {
+    let l = line.trim_start();
+    l.starts_with("File \"<stdin>\"")
+        || l.starts_with("File \"<console>\"")
+        || l.starts_with("File \"<ipython-input-")
+        || l.starts_with("Cell In[")
+        || l.starts_with("Input In [")
+}
+
 pub fn finished(msg: &str) -> Option<(&str, f64)> {
     let inner = msg.strip_prefix("(finished: ")?.strip_suffix(" seconds)")?;
     let comma = inner.rfind(", in ")?;
@@ -617,6 +629,19 @@ pub fn display_offset(display: &str, plain_offset: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn repl_frames_are_told_from_the_test_scripts() {
+        assert!(is_repl_frame("  File \"<stdin>\", line 1, in <module>"));
+        assert!(is_repl_frame("Cell In[3], line 1"));
+        assert!(is_repl_frame(
+            "  File \"<ipython-input-3-5c1f>\", line 1, in <module>"
+        ));
+        assert!(is_repl_frame("  Input In [2], in <cell line: 1>()"));
+        assert!(!is_repl_frame("  File \"<string>\", line 14, in <module>"));
+        assert!(!is_repl_frame("  File \"/nix/store/x/driver.py\", line 1"));
+    }
+
     use super::*;
 
     #[test]

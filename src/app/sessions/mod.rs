@@ -60,6 +60,10 @@ pub struct Sessions {
     prompt_seen: bool,
     /// The command pane asks for the focus (its REPL's first prompt came up).
     take_focus: bool,
+    /// The cursor of the driver's terminal is at a REPL prompt.
+    at_prompt: bool,
+    /// The REPL prompt came back since this was last read: a statement ended.
+    prompt_back: bool,
 }
 
 impl Sessions {
@@ -85,6 +89,11 @@ impl Sessions {
             .as_ref()
             .filter(|_| focus == super::view::Pane::Command)?;
         Some(cmd.emu.screen().contents())
+    }
+
+    /// Whether the REPL prompt came back since the last call.
+    pub fn take_prompt_back(&mut self) -> bool {
+        std::mem::take(&mut self.prompt_back)
     }
 
     /// Where the focus goes: to the command pane once its REPL asked for it.
@@ -228,7 +237,10 @@ impl Sessions {
             return Vec::new();
         };
         let replies = cmd.emu.process(bytes);
-        if !self.prompt_seen && cmd.running() && is_repl_prompt(&cmd.emu.before_cursor()) {
+        let at_prompt = cmd.running() && is_repl_prompt(&cmd.emu.before_cursor());
+        self.prompt_back |= at_prompt && !self.at_prompt && self.prompt_seen;
+        self.at_prompt = at_prompt;
+        if !self.prompt_seen && at_prompt {
             self.prompt_seen = true;
             if idle && self.active.is_none() {
                 self.command_typing = true;

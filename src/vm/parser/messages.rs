@@ -3,7 +3,9 @@
 
 use super::super::classify::{self as c, NESTED_START};
 use super::super::event::{FailureChange, RunEvent};
-use super::super::model::{FailureKind, MachineEvent, ROOT, StepState, line_kind as k};
+use super::super::model::{
+    FailureKind, MachineEvent, ROOT, StepState, TriggerKind, line_kind as k,
+};
 use super::forms::{self, Form};
 use super::steps::hash_msg;
 use super::{Mode, Parser, failures};
@@ -259,13 +261,46 @@ impl Parser {
             // The report has come: its exception line, when it comes, says what failed
             // (until then the failure keeps what the input showed of it).
             Some(f) => f,
-            None => self.add_failure(t, FailureKind::Exception, None, String::new(), line),
+            // Whose it is, the test's or a statement typed at the REPL, its first frame says.
+            None => {
+                self.states[t].mode = Mode::TracebackHead(line);
+                return k::TRACEBACK;
+            }
         };
         self.states[t].pending = Some(f);
         self.states[t].exception_seen = false;
         self.change_failure(t, f, FailureChange::TracebackLine(msg));
         self.states[t].mode = Mode::Traceback;
         k::TRACEBACK
+    }
+
+    /// The first frame of a traceback that could be a REPL statement's: a frame of the REPL
+    /// (`<stdin>`, IPython's cells) is the user's error, shown and not counted; any other is
+    /// the test's failure, which started at the `Traceback` line `head`.
+    pub(super) fn traceback_frame(&mut self, t: usize, plain: &str, head: u64) -> bool {
+        if c::is_repl_frame(plain) {
+            // What the statement had open, the exception left.
+            self.fail_open_steps(t);
+            self.states[t].mode = Mode::ReplTraceback;
+            return false;
+        }
+        self.traceback_starts(t, head);
+        true
+    }
+
+    /// A traceback held back at its head line is the test's failure.
+    pub(super) fn traceback_starts(&mut self, t: usize, head: u64) {
+        // Its moment is the head line, where the traceback began.
+        self.trigger_at(t, TriggerKind::Failure, head);
+        let f = self.add_failure(t, FailureKind::Exception, None, String::new(), head);
+        self.states[t].pending = Some(f);
+        self.states[t].exception_seen = false;
+        self.change_failure(
+            t,
+            f,
+            FailureChange::TracebackLine("Traceback (most recent call last):"),
+        );
+        self.states[t].mode = Mode::Traceback;
     }
 
     /// What a message says about the run beyond the step tree and failures.

@@ -63,6 +63,10 @@ enum Mode {
     Warning,
     /// A plain Python traceback (no `!!! `).
     Traceback,
+    /// A plain traceback's head line (its input line): the first frame says whose it is.
+    TracebackHead(u64),
+    /// A traceback of a statement typed at the REPL: shown, not a failure of the test.
+    ReplTraceback,
     /// Command output after `NAME: output:`; the machine.
     Output,
 }
@@ -254,9 +258,15 @@ impl Parser {
 
     /// Marks test `t` to be frozen at the line being read (the first trigger wins).
     pub(super) fn trigger(&mut self, t: usize, kind: TriggerKind) {
+        self.trigger_at(t, kind, self.run.lines.saturating_sub(1));
+    }
+
+    /// A trigger whose moment is input line `line` (a traceback known to be the test's
+    /// only at its first frame began at its head line).
+    pub(super) fn trigger_at(&mut self, t: usize, kind: TriggerKind, line: u64) {
         if self.test(t).may_freeze(kind) && self.trigger.is_none() {
             let failure = (kind != TriggerKind::Breakpoint).then_some(self.test(t).failures.len());
-            self.trigger = Some((t, kind, self.run.lines.saturating_sub(1), failure));
+            self.trigger = Some((t, kind, line, failure));
         }
     }
 
@@ -295,6 +305,16 @@ impl Parser {
         self.term_splitter = splitter;
     }
 
+    /// The driver's REPL prompt came back (a live run's terminal): a statement typed there
+    /// has ended, and one that raised left its steps open: an exception left them. A REPL
+    /// error is the user's, not the test's: no failure is counted.
+    pub fn repl_prompt(&mut self) {
+        let t = self.current;
+        if !self.states[t].open.is_empty() {
+            self.fail_open_steps(t);
+        }
+    }
+
     /// The machines of the driver's configuration file (a live run): they are the test's
     /// machines, in the driver's order, and no line names another one.
     pub fn known_machines(&mut self, names: &[String]) {
@@ -316,6 +336,12 @@ impl Parser {
         let mut splitter = std::mem::take(&mut self.splitter);
         splitter.finish(&mut |piece| self.piece(piece));
         self.splitter = splitter;
+        for t in 0..self.states.len() {
+            // The input ended right after a traceback's head: the test's, as ever.
+            if let Mode::TracebackHead(head) = self.states[t].mode {
+                self.traceback_starts(t, head);
+            }
+        }
         self.settle_nix_report();
         self.apply_trigger();
         for t in 0..self.states.len() {
@@ -556,7 +582,10 @@ impl Parser {
         // A console line written while the main thread prints a traceback or a warning
         // is another thread's: the block goes on after it.
         if let Some((name, off)) = serial
-            && matches!(self.states[t].mode, Mode::Traceback | Mode::Warning)
+            && matches!(
+                self.states[t].mode,
+                Mode::Traceback | Mode::Warning | Mode::TracebackHead(_) | Mode::ReplTraceback
+            )
         {
             self.serial(t, name, display, plain, off, has_sgr);
             return;
@@ -603,6 +632,29 @@ impl Parser {
                     return;
                 }
                 self.states[t].mode = Mode::Normal;
+            }
+            Mode::TracebackHead(head) => {
+                if !plain.starts_with(' ') {
+                    // No frame: the test's, as a traceback always was.
+                    self.traceback_starts(t, head);
+                    return self.classify(t, display, plain, has_sgr, serial);
+                }
+                if self.traceback_frame(t, plain, head) {
+                    self.traceback_line(t, plain);
+                }
+                self.push_driver(t, display, plain, has_sgr, k::TRACEBACK);
+                return;
+            }
+            Mode::ReplTraceback => {
+                if plain.starts_with(' ') {
+                    self.push_driver(t, display, plain, has_sgr, k::TRACEBACK);
+                    return;
+                }
+                self.states[t].mode = Mode::Normal;
+                if c::exception_line(plain).is_some() || c::is_exception_name(plain) {
+                    self.push_driver(t, display, plain, has_sgr, k::ERROR);
+                    return;
+                }
             }
             Mode::Traceback => {
                 if plain.starts_with(' ') {
