@@ -72,11 +72,7 @@ impl Default for Config {
 
 /// `$XDG_CONFIG_HOME/vmscope`, or `~/.config/vmscope`.
 pub fn dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|s| !s.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .map(|d| d.join("vmscope"))
+    dirs::config_dir().map(|d| d.join("vmscope"))
 }
 
 impl Config {

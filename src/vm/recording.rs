@@ -33,11 +33,7 @@ pub struct Recorder {
 
 /// `$XDG_STATE_HOME/vmscope`, or `~/.local/state/vmscope`.
 pub fn state_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_STATE_HOME")
-        .filter(|s| !s.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .map(|d| d.join("vmscope"))
+    dirs::state_dir().map(|d| d.join("vmscope"))
 }
 
 /// `$XDG_STATE_HOME/vmscope/sessions`, or `~/.local/state/vmscope/sessions`.

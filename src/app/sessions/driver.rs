@@ -103,8 +103,7 @@ pub struct LastWords {
 impl LastWords {
     /// Whether vmscope's stdout is a terminal.
     pub fn stdout_is_terminal() -> bool {
-        // SAFETY: isatty on a descriptor number.
-        unsafe { libc::isatty(1) == 1 }
+        rustix::termios::isatty(std::io::stdout())
     }
 }
 
@@ -222,22 +221,18 @@ impl Child {
         std::thread::Builder::new()
             .name("wait".into())
             .spawn(move || {
-                let mut status = 0;
-                loop {
-                    // SAFETY: waiting for our own child.
-                    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-                    if r == pid {
-                        break;
+                use rustix::process::{Pid, WaitOptions, waitpid};
+                let code = loop {
+                    match waitpid(Pid::from_raw(pid), WaitOptions::empty()) {
+                        Ok(Some((_, status))) => {
+                            break match status.terminating_signal() {
+                                Some(sig) => 128 + sig,
+                                None => status.exit_status().unwrap_or(0),
+                            };
+                        }
+                        Err(e) if e == rustix::io::Errno::INTR => continue,
+                        _ => break 0,
                     }
-                    if r == -1 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-                        status = 0;
-                        break;
-                    }
-                }
-                let code = if libc::WIFSIGNALED(status) {
-                    128 + libc::WTERMSIG(status)
-                } else {
-                    libc::WEXITSTATUS(status)
                 };
                 // A process the driver left behind (a QEMU) may hold stderr open: wait for
                 // the reader only a moment.
@@ -263,9 +258,13 @@ impl Child {
 
     /// Tells the child its terminal changed size (it gets SIGWINCH).
     pub fn resize(&self, cols: u16, rows: u16) -> io::Result<()> {
-        let ws = winsize(cols, rows);
-        // SAFETY: TIOCSWINSZ reads a winsize from a live descriptor.
-        cvt(unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ as _, &ws) }).map(|_| ())
+        let ws = rustix::termios::Winsize {
+            ws_row: rows.max(1),
+            ws_col: cols.max(1),
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        Ok(rustix::termios::tcsetwinsize(&self.master, ws)?)
     }
 
     /// Ctrl-C typed for the driver. While a statement runs, the terminal is cooked (ISIG
@@ -275,18 +274,17 @@ impl Child {
     /// prompt (raw mode), or with another program in the foreground (`shell_interact`'s
     /// socat), the key goes to the terminal as typed.
     pub fn interrupt(&mut self) -> io::Result<()> {
-        let fd = self.master.as_raw_fd();
-        // SAFETY: termios is plain data filled by tcgetattr on a descriptor owned here.
-        let (isig, fg) = unsafe {
-            let mut t: libc::termios = std::mem::zeroed();
-            cvt(libc::tcgetattr(fd, &mut t))?;
-            (t.c_lflag & libc::ISIG != 0, libc::tcgetpgrp(fd))
-        };
-        if isig && fg == self.pid && !self.exited {
-            // SAFETY: kill(2) on the driver, vmscope's child.
-            cvt(unsafe { libc::kill(self.pid, libc::SIGINT) }).map(|_| ())
-        } else {
-            self.write(&[0x03])
+        use rustix::termios::{LocalModes, tcgetattr, tcgetpgrp};
+        let cooked = tcgetattr(&self.master)?
+            .local_modes
+            .contains(LocalModes::ISIG);
+        let driver = rustix::process::Pid::from_raw(self.pid);
+        let foreground = tcgetpgrp(&self.master).ok();
+        match driver {
+            Some(pid) if cooked && foreground == Some(pid) && !self.exited => Ok(
+                rustix::process::kill_process(pid, rustix::process::Signal::INT)?,
+            ),
+            _ => self.write(&[0x03]),
         }
     }
 
@@ -351,15 +349,23 @@ unsafe fn restore_terminal(fd: libc::c_int) {
 }
 
 pub fn signal_group(pgid: libc::pid_t, sig: libc::c_int) {
-    // SAFETY: kill(2) on a process group vmscope created.
-    unsafe { libc::kill(-pgid, sig) };
+    let signal = match sig {
+        libc::SIGKILL => rustix::process::Signal::KILL,
+        libc::SIGINT => rustix::process::Signal::INT,
+        libc::SIGHUP => rustix::process::Signal::HUP,
+        _ => rustix::process::Signal::TERM,
+    };
+    if let Some(pid) = rustix::process::Pid::from_raw(pgid) {
+        let _ = rustix::process::kill_process_group(pid, signal);
+    }
 }
 
 /// Whether any process of the group is still running. Zombies do not count: an orphan
 /// is reaped by whatever init the system has, maybe late.
 pub fn group_alive(pgid: libc::pid_t) -> bool {
-    // SAFETY: signal 0 only checks for existence.
-    if unsafe { libc::kill(-pgid, 0) } != 0 {
+    let there = rustix::process::Pid::from_raw(pgid)
+        .is_some_and(|pid| rustix::process::test_kill_process_group(pid).is_ok());
+    if !there {
         return false;
     }
     let procs = crate::app::proctree::all();
@@ -425,12 +431,7 @@ fn spawn_guardian(pgid: libc::pid_t, last_words: Option<&LastWords>) -> io::Resu
             std::ptr::null(),
         ]
     });
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills two descriptors.
-    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-    // SAFETY: fresh descriptors owned here.
-    let (read_end, write_end) =
-        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     // SAFETY: the child only calls async-signal-safe functions (signal, read, kill, nanosleep,
     // open, write, tcgetattr, tcsetattr, execve, _exit) and never returns into Rust code.
     let pid = cvt(unsafe { libc::fork() })?;
