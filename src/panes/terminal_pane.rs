@@ -102,6 +102,18 @@ pub fn draw_terminal(
             Style::new().fg(Color::Yellow),
         ));
     }
+    // What runs there gives way to the state and the mode, which must stay readable.
+    let others: usize = title
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, s)| s.width())
+        .sum();
+    let room = usize::from(area.width).saturating_sub(others + 3);
+    if title[1].width() > room {
+        let cut: String = cmd.title.chars().take(room.saturating_sub(2)).collect();
+        title[1] = Span::styled(format!("{cut}… "), Style::new().fg(Color::DarkGray));
+    }
     let border = if typing {
         Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
     } else if focused {
