@@ -37,6 +37,8 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
     let width = |spans: &[Span<'_>]| spans.iter().map(|s| s.width() as u16).sum::<u16>();
     let test = app.current_test();
     let dim = Style::new().fg(Color::DarkGray);
+    let right = right_spans(app);
+    let right_w: usize = right.iter().map(Span::width).sum();
     let mut left: Vec<Span<'static>> = vec![Span::styled(
         " vmscope ",
         Style::new().fg(Color::Black).bg(Color::Cyan),
@@ -66,8 +68,8 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
             .iter()
             .map(|m| 2 + m.name.chars().count())
             .sum();
-        let room = usize::from(area.width)
-            .saturating_sub(right_width(app) + width(&left) as usize + 3 + states);
+        let room =
+            usize::from(area.width).saturating_sub(right_w + width(&left) as usize + 3 + states);
         left.push(Span::styled(
             format!(" {} ", shorten(&name, room.max(8))),
             Style::new().add_modifier(Modifier::BOLD),
@@ -75,7 +77,7 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
     }
     left.push(Span::styled("│", dim));
     // Whole machine states only; those that do not fit are counted.
-    let room = usize::from(area.width).saturating_sub(right_width(app) + width(&left) as usize);
+    let room = usize::from(area.width).saturating_sub(right_w + width(&left) as usize);
     let mut used = 0;
     for (i, m) in test.machines.iter().enumerate() {
         let w = 2 + m.name.chars().count();
@@ -135,7 +137,6 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
             Style::new().fg(Color::Yellow),
         ));
     }
-    let right = right_spans(app);
     let rw: u16 = right.iter().map(|s| s.width() as u16).sum();
     let lw = area.width.saturating_sub(rw);
     f.render_widget(
@@ -235,11 +236,12 @@ pub fn draw_bottom(f: &mut Frame<'_>, area: Rect, app: &App) {
     let room = usize::from(area.width).saturating_sub(modes.as_ref().map_or(0, Span::width));
     let mut used = 0;
     let mut spans: Vec<Span<'static>> = Vec::new();
+    let facts = app.facts();
     for (key, _, label) in app
         .keymap
         .hints(app.context())
         .into_iter()
-        .filter(|(_, a, _)| app.offers(*a))
+        .filter(|(_, a, _)| crate::app::commands::possible(&facts, *a))
     {
         let key = Span::styled(
             format!(" {key}"),
@@ -290,10 +292,6 @@ fn right_spans(app: &App) -> Vec<Span<'static>> {
         Span::styled(format!("● {} ", outcome.label()), outcome_style(outcome)),
     ]);
     right
-}
-
-fn right_width(app: &App) -> usize {
-    right_spans(app).iter().map(Span::width).sum()
 }
 
 /// `text` cut to `n` characters, with an ellipsis when cut.
