@@ -254,3 +254,29 @@ fn pdb_inside_the_sandbox_is_telnet_and_c_lets_the_build_finish() {
     let left = common::processes_naming(&dir.path().display().to_string());
     assert!(left.is_empty(), "left running: {left:?}");
 }
+
+#[test]
+fn a_sandbox_tab_whose_sudo_refused_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let sockets = dir.path().join("vsock");
+    std::fs::create_dir(&sockets).unwrap();
+    let sb = sandbox(dir.path(), &sockets, &dir.path().join("no-key"));
+    // sudo as on a host where this user may not run it without a password nobody types.
+    executable(
+        &sb.bin.join("sudo"),
+        "#!/bin/sh\necho 'sudo: a terminal is required to read the password' >&2\nexit 1\n",
+    );
+    let mut t = build(dir.path(), &sb);
+    t.keys("a");
+    t.wait_text("run this?", 10);
+    t.keys("y");
+    t.wait_text("[sandbox (failed)]", 20);
+    t.wait_text(
+        "sudo refused: sudo: a terminal is required to read the password",
+        10,
+    );
+    assert!(!t.text().contains("● running"), "{}", t.text());
+    t.send(b"\x1d");
+    t.keys("qq");
+    t.wait_exit(30);
+}

@@ -321,6 +321,57 @@ fn place(out: &mut Layout, area: Rect, machines: Vec<usize>, cols: u16, rows: u1
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_driver_columns_border_is_dragged_and_a_click_focuses() {
+        use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+        let l = compute(Rect::new(0, 0, 160, 48), 2, Pane::Driver, false, false);
+        let driver = l.panes.iter().find(|(p, _)| *p == Pane::Driver).unwrap().1;
+        let mut screen = Screen {
+            drawn: Drawn {
+                panes: l.panes.clone(),
+                divider: Some(driver.x),
+                ..Drawn::default()
+            },
+            ..Screen::default()
+        };
+        let ev = |kind, column, row| MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        };
+        let down = MouseEventKind::Down(MouseButton::Left);
+        let drag = MouseEventKind::Drag(MouseButton::Left);
+        // A click inside a pane focuses it.
+        assert_eq!(
+            screen.mouse_event(&ev(down, 2, 2), 2),
+            Mouse::Focus(Pane::Machine(0))
+        );
+        // The border is taken, dragged left by 20 columns, let go.
+        assert_eq!(
+            screen.mouse_event(&ev(down, driver.x, 5), 2),
+            Mouse::Nothing
+        );
+        screen.mouse_event(&ev(drag, driver.x - 20, 5), 2);
+        assert_eq!(screen.driver_width, Some(driver.width + 20));
+        screen.mouse_event(
+            &ev(MouseEventKind::Up(MouseButton::Left), driver.x - 20, 5),
+            2,
+        );
+        // Dragging without the border taken changes nothing.
+        screen.mouse_event(&ev(drag, 10, 5), 2);
+        assert_eq!(screen.driver_width, Some(driver.width + 20));
+        // And the layout gives the driver that width.
+        let want = Want {
+            machines: 2,
+            driver_width: screen.driver_width,
+            ..Want::default()
+        };
+        let l2 = compute_for(Rect::new(0, 0, 160, 48), &want);
+        let d2 = l2.panes.iter().find(|(p, _)| *p == Pane::Driver).unwrap().1;
+        assert_eq!(d2.width, driver.width + 20);
+    }
+
     fn machines(l: &Layout) -> usize {
         l.panes
             .iter()
