@@ -206,6 +206,8 @@ fn the_repl_has_room_to_type_at_80x24() {
     // ptpython does not say its window is too small.
     t.keys("print('\\n'.join(f'row-{i}' for i in range(9)))\r");
     t.wait_text("In [2]:", 10);
+    // The REPL draws its toolbar once it has drawn the prompt.
+    t.wait_text("[F4]", 10);
     let s = t.text();
     assert!(!s.to_lowercase().contains("too small"), "{s}");
     assert!(
