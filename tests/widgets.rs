@@ -212,7 +212,7 @@ fn the_palette_marks_the_entry_enter_runs() {
     let entries = app.palette();
     let b = alone(90, 20, |f, r| {
         let bottom = Rect::new(r.x, r.bottom() - 1, r.width, 1);
-        panes::palette::draw(f, bottom, &entries, "zo", 0)
+        panes::palette::draw(f, bottom, &app.keymap, &entries, "zo", 0)
     });
     let s = text(&b);
     let (x, y) = at(&b, "zoom").unwrap_or_else(|| panic!("{s}"));

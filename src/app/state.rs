@@ -353,7 +353,7 @@ impl App {
             self.sessions.command_typing = action == Action::FocusCommand;
         }
         let shown = shown!(self);
-        if let Some(effects) = self.views.act(&shown, action) {
+        if let Some(effects) = self.views.act(&shown, action, &self.keymap) {
             return effects;
         }
         match action {

@@ -217,13 +217,18 @@ fn summary(
         }
     }
     if let Some(b) = t.breakpoint.as_ref().filter(|_| app.facts().paused) {
+        let key = |a| app.keymap.name(Context::Breakpoint, a);
+        let (a, p) = (key(Action::Attach), key(Action::Pdb));
         let (where_, how) = if app.facts().sandboxed() {
             (
                 "in the build sandbox",
-                "a attaches, p pdb, 1–9 ssh from inside it",
+                format!("{a} attaches, {p} pdb, 1–9 ssh from inside it"),
             )
         } else {
-            ("outside a sandbox", "p opens pdb, 1–9 ssh into a machine")
+            (
+                "outside a sandbox",
+                format!("{p} opens pdb, 1–9 ssh into a machine"),
+            )
         };
         let claim = if b.verified {
             ""

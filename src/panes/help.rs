@@ -87,7 +87,12 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) {
     f.render_widget(Clear, rect);
     let title = match &help.filter {
         Some(m) => format!(" keys: {} · /{} ", ctx.title(), m.pattern),
-        None => format!(" keys: {} · / to search · Esc to close ", ctx.title()),
+        None => format!(
+            " keys: {} · {} to search · {} to close ",
+            ctx.title(),
+            app.keymap.name(Context::Help, Action::Search),
+            app.keymap.name(Context::Help, Action::Close)
+        ),
     };
     let block = Block::default()
         .borders(Borders::ALL)

@@ -137,7 +137,14 @@ fn draw_bottom(f: &mut Frame<'_>, area: Rect, l: &layout::Layout, app: &App) {
     if let Some(p) = &app.overlay.prompt
         && p.kind == crate::app::overlay::PromptKind::Palette
     {
-        palette::draw(f, l.bottom, &app.palette(), p.input.value(), p.selected);
+        palette::draw(
+            f,
+            l.bottom,
+            &app.keymap,
+            &app.palette(),
+            p.input.value(),
+            p.selected,
+        );
     }
     if app.overlay.help.is_some() {
         help::draw(

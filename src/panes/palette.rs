@@ -7,12 +7,15 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
+use crate::app::action::Action;
+use crate::app::keymap::{Context, Keymap};
 use crate::app::palette;
 
 /// Draws the list above the bottom bar (`bottom`), over what is there.
 pub fn draw(
     f: &mut Frame<'_>,
     bottom: Rect,
+    keys: &Keymap,
     entries: &[palette::Entry],
     query: &str,
     selected: usize,
@@ -31,7 +34,16 @@ pub fn draw(
         .borders(Borders::ALL)
         .border_style(Style::new().fg(Color::Cyan))
         .title(Line::styled(
-            " commands (↑↓ choose, Enter runs, Esc closes) ",
+            {
+                let k = |a| keys.name(Context::Prompt, a);
+                format!(
+                    " commands ({}{} choose, {} runs, {} closes) ",
+                    k(Action::SelectPrev),
+                    k(Action::SelectNext),
+                    k(Action::Submit),
+                    k(Action::Cancel)
+                )
+            },
             Style::new().fg(Color::Cyan),
         ));
     let inner = block.inner(area);

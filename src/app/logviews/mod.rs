@@ -11,6 +11,7 @@ mod text;
 
 use super::action::Action;
 use super::effect::{Effect, Prompting};
+use super::keymap::{Context, Keymap};
 use super::view::{Matcher, Pane, PaneLines, View};
 use crate::vm::model::{Freeze, StepId, StepState, Test, line_kind};
 
@@ -116,8 +117,9 @@ impl LogViews {
         }
     }
 
-    /// What the log actions do to the views; `None` for actions of other parts.
-    pub fn act(&mut self, s: &Shown<'_>, action: Action) -> Option<Vec<Effect>> {
+    /// What the log actions do to the views; `None` for actions of other parts. `keys`
+    /// names keys in what is said.
+    pub fn act(&mut self, s: &Shown<'_>, action: Action, keys: &Keymap) -> Option<Vec<Effect>> {
         let focus = self.focus;
         match action {
             Action::FocusNext
@@ -179,6 +181,12 @@ impl LogViews {
                     v.cursor = None;
                     v.unread = 0;
                 }
+            }
+            Action::SearchOlder | Action::SearchNewer if self.search.is_none() => {
+                let slash = keys.name(Context::Log, Action::Search);
+                return Some(vec![Effect::say(format!(
+                    "no search yet: {slash} searches"
+                ))]);
             }
             Action::SearchOlder => return Some(self.jump_to_match(s, focus, true, false)),
             Action::SearchNewer => return Some(self.jump_to_match(s, focus, false, false)),

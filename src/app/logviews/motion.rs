@@ -90,7 +90,7 @@ impl LogViews {
         first: bool,
     ) -> Vec<Effect> {
         let Some(m) = self.search.clone() else {
-            return vec![Effect::say("no search yet: press / to search")];
+            return Vec::new();
         };
         let unfolded = HashSet::new();
         let found = {

@@ -131,7 +131,7 @@ impl Sessions {
         if tab.approved.as_deref() == Some(lines) {
             return Ok(());
         }
-        tab.waiting = Some("waiting for your answer: y runs it, n does not".into());
+        tab.waiting = Some("waiting for your answer to the question".into());
         Err(Effect::Ask(Confirm {
             tab: tab.id,
             lines: lines.to_vec(),
