@@ -262,7 +262,7 @@ fn the_app_parts_import_each_other_without_a_circle() {
     // The parts own their fields: none of them names `App` but the router, the loop that
     // runs it and the entry points.
     for (m, text) in &mods {
-        if ["app", "app::state", "app::runner"].contains(&m.as_str()) {
+        if ["app", "app::state"].contains(&m.as_str()) || m.starts_with("app::runner") {
             continue;
         }
         for (i, line) in text.lines().enumerate() {

@@ -93,6 +93,20 @@ impl Checks {
 }
 
 impl Checks {
+    /// Whether the host still has something to confirm, so it must be asked again soon:
+    /// the configuration of a driver that just started, or a breakpoint not yet confirmed.
+    pub fn pending(&self, started: Instant, tests: &[Test], ended: bool) -> bool {
+        if self.mode == Mode::Log || ended {
+            return false;
+        }
+        let config =
+            !self.config_done && self.mode == Mode::Run && started.elapsed() <= CONFIG_LOOK;
+        let unconfirmed = tests
+            .iter()
+            .any(|t| t.breakpoint.as_ref().is_some_and(|b| !b.verified));
+        config || unconfirmed
+    }
+
     /// Breakpoints in a live run are confirmed by the debug hook's marker, `sleep ID`: in
     /// the driver's own processes for `run`, anywhere on this host for a build in its
     /// sandbox. Returns the tests whose marker runs now.

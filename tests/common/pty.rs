@@ -24,6 +24,9 @@ pub struct Term {
     child: Box<dyn Child + Send + Sync>,
     /// Every byte the program wrote, for escape-level checks.
     pub raw: Arc<Mutex<Vec<u8>>>,
+    /// How many reads brought bytes: the program's writes, as the terminal saw them.
+    #[allow(dead_code)]
+    pub reads: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Term {
@@ -88,6 +91,8 @@ impl Term {
         drop(pair.slave);
         let parser = Arc::new(Mutex::new(vt100::Parser::new(nz(rows), nz(cols), 0)));
         let raw = Arc::new(Mutex::new(Vec::new()));
+        let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let n_reads = Arc::clone(&reads);
         let mut reader = pair.master.try_clone_reader().expect("reader");
         let writer = Arc::new(Mutex::new(pair.master.take_writer().expect("writer")));
         let p = Arc::clone(&parser);
@@ -99,6 +104,7 @@ impl Term {
                 match reader.read(&mut buf) {
                     Ok(0) | Err(_) => return,
                     Ok(n) => {
+                        n_reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let mut parser = p.lock().unwrap();
                         parser.process(&buf[..n]);
                         r.lock().unwrap().extend_from_slice(&buf[..n]);
@@ -121,6 +127,7 @@ impl Term {
             writer,
             child,
             raw,
+            reads,
         }
     }
 

@@ -341,6 +341,14 @@ impl Sessions {
         Some(Vec::new())
     }
 
+    /// Whether a tab waits for something a later look may bring: an address, a machine
+    /// that is not up yet, pdb's prompt, a quiet shell for a queued line.
+    pub fn pending(&self) -> bool {
+        self.tabs
+            .iter()
+            .any(|t| t.waiting.is_some() || (t.running && !t.queued.is_empty()))
+    }
+
     /// What quitting would end, said with `q` (the quit key), if anything runs.
     pub fn still_running(&self, q: &str) -> Option<String> {
         let running = self.command_running();

@@ -15,7 +15,8 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
-use super::effect::Effect;
+mod perform;
+
 use super::sessions::TermPane;
 use super::sessions::driver::{Child, ChildEvent, GRACE, LastWords, StderrTo};
 use super::sessions::procs::{TabEvent, TabProcs};
@@ -23,6 +24,7 @@ use super::state::App;
 use super::view::Pane;
 use crate::vm::recording::{Recorder, Stream};
 use crate::vm::source::SourceEvent;
+use perform::perform;
 
 /// Redraws are coalesced to at most this rate.
 const FRAME: Duration = Duration::from_millis(16);
@@ -238,7 +240,8 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
         let mut int_sig =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         let mut last_draw = Instant::now() - FRAME;
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        // The second the clock on screen shows.
+        let mut clock_shown = 0;
         // Test-only: a panic in the UI loop, to check the terminal and the run are cleaned up.
         let panic_at = std::env::var("VMSCOPE_TEST_PANIC_AFTER_MS")
             .ok()
@@ -260,6 +263,11 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
             }
             let wait =
                 (if app.urgent { FRAME } else { FRAME * 2 }).saturating_sub(last_draw.elapsed());
+            // Nothing wakes the loop but input, unless something changes by itself.
+            let wake = next_wake(&app).into_iter().chain(panic_at).min();
+            let asleep = wake.map_or(Duration::MAX, |w| {
+                w.saturating_duration_since(Instant::now())
+            });
             tokio::select! {
                 msg = rx.recv() => {
                     let Some(msg) = msg else { break };
@@ -282,8 +290,11 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                     }
                 }
                 _ = tokio::time::sleep(wait), if app.dirty => {}
-                _ = tick.tick() => {
-                    if app.input.live && app.input.ended.is_none() {
+                _ = tokio::time::sleep(asleep), if wake.is_some() => {
+                    let second = app.input.start.elapsed().as_secs();
+                    if app.input.live && app.input.ended.is_none() && second != clock_shown {
+                        // The clock shows its next second (only those cells are written).
+                        clock_shown = second;
                         app.dirty = true;
                     }
                     let effects = app.poll_tabs();
@@ -312,6 +323,30 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
         0
     };
     Ok(status.unwrap_or(ended))
+}
+
+/// How soon something pending (a tab waiting for its machine, a breakpoint to confirm, the
+/// driver's configuration) is looked at again.
+const POLL: Duration = Duration::from_millis(250);
+
+/// When the loop must wake with no input: to look again at what is pending, or when the
+/// clock of a live run shows its next second. `None`: nothing changes by itself, and the
+/// loop sleeps until input comes.
+fn next_wake(app: &App) -> Option<Instant> {
+    let now = Instant::now();
+    let input = &app.input;
+    let pending = app.sessions.pending()
+        || app
+            .checks
+            .pending(input.start, &input.parser.run.tests, input.ended.is_some());
+    let clock = (input.live && input.ended.is_none()).then(|| {
+        let e = input.start.elapsed();
+        now + (Duration::from_secs(e.as_secs() + 1).saturating_sub(e))
+    });
+    [pending.then_some(now + POLL), clock]
+        .into_iter()
+        .flatten()
+        .min()
 }
 
 /// Draws the screen, then gives the terminals inside it their drawn sizes.
@@ -450,119 +485,4 @@ fn handle(
     };
     perform(app, child, tabs, effects);
     Ok(())
-}
-
-fn perform(
-    app: &mut App,
-    mut child: Option<&mut Child>,
-    tabs: &mut TabProcs,
-    effects: Vec<Effect>,
-) {
-    for e in effects {
-        match e {
-            Effect::Save { path, text } => {
-                let n = text.lines().count();
-                let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-                let result = parent
-                    .map_or(Ok(()), std::fs::create_dir_all)
-                    .and_then(|()| std::fs::write(&path, text))
-                    .map(|_| n);
-                app.saved(&path, result);
-            }
-            Effect::WritePty(bytes) => {
-                if let Some(c) = child.as_deref_mut()
-                    && let Err(e) = c.write(&bytes)
-                {
-                    app.overlay
-                        .warn(format!("cannot write to the driver's terminal: {e}"));
-                }
-            }
-            Effect::Interrupt => {
-                if let Some(c) = child.as_deref_mut()
-                    && let Err(e) = c.interrupt()
-                {
-                    app.overlay
-                        .warn(format!("cannot interrupt the driver: {e}"));
-                }
-            }
-            Effect::Clipboard(text) => {
-                let mut out = io::stdout();
-                let _ = out
-                    .write_all(osc52(&text).as_bytes())
-                    .and_then(|()| out.flush());
-            }
-            Effect::Mouse(on) => {
-                let mut out = io::stdout();
-                let _ = if on {
-                    execute!(out, EnableMouseCapture)
-                } else {
-                    execute!(out, DisableMouseCapture)
-                };
-            }
-            // Taken by the router before the effects come here.
-            Effect::Say(m) => app.overlay.message = Some(m),
-            Effect::Ask(c) => app.overlay.confirm = Some(c),
-            Effect::Prompt(kind, value) => app.overlay.open_for(kind, value),
-            Effect::OpenTab { id, program, args } => {
-                if let Err(e) = tabs.open(id, &program, &args, app.sessions.tab_size) {
-                    let what = program.to_string_lossy();
-                    app.sessions
-                        .tab_failed(id, &format!("cannot start {what}: {e}"));
-                }
-            }
-            Effect::OpenPdb { id, host, port } => {
-                if let Err(e) = tabs.open_pdb(id, host, port) {
-                    app.sessions
-                        .tab_failed(id, &format!("cannot connect to pdb: {e}"));
-                }
-            }
-            Effect::WriteTab(id, bytes) => {
-                if let Err(e) = tabs.write(id, &bytes) {
-                    app.sessions
-                        .tab_failed(id, &format!("cannot write to the session: {e}"));
-                }
-            }
-            Effect::CloseTab(id) => tabs.close(id),
-        }
-    }
-}
-
-/// The OSC 52 sequence that puts `text` on the clipboard of the terminal (and, through
-/// tmux with `set-clipboard on`, of the desktop).
-pub fn osc52(text: &str) -> String {
-    format!("\x1b]52;c;{}\x07", base64(text.as_bytes()))
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn osc52_carries_base64() {
-        assert_eq!(super::base64(b""), "");
-        assert_eq!(super::base64(b"f"), "Zg==");
-        assert_eq!(super::base64(b"fo"), "Zm8=");
-        assert_eq!(super::base64(b"foo"), "Zm9v");
-        assert_eq!(super::base64(b"foobar"), "Zm9vYmFy");
-        assert_eq!(super::osc52("hi"), "\x1b]52;c;aGk=\x07");
-    }
 }

@@ -1,0 +1,68 @@
+//! Nothing wakes when nothing changes: a static screen writes nothing to the terminal, and
+//! an idle live run writes at most once a second (its clock).
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::pty::Term;
+
+fn writes_over(t: &Term, secs: u64) -> (usize, usize) {
+    let (r0, b0) = (t.reads.load(Ordering::Relaxed), t.raw.lock().unwrap().len());
+    std::thread::sleep(Duration::from_secs(secs));
+    (
+        t.reads.load(Ordering::Relaxed) - r0,
+        t.raw.lock().unwrap().len() - b0,
+    )
+}
+
+#[test]
+fn a_static_screen_writes_nothing() {
+    let log = common::shared().join("fixtures/real-driver/pass.stderr");
+    let mut t = Term::spawn(&["log", log.to_str().unwrap()], 140, 40);
+    t.wait_text("0 driver", 10);
+    std::thread::sleep(Duration::from_millis(500));
+    let (reads, bytes) = writes_over(&t, 3);
+    assert_eq!(
+        (reads, bytes),
+        (0, 0),
+        "a screen with nothing new was written to"
+    );
+    // A key still answers at once.
+    t.keys("1");
+    t.wait_for("machine1 focused", 5, |s| {
+        s.contents().contains("┏ 1 machine1")
+    });
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+}
+
+#[test]
+fn an_idle_live_run_writes_once_a_second_at_most() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Term::spawn_in(
+        dir.path(),
+        &[
+            "run",
+            "--no-record",
+            "--",
+            "sh",
+            "-c",
+            "echo quiet; sleep 60",
+        ],
+        120,
+        30,
+    );
+    t.wait_text("quiet", 10);
+    std::thread::sleep(Duration::from_millis(1500));
+    let (reads, bytes) = writes_over(&t, 4);
+    // The clock moves: at least two of the four seconds are drawn, and nothing else is.
+    assert!(
+        (2..=5).contains(&reads),
+        "{reads} writes in 4 s ({bytes} bytes)"
+    );
+    assert!(bytes < 400, "{bytes} bytes for a clock");
+    t.keys("qq");
+    t.wait_exit(15);
+}
