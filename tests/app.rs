@@ -547,7 +547,7 @@ fn the_bottom_bar_never_cuts_a_hint() {
         let bar = s.lines().last().unwrap().trim_end().to_string();
         let labels: Vec<String> = app
             .keymap
-            .hints(app.context())
+            .hints(app.scope().context())
             .into_iter()
             .map(|(_, _, label)| label.to_string())
             .collect();

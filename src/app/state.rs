@@ -16,7 +16,7 @@ use super::keymap::{Context, Keymap};
 pub use super::layout::Drawn;
 use super::layout::{Mouse, Screen};
 use super::logviews::{LogViews, Shown};
-use super::overlay::Overlay;
+use super::overlay::{Overlay, PromptKind};
 use super::palette::{self, Run};
 use super::scope::Scope;
 use super::sessions::connect::Ctx;
@@ -135,13 +135,9 @@ impl App {
         )
     }
 
-    pub fn context(&self) -> Context {
-        self.scope().context()
-    }
-
     /// The key of `action` where the user is, as it is typed (for messages).
     pub fn key(&self, action: Action) -> String {
-        self.keymap.name(self.context(), action)
+        self.keymap.name(self.scope().context(), action)
     }
 
     /// The terminal that has the keyboard, if one does.
@@ -458,7 +454,11 @@ impl App {
             let ctx = ctx!(self);
             return Some(self.sessions.answer(c, action == Action::Yes, &ctx));
         }
-        let entries = self.palette();
+        // The palette's entries only where its line is open, not for every key.
+        let entries = match scope {
+            Scope::Prompt(PromptKind::Palette) => self.palette(),
+            _ => Vec::new(),
+        };
         let run = match self.overlay.act(action, &entries)? {
             Ok(Some(run)) => run,
             Ok(None) => return Some(Vec::new()),
@@ -479,8 +479,10 @@ impl App {
 
     /// The palette's entries where the user is.
     pub fn palette(&self) -> Vec<palette::Entry> {
-        let ctx = self.views_context();
-        palette::entries(&self.keymap, ctx, self.current_test(), |a| self.offers(a))
+        let (ctx, f) = (self.views_context(), self.facts());
+        palette::entries(&self.keymap, ctx, self.current_test(), |a| {
+            commands::possible(&f, a)
+        })
     }
 
     /// The context under the overlay, whose keys the palette shows.

@@ -239,7 +239,7 @@ pub fn draw_bottom(f: &mut Frame<'_>, area: Rect, app: &App) {
     let facts = app.facts();
     for (key, _, label) in app
         .keymap
-        .hints(app.context())
+        .hints(app.scope().context())
         .into_iter()
         .filter(|(_, a, _)| crate::app::commands::possible(&facts, *a))
     {

@@ -60,9 +60,9 @@ pub(super) fn perform(
                 };
             }
             // Taken by the router before the effects come here.
-            Effect::Say(m) => app.overlay.message = Some(m),
-            Effect::Ask(c) => app.overlay.confirm = Some(c),
-            Effect::Prompt(kind, value) => app.overlay.open_for(kind, value),
+            e @ (Effect::Say(_) | Effect::Ask(_) | Effect::Prompt(..)) => {
+                let _ = app.overlay.take(vec![e]);
+            }
             Effect::OpenTab { id, program, args } => {
                 if let Err(e) = tabs.open(id, &program, &args, app.sessions.tab_size) {
                     let what = program.to_string_lossy();
