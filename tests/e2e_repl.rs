@@ -43,10 +43,23 @@ fn ipython_in_the_command_pane() {
     assert!(t.text().contains("RUNNING"), "the run goes on");
     // The REPL sees the command pane's size, and its changes.
     t.resize(120, 40);
-    t.wait_for("a redraw at the new size", 10, |s| {
-        find(s, "In [3]:").is_some() && s.size().1.get() == 120
+    // ptpython redraws its toolbar at the new width once it has taken the resize; keys
+    // typed before may be lost in its redraw.
+    t.wait_for("ptpython's toolbar at the new size", 10, |s| {
+        find(s, "In [3]:").is_some()
+            && s.size().1.get() == 120
+            && s.contents().lines().any(|l| {
+                l.contains("[F2] Menu")
+                    && l.chars().count() == 120
+                    && l.trim_end()
+                        .trim_end_matches('┃')
+                        .trim_end()
+                        .ends_with(|c: char| c.is_ascii_digit())
+            })
     });
-    t.keys("import shutil; shutil.get_terminal_size()\r");
+    t.keys("import shutil; shutil.get_terminal_size()");
+    t.wait_text("In [3]: import shutil; shutil.get_terminal_size()", 10);
+    t.keys("\r");
     t.wait_text("columns=118", 10);
     // Leaving the REPL ends the driver, which cleans up its machines.
     t.keys("exit()\r");
