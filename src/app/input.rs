@@ -22,6 +22,8 @@ pub struct Input {
     pub live: bool,
     /// The live run's exit status, once it ended.
     pub exit_code: Option<i32>,
+    /// The size of a file read whole, for the progress of its loading.
+    pub total: Option<u64>,
 }
 
 impl Input {
@@ -37,7 +39,14 @@ impl Input {
             ended: None,
             live,
             exit_code: None,
+            total: None,
         }
+    }
+
+    /// While a file is being read: how many of its bytes are parsed, of how many.
+    pub fn loading(&self) -> Option<(u64, u64)> {
+        let total = self.total.filter(|_| self.ended.is_none())?;
+        Some((self.parser.run.bytes.min(total), total))
     }
 
     /// Test `i` (the last one when `i` is past the end).

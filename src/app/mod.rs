@@ -48,6 +48,11 @@ pub fn run_log(
             app.input.exit_code = Some(code);
         }
     }
+    if let Input::File(_, f) = &input
+        && !follow
+    {
+        app.input.total = f.metadata().ok().map(|m| m.len()).filter(|&n| n > 0);
+    }
     let start = app.input.start;
     let mode = ReadMode {
         follow,

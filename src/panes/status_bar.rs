@@ -270,6 +270,9 @@ fn right_spans(app: &App) -> Vec<Span<'static>> {
         .map(clock)
         .unwrap_or_else(|| "--:--".into());
     let mut right = Vec::new();
+    if let Some((done, total)) = app.input.loading() {
+        right.extend(loading_spans(done, total));
+    }
     if let Some(fz) = &test.freeze {
         if app.shown().freeze.is_some() {
             let at = match fz.kind {
@@ -294,6 +297,37 @@ fn right_spans(app: &App) -> Vec<Span<'static>> {
     right
 }
 
+/// "reading 412 MB of 1.0 GB" and a bar of how much that is.
+fn loading_spans(done: u64, total: u64) -> [Span<'static>; 3] {
+    const CELLS: u64 = 10;
+    let full = (done.saturating_mul(CELLS) / total.max(1)).min(CELLS) as usize;
+    [
+        Span::styled(
+            format!(" reading {} of {} ", size(done), size(total)),
+            Style::new().fg(Color::Cyan),
+        ),
+        Span::styled("█".repeat(full), Style::new().fg(Color::Cyan)),
+        Span::styled(
+            "░".repeat(CELLS as usize - full),
+            Style::new().fg(Color::DarkGray),
+        ),
+    ]
+}
+
+/// A byte count as people say it: 412 MB, 1.0 GB, 3.2 MB.
+pub fn size(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else if b >= 1e7 {
+        format!("{:.0} MB", b / 1e6)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else {
+        format!("{:.0} kB", b / 1e3)
+    }
+}
+
 /// `text` cut to `n` characters, with an ellipsis when cut.
 fn shorten(text: &str, n: usize) -> String {
     if text.chars().count() <= n {
@@ -302,4 +336,28 @@ fn shorten(text: &str, n: usize) -> String {
     let mut out: String = text.chars().take(n.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_people_say_them() {
+        assert_eq!(size(412_000_000), "412 MB");
+        assert_eq!(size(1_000_000_000), "1.0 GB");
+        assert_eq!(size(3_210_000), "3.2 MB");
+        assert_eq!(size(5_400), "5 kB");
+    }
+
+    #[test]
+    fn the_loading_bar_fills_with_what_is_read() {
+        let bar = |d, t| {
+            let s = loading_spans(d, t);
+            (s[0].content.to_string(), s[1].content.chars().count())
+        };
+        assert_eq!(bar(0, 1000), (" reading 0 kB of 1 kB ".to_string(), 0));
+        assert_eq!(bar(412_000_000, 1_000_000_000).1, 4);
+        assert_eq!(bar(1_000_000_000, 1_000_000_000).1, 10);
+    }
 }

@@ -9,6 +9,9 @@ use super::parser::Parser;
 use super::store::NO_TIME;
 
 const CHUNK: usize = 1 << 20;
+/// What a reader thread sends at a time: parsing one takes about a millisecond, so a key
+/// pressed while a big log loads waits no longer than that.
+pub const SLICE: usize = 256 << 10;
 
 /// An input the user named.
 pub enum Input {
@@ -143,7 +146,7 @@ pub fn pump(
             NO_TIME
         }
     };
-    let mut buf = vec![0u8; CHUNK];
+    let mut buf = vec![0u8; SLICE];
     match input {
         Input::Recording(dir) => {
             let r = super::recording::read_records(&dir, |r| match r.stream {

@@ -30,10 +30,11 @@ use perform::perform;
 const FRAME: Duration = Duration::from_millis(16);
 /// How much input is parsed before the screen gets a chance to redraw.
 const INGEST_BUDGET: Duration = Duration::from_millis(30);
+/// Chunks read ahead of the parser (each at most `source::CHUNK`).
+const DATA_AHEAD: usize = 4;
 
 enum Msg {
     Term(Event),
-    Source(SourceEvent),
     Child(ChildEvent),
     /// What a tab's session did.
     Tab(TabEvent),
@@ -117,19 +118,23 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
     let mut term = Terminal::new(CrosstermBackend::new(stdout))?;
 
     let (tx, mut rx) = mpsc::channel::<Msg>(64);
-    let input_tx = tx.clone();
+    // What the user does has a path of its own, looked at before anything read: a key never
+    // waits behind megabytes of a log being loaded.
+    let (user_tx, mut user_rx) = mpsc::unbounded_channel::<Msg>();
+    // Data read ahead of the parser is bounded by this channel: a few chunks.
+    let (data_tx, mut data_rx) = mpsc::channel::<SourceEvent>(DATA_AHEAD);
     std::thread::Builder::new()
         .name("input".into())
         .spawn(move || {
             loop {
                 match event::read() {
                     Ok(ev) => {
-                        if input_tx.blocking_send(Msg::Term(ev)).is_err() {
+                        if user_tx.send(Msg::Term(ev)).is_err() {
                             return;
                         }
                     }
                     Err(e) => {
-                        let _ = input_tx.blocking_send(Msg::TermGone(e.to_string()));
+                        let _ = user_tx.send(Msg::TermGone(e.to_string()));
                         return;
                     }
                 }
@@ -141,11 +146,10 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
     let mut recorder: Option<Recorder> = None;
     match feed {
         Feed::Source(source) => {
-            let source_tx = tx.clone();
             std::thread::Builder::new()
                 .name("source".into())
                 .spawn(move || {
-                    let send = |ev: SourceEvent| source_tx.blocking_send(Msg::Source(ev)).is_ok();
+                    let send = |ev: SourceEvent| data_tx.blocking_send(ev).is_ok();
                     source(&send);
                 })?;
         }
@@ -240,6 +244,9 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
         let mut int_sig =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         let mut last_draw = Instant::now() - FRAME;
+        // The readers ended (a log read whole; no child or tab left to send).
+        let mut data_gone = false;
+        let mut children_gone = false;
         // The second the clock on screen shows.
         let mut clock_shown = 0;
         // Test-only: a panic in the UI loop, to check the terminal and the run are cleaned up.
@@ -269,11 +276,10 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                 w.saturating_duration_since(Instant::now())
             });
             tokio::select! {
-                msg = rx.recv() => {
+                biased;
+                msg = user_rx.recv() => {
                     let Some(msg) = msg else { break };
-                    let started = Instant::now();
                     let mut next = Some(msg);
-                    // Take what is queued before drawing, within a budget.
                     while let Some(m) = next.take() {
                         let resized = matches!(m, Msg::Term(Event::Resize(..)));
                         handle(&mut app, child.as_mut(), recorder.as_ref(), &mut tabs, m)?;
@@ -283,10 +289,45 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                             draw(&mut term, &mut app, child.as_mut(), &tabs)?;
                             last_draw = Instant::now();
                         }
-                        if app.quit || started.elapsed() > INGEST_BUDGET {
+                        if app.quit {
+                            break;
+                        }
+                        next = user_rx.try_recv().ok();
+                    }
+                }
+                msg = rx.recv(), if !children_gone => {
+                    let Some(msg) = msg else {
+                        children_gone = true;
+                        continue;
+                    };
+                    let started = Instant::now();
+                    let mut next = Some(msg);
+                    // Take what is queued before drawing, within a budget; what the user
+                    // did goes first.
+                    while let Some(m) = next.take() {
+                        handle(&mut app, child.as_mut(), recorder.as_ref(), &mut tabs, m)?;
+                        if app.quit || started.elapsed() > INGEST_BUDGET || !user_rx.is_empty() {
                             break;
                         }
                         next = rx.try_recv().ok();
+                    }
+                }
+                ev = data_rx.recv(), if !data_gone => {
+                    let Some(ev) = ev else {
+                        data_gone = true;
+                        continue;
+                    };
+                    let started = Instant::now();
+                    let mut next = Some(ev);
+                    // A chunk at a time, each a bounded slice of work; a key, or a frame
+                    // that is due, comes between two.
+                    while let Some(ev) = next.take() {
+                        app.ingest(ev);
+                        let frame_due = app.dirty && app.urgent && last_draw.elapsed() >= FRAME;
+                        if started.elapsed() > INGEST_BUDGET || !user_rx.is_empty() || frame_due {
+                            break;
+                        }
+                        next = data_rx.try_recv().ok();
                     }
                 }
                 _ = tokio::time::sleep(wait), if app.dirty => {}
@@ -436,10 +477,6 @@ fn handle(
             Vec::new()
         }
         Msg::Term(_) => Vec::new(),
-        Msg::Source(ev) => {
-            app.ingest(ev);
-            Vec::new()
-        }
         Msg::Warn(text) => {
             app.overlay.warn(text);
             app.dirty = true;
