@@ -4,12 +4,13 @@
 //! - vmscope's CPU use while a live run sits idle;
 //! - key-press-to-screen latency in the command pane under a 10 MB/s serial flood.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+#[path = "support/screen.rs"]
+mod screen;
+use screen::Screen;
 
 const MB: u32 = 200;
 const RUNS: usize = 3;
@@ -36,75 +37,6 @@ fn wait_file(path: &Path, limit: Duration) -> Option<f64> {
         std::thread::sleep(Duration::from_millis(20));
     }
     None
-}
-
-/// vmscope in a pseudo-terminal whose output is read (and parsed, as a terminal would).
-struct Screen {
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-    writer: Box<dyn Write + Send>,
-    parser: Arc<Mutex<vt100::Parser>>,
-}
-
-impl Screen {
-    fn spawn(args: &[&str]) -> Self {
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: 50,
-                cols: 200,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("pty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_vmscope"));
-        cmd.args(args);
-        cmd.env("TERM", "xterm-256color");
-        cmd.env(
-            "XDG_CONFIG_HOME",
-            std::env::temp_dir().join("vmscope-bench-config"),
-        );
-        cmd.cwd(std::env::temp_dir());
-        let child = pair.slave.spawn_command(cmd).expect("spawn");
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().expect("reader");
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(
-            std::num::NonZeroU16::new(50).unwrap(),
-            std::num::NonZeroU16::new(200).unwrap(),
-            0,
-        )));
-        let p = Arc::clone(&parser);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 65536];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                p.lock().unwrap().process(&buf[..n]);
-            }
-        });
-        let writer = pair.master.take_writer().expect("writer");
-        std::mem::forget(pair.master);
-        Self {
-            child,
-            writer,
-            parser,
-        }
-    }
-
-    fn contents(&self) -> String {
-        self.parser.lock().unwrap().screen().contents()
-    }
-
-    fn quit(mut self) {
-        let _ = self.writer.write_all(b"\x1dqq");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-    }
 }
 
 fn flood_baseline(report: &Path) -> f64 {

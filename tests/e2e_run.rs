@@ -324,3 +324,50 @@ fn a_panic_in_the_ui_restores_the_terminal_and_ends_the_run() {
     );
     wait_gone(bg, 10);
 }
+
+#[test]
+fn a_disk_too_slow_for_the_recording_cuts_it_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("session");
+    let drv = common::fake_driver();
+    let mut t = Term::spawn_env(
+        &[
+            "run",
+            "--record",
+            rec.to_str().unwrap(),
+            "--",
+            "python3",
+            &drv,
+            "--flood",
+            "40",
+            "--machines",
+            "alpha,beta",
+        ],
+        140,
+        40,
+        &[("VMSCOPE_TEST_RECORD_DELAY_MS", "20")],
+    );
+    t.wait_text("RECORDING CUT", 60);
+    t.wait_text("flood: 40 MB", 60);
+    t.wait_text("exited 0", 30);
+    // The run went on to its end; quitting does not wait for the disk beyond its grace.
+    let asked = std::time::Instant::now();
+    t.keys("q");
+    assert_eq!(t.wait_exit(15), 0);
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(8),
+        "quitting took {:?}",
+        asked.elapsed()
+    );
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rec.join("meta.json")).unwrap()).unwrap();
+    assert!(meta["cut"]["why"].is_string(), "{meta}");
+    assert_eq!(meta["exit"], 0, "{meta}");
+
+    // Read back, the recording says it was cut.
+    let mut t = Term::spawn(&["log", rec.to_str().unwrap()], 140, 40);
+    t.wait_text("RECORDING CUT", 10);
+    assert!(t.text().contains("cut short"), "{}", t.text());
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 0);
+}

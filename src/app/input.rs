@@ -24,6 +24,8 @@ pub struct Input {
     pub exit_code: Option<i32>,
     /// The size of a file read whole, for the progress of its loading.
     pub total: Option<u64>,
+    /// Why the run's recording (being written, or read back) stops short of the run.
+    pub recording_cut: Option<String>,
 }
 
 impl Input {
@@ -40,6 +42,7 @@ impl Input {
             live,
             exit_code: None,
             total: None,
+            recording_cut: None,
         }
     }
 

@@ -42,6 +42,10 @@ pub fn run_log(
         let exit = recording::recorded_exit(dir);
         pane.exit = Some(exit.unwrap_or(-1));
         app.sessions.command = Some(pane);
+        if let Some(cut) = recording::recorded_cut(dir) {
+            app.input.recording_cut = Some(cut.clone());
+            app.overlay.warn(cut);
+        }
         if let Some(code) = exit {
             // The recorded run is over: nothing it shows waits any more.
             app.input.parser.set_exit_code(code);

@@ -270,6 +270,15 @@ fn right_spans(app: &App) -> Vec<Span<'static>> {
         .map(clock)
         .unwrap_or_else(|| "--:--".into());
     let mut right = Vec::new();
+    if app.input.recording_cut.is_some() {
+        right.push(Span::styled(
+            " ✂ RECORDING CUT ",
+            Style::new()
+                .fg(Color::White)
+                .bg(Color::Red)
+                .add_modifier(Modifier::BOLD),
+        ));
+    }
     if let Some((done, total)) = app.input.loading() {
         right.extend(loading_spans(done, total));
     }

@@ -38,8 +38,8 @@ enum Msg {
     Child(ChildEvent),
     /// What a tab's session did.
     Tab(TabEvent),
-    /// Something went wrong that the user must know of, and the run goes on.
-    Warn(String),
+    /// The session recording stopped short (a write failed); the run goes on.
+    RecordingCut(String),
     TermGone(String),
 }
 
@@ -219,7 +219,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                     .collect();
                 let warn_tx = tx.clone();
                 let warn = move |m: String| {
-                    let _ = warn_tx.blocking_send(Msg::Warn(m));
+                    let _ = warn_tx.blocking_send(Msg::RecordingCut(m));
                 };
                 match Recorder::start(&dir, &command, warn) {
                     Ok(r) => {
@@ -349,6 +349,8 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
         }
         anyhow::Ok(None)
     })?;
+    // The screen is the user's again before anything is waited for.
+    restore_terminal();
     // No driver, QEMU, ssh or helper outlives vmscope.
     tabs.close_all();
     let ran_a_driver = child.is_some();
@@ -356,6 +358,16 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
         && !c.exited()
     {
         c.end_group(GRACE);
+    }
+    if let Some(mut r) = recorder.take()
+        && !r.finish(crate::vm::recording::QUIT_GRACE)
+    {
+        eprintln!(
+            "vmscope: the session recording in {} is cut short: the disk had not taken all of \
+             it {} s after quitting",
+            r.dir.display(),
+            crate::vm::recording::QUIT_GRACE.as_secs()
+        );
     }
     // A live run ends with the driver's status; one stopped here ended by SIGTERM.
     let ended = if ran_a_driver {
@@ -449,6 +461,13 @@ fn follow_size(app: &mut App, child: Option<&mut Child>) {
     }
 }
 
+/// The session recording stopped short: said now, and kept as a badge in the top bar.
+fn recording_cut(app: &mut App, text: String) {
+    app.input.recording_cut = Some(text.clone());
+    app.overlay.warn(text);
+    app.dirty = true;
+}
+
 fn handle(
     app: &mut App,
     child: Option<&mut Child>,
@@ -477,9 +496,8 @@ fn handle(
             Vec::new()
         }
         Msg::Term(_) => Vec::new(),
-        Msg::Warn(text) => {
-            app.overlay.warn(text);
-            app.dirty = true;
+        Msg::RecordingCut(text) => {
+            recording_cut(app, text);
             Vec::new()
         }
         Msg::Child(ev) => {
@@ -489,10 +507,16 @@ fn handle(
             }
             if let Some(r) = recorder {
                 let ms = app.input.now_ms();
-                match &ev {
+                let cut = match &ev {
                     ChildEvent::Stderr(b) => r.record(Stream::Stderr, ms, b),
                     ChildEvent::Pty(b) => r.record(Stream::Terminal, ms, b),
-                    ChildEvent::Exited(code) => r.exit(*code),
+                    ChildEvent::Exited(code) => {
+                        r.exit(*code);
+                        None
+                    }
+                };
+                if let Some(text) = cut {
+                    recording_cut(app, text);
                 }
             }
             let exited = matches!(ev, ChildEvent::Exited(_));
