@@ -42,6 +42,8 @@ pub enum Command {
         /// Print the JSON document described in the README.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        caps: CapArgs,
     },
     /// Write one log per machine (serial console, prefix removed) plus `driver.log`.
     Split {
@@ -148,6 +150,9 @@ pub struct CapArgs {
     /// Bytes each pane keeps in memory.
     #[arg(long, value_name = "BYTES")]
     pub max_bytes: Option<usize>,
+    /// Steps each test keeps in its tree (the oldest finished ones are evicted).
+    #[arg(long, value_name = "N")]
+    pub max_steps: Option<usize>,
 }
 
 impl CapArgs {
@@ -155,6 +160,7 @@ impl CapArgs {
         Caps {
             max_lines: self.max_lines.unwrap_or(config.max_lines),
             max_bytes: self.max_bytes.unwrap_or(config.max_bytes),
+            max_steps: self.max_steps.unwrap_or(config.max_steps),
         }
     }
 }
@@ -193,10 +199,10 @@ fn open(file: &str) -> anyhow::Result<Input> {
 fn run(cli: Cli) -> anyhow::Result<i32> {
     let config = app::config::Config::load()?;
     match cli.command {
-        Command::Inspect { file, json } => {
+        Command::Inspect { file, json, caps } => {
             let input = open(&file)?;
             let what = input.describe();
-            let mut parser = Parser::new(config.caps, Parser::env_options());
+            let mut parser = Parser::new(caps.caps(config.caps), Parser::env_options());
             read_all(input, &mut parser).map_err(|e| anyhow::anyhow!("reading {what}: {e}"))?;
             let run = parser.run;
             let text = if json {

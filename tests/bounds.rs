@@ -9,6 +9,7 @@ fn a_huge_line_and_a_flood_of_lines_stay_within_the_caps() {
     let caps = Caps {
         max_lines: 1000,
         max_bytes: 256 * 1024,
+        ..Caps::default()
     };
     let mut p = Parser::new(caps, ParseOptions::default());
     p.feed(b"machine # ", 0);
@@ -282,4 +283,74 @@ fn split_writes_a_thousand_machines_with_a_bounded_set_of_open_files() {
         })
         .collect();
     assert!(left.is_empty(), "no scratch directory is left");
+}
+
+/// A log of `n` finished steps inside the script's step, which stays open.
+fn many_steps(n: usize) -> Vec<u8> {
+    let mut log = b"\x1b[1m\x1b[32mrun the VM test script\x1b[0m\n".to_vec();
+    for i in 0..n {
+        log.extend_from_slice(
+            format!(
+                "machine: \x1b[1m\x1b[32mmust succeed: echo {i}\x1b[0m\n\
+                 machine: (finished: must succeed: echo {i}, in 0.01 seconds)\n"
+            )
+            .as_bytes(),
+        );
+    }
+    log
+}
+
+#[test]
+fn the_step_tree_keeps_the_newest_steps_and_counts_the_rest() {
+    let caps = Caps {
+        max_steps: 100,
+        ..Caps::default()
+    };
+    let run = Parser::parse_all(&many_steps(5000), caps, ParseOptions::default());
+    let t = &run.tests[0];
+    let steps = &t.steps;
+    assert_eq!(steps.len(), 5001, "ids count every step ever opened");
+    assert!(steps.held() <= 110, "{} steps held", steps.held());
+    assert_eq!(steps.evicted() as usize + steps.held(), 5001);
+    // The open step that holds them all stays, with only the children memory holds.
+    let script = t.roots[0];
+    assert_eq!(steps[script as usize].title, "run the VM test script");
+    let kids = &steps[script as usize].children;
+    assert!(kids.iter().all(|&c| steps.holds(c)));
+    assert_eq!(
+        steps[*kids.last().unwrap() as usize].title,
+        "must succeed: echo 4999",
+        "the newest step is kept"
+    );
+    // An evicted step reads as an empty placeholder, not a panic.
+    assert_eq!(steps[1].title, "");
+}
+
+#[test]
+fn inspect_says_how_many_steps_left_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("steps.log");
+    std::fs::write(&log, many_steps(300)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmscope"))
+        .args(["inspect", "--max-steps", "50"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let note = text
+        .lines()
+        .find(|l| l.contains("earlier steps left memory"))
+        .unwrap_or_else(|| panic!("no note:\n{text}"));
+    let gone: usize = note
+        .trim()
+        .trim_start_matches("⋯ ")
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The cap is kept to within a tenth over it: 50 to 55 of the 301 steps stay.
+    assert!((246..=251).contains(&gone), "{note}");
+    assert!(text.contains("must succeed: echo 299"), "{text}");
+    assert!(!text.contains("must succeed: echo 10 "), "{text}");
 }

@@ -44,6 +44,7 @@ struct TerminalSection {
 struct Memory {
     max_lines: Option<usize>,
     max_bytes: Option<usize>,
+    max_steps: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -127,6 +128,9 @@ fn apply(config: &mut Config, text: &str) -> anyhow::Result<()> {
     if let Some(n) = f.memory.max_bytes {
         caps.max_bytes = n;
     }
+    if let Some(n) = f.memory.max_steps {
+        caps.max_steps = n;
+    }
     Ok(())
 }
 
@@ -140,6 +144,7 @@ mod tests {
             caps: Caps {
                 max_lines: 1,
                 max_bytes: 1,
+                max_steps: 1,
             },
             leave: Chord::parse("x").unwrap(),
             ssh_options: vec!["-v".into()],

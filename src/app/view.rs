@@ -182,6 +182,31 @@ impl<'a> PaneLines<'a> {
         self
     }
 
+    /// What the top row says memory no longer holds, when it holds less than the input:
+    /// earlier lines, and in the driver's pane earlier steps.
+    pub fn evicted_note(&self) -> Option<String> {
+        let lines = self.store.evicted();
+        let steps = if self.driver {
+            self.test.steps.evicted()
+        } else {
+            0
+        };
+        if self.filter.is_some() || (lines == 0 && steps == 0) {
+            return None;
+        }
+        let plural =
+            |n: u64, one: &str| format!("{n} earlier {one}{}", if n == 1 { "" } else { "s" });
+        Some(match (lines, steps) {
+            (l, 0) => plural(l, "line"),
+            (0, s) => plural(s, "step"),
+            (l, s) => format!(
+                "{} and {s} step{}",
+                plural(l, "line"),
+                if s == 1 { "" } else { "s" }
+            ),
+        })
+    }
+
     /// Lines stored after the view's end.
     pub fn hidden(&self) -> u64 {
         self.store.end_seq() - self.end

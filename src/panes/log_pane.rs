@@ -211,12 +211,13 @@ fn rows(
     }
     out.truncate(height);
     // At the top of what memory holds: say what was evicted and where it is.
-    let evicted = lines.store.evicted();
-    if evicted > 0 && lines.filter.is_none() && lines.prev(top_seq).is_none() && out.len() < height
+    if let Some(gone) = lines.evicted_note()
+        && lines.prev(top_seq).is_none()
+        && out.len() < height
     {
         out.push(Line::styled(
             format!(
-                "⋯ {evicted} earlier lines not in memory; the whole log is in {}",
+                "⋯ {gone} not in memory; the whole log is in {}",
                 app.input.archive.as_deref().unwrap_or(&app.input.origin)
             ),
             Style::new()

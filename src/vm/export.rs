@@ -33,6 +33,8 @@ pub struct TestReport<'a> {
     pub global_timeout_seconds: Option<f64>,
     pub machines: Vec<MachineReport<'a>>,
     pub steps: Vec<StepReport<'a>>,
+    /// Steps that left memory (the step cap): `steps` holds the newest.
+    pub steps_evicted: u64,
     pub subtests: &'a [Subtest],
     pub failures: Vec<FailureReport<'a>>,
     pub ssh: Vec<SshReport<'a>>,
@@ -147,6 +149,7 @@ fn test_report(t: &Test, live: bool) -> TestReport<'_> {
             })
             .collect(),
         steps: step_reports(t),
+        steps_evicted: t.steps.evicted(),
         subtests: &t.subtests,
         failures: t
             .failures
@@ -303,6 +306,13 @@ pub fn text(run: &TestRun) -> String {
         }
         if !t.roots.is_empty() {
             let _ = writeln!(out, "steps:");
+            let gone = t.steps.evicted();
+            if gone > 0 {
+                let _ = writeln!(
+                    out,
+                    "  ⋯ {gone} earlier steps left memory (--max-steps); the whole log has them"
+                );
+            }
             steps_text(&mut out, t);
         }
         if !t.subtests.is_empty() {

@@ -1,6 +1,9 @@
 //! What a test run is: its tests, machines, step tree, failures, backdoor and breakpoint.
 
 mod apply;
+mod steps;
+
+pub use steps::Steps;
 
 use serde::Serialize;
 
@@ -391,7 +394,7 @@ pub struct Test {
     /// Machine index by name (kept by `add_machine` and `rename_machine`).
     index: std::collections::HashMap<String, usize, NameHash>,
     pub driver: LineStore,
-    pub steps: Vec<Step>,
+    pub steps: Steps,
     /// Top-level steps, in order of their head line.
     pub roots: Vec<StepId>,
     pub subtests: Vec<Subtest>,
@@ -438,7 +441,7 @@ impl Test {
             machines: Vec::new(),
             index: std::collections::HashMap::default(),
             driver: LineStore::new(caps),
-            steps: Vec::new(),
+            steps: Steps::new(caps.max_steps),
             roots: Vec::new(),
             subtests: Vec::new(),
             subtest_index: std::collections::HashMap::new(),

@@ -8,6 +8,9 @@ use std::collections::VecDeque;
 /// Default caps: 16 machines plus the driver stay well under 200 MB.
 pub const DEFAULT_MAX_LINES: usize = 100_000;
 pub const DEFAULT_MAX_BYTES: usize = 8 * 1024 * 1024;
+/// Steps a test keeps by default: real tests have hundreds; at about 200 bytes a step this
+/// is 4 MiB at most.
+pub const DEFAULT_MAX_STEPS: usize = 20_000;
 
 /// What a line costs beyond its text: its record.
 const LINE_OVERHEAD: usize = 40;
@@ -28,6 +31,8 @@ pub fn line_stamp(n: u64) -> u32 {
 pub struct Caps {
     pub max_lines: usize,
     pub max_bytes: usize,
+    /// Steps each test keeps in its tree (the oldest finished ones leave first).
+    pub max_steps: usize,
 }
 
 impl Default for Caps {
@@ -35,6 +40,7 @@ impl Default for Caps {
         Self {
             max_lines: DEFAULT_MAX_LINES,
             max_bytes: DEFAULT_MAX_BYTES,
+            max_steps: DEFAULT_MAX_STEPS,
         }
     }
 }
@@ -118,6 +124,7 @@ impl LineStore {
         let caps = Caps {
             max_lines: caps.max_lines.max(1),
             max_bytes: caps.max_bytes.max(1),
+            max_steps: caps.max_steps,
         };
         Self {
             blocks: VecDeque::new(),
@@ -323,6 +330,7 @@ mod tests {
         let mut s = LineStore::new(Caps {
             max_lines: 3,
             max_bytes: usize::MAX,
+            ..Caps::default()
         });
         for i in 0..10 {
             s.push(&format!("line {i}"), None, NO_TIME, 0, 0);
@@ -339,6 +347,7 @@ mod tests {
         let mut s = LineStore::new(Caps {
             max_lines: 1000,
             max_bytes: 200,
+            ..Caps::default()
         });
         for _ in 0..10 {
             s.push(&"x".repeat(50), None, NO_TIME, 0, 0);
@@ -355,6 +364,7 @@ mod tests {
         let mut s = LineStore::new(Caps {
             max_lines: 100,
             max_bytes: usize::MAX,
+            ..Caps::default()
         });
         for i in 0..100_000 {
             s.push(

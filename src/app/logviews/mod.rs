@@ -39,7 +39,7 @@ impl Shown<'_> {
 /// Lines below the first one on the first screen: one row less when the top row says what
 /// was evicted.
 fn top_rows(lines: &PaneLines<'_>, height: i64) -> i64 {
-    let notice = i64::from(lines.store.evicted() > 0 && lines.filter.is_none());
+    let notice = i64::from(lines.evicted_note().is_some());
     (height - 1 - notice).max(0)
 }
 

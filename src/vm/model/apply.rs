@@ -327,6 +327,13 @@ impl Test {
             end: None,
         });
         self.insert_child(parent, id);
+        if let Some(orphans) = self.steps.evict() {
+            // Steps whose parent left memory are shown from the top.
+            let steps = &self.steps;
+            self.roots.retain(|&id| steps.holds(id));
+            self.roots.extend(orphans);
+            self.roots.sort_by_key(|&id| (steps[id as usize].head, id));
+        }
         if let Some(name) = title.strip_prefix("subtest: ")
             && self
                 .subtest_mut(name)
