@@ -157,8 +157,11 @@ impl LineStore {
             .back()
             .is_some_and(|b| b.capacity() - b.len() >= need);
         if !fits {
-            self.blocks
-                .push_back(String::with_capacity(need.max(self.block_size)));
+            let block = match self.spare.take() {
+                Some(b) if need <= b.capacity() => b,
+                _ => String::with_capacity(need.max(self.block_size)),
+            };
+            self.blocks.push_back(block);
         }
         let block_index = self.first_block + self.blocks.len() as u64 - 1;
         let Some(block) = self.blocks.back_mut() else {
