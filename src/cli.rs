@@ -161,6 +161,7 @@ impl CapArgs {
             max_lines: self.max_lines.unwrap_or(config.max_lines),
             max_bytes: self.max_bytes.unwrap_or(config.max_bytes),
             max_steps: self.max_steps.unwrap_or(config.max_steps),
+            keep_serial: config.keep_serial,
         }
     }
 }
@@ -202,21 +203,31 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Inspect { file, json, caps } => {
             let input = open(&file)?;
             let what = input.describe();
-            let mut parser = Parser::new(caps.caps(config.caps), Parser::env_options());
+            let caps = Caps {
+                keep_serial: false,
+                ..caps.caps(config.caps)
+            };
+            let mut parser = Parser::new(caps, Parser::env_options());
             read_all(input, &mut parser).map_err(|e| anyhow::anyhow!("reading {what}: {e}"))?;
             let run = parser.run;
-            let text = if json {
-                crate::vm::export::json(&run)
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            if json {
+                let _ = crate::vm::export::json_to(&run, &mut out);
+                let _ = writeln!(out);
             } else {
-                crate::vm::export::text(&run)
-            };
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{}", text.trim_end());
+                let _ = writeln!(out, "{}", crate::vm::export::text(&run).trim_end());
+            }
+            let _ = out.flush();
             Ok(outcome_status(run.outcome()))
         }
         Command::Split { file, out } => {
             let input = open(&file)?;
-            let (_, written) = crate::split::split(input, &out, config.caps)?;
+            // The consoles go to their files, not to memory.
+            let caps = Caps {
+                keep_serial: false,
+                ..config.caps
+            };
+            let (_, written) = crate::split::split(input, &out, caps)?;
             let mut o = std::io::stdout().lock();
             for p in written {
                 let _ = writeln!(o, "{}", p.display());

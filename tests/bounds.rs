@@ -354,3 +354,50 @@ fn inspect_says_how_many_steps_left_memory() {
     assert!(text.contains("must succeed: echo 299"), "{text}");
     assert!(!text.contains("must succeed: echo 10 "), "{text}");
 }
+
+/// `inspect` and `split` keep only a machine's last console lines: what they print is the
+/// same as with every line kept, for every real log.
+#[test]
+fn counting_serial_lines_instead_of_keeping_them_changes_no_report() {
+    let counting = Caps {
+        keep_serial: false,
+        ..Caps::default()
+    };
+    for path in common::all_inputs() {
+        let bytes = std::fs::read(&path).unwrap();
+        let kept = Parser::parse_all(&bytes, Caps::default(), ParseOptions::default());
+        let counted = Parser::parse_all(&bytes, counting, ParseOptions::default());
+        assert_eq!(
+            vmscope::vm::export::json(&kept),
+            vmscope::vm::export::json(&counted),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            vmscope::vm::export::text(&kept),
+            vmscope::vm::export::text(&counted),
+            "{}",
+            path.display()
+        );
+    }
+    // And the consoles' stores stay small however much they print.
+    let log = many_serial_lines(200_000);
+    let run = Parser::parse_all(&log, counting, ParseOptions::default());
+    let m = &run.tests[0].machines[0];
+    assert_eq!(m.serial_lines, 200_000);
+    assert!(
+        m.serial.bytes() <= 64 << 10,
+        "{} bytes kept",
+        m.serial.bytes()
+    );
+}
+
+fn many_serial_lines(n: usize) -> Vec<u8> {
+    let mut log = Vec::new();
+    for i in 0..n {
+        log.extend_from_slice(
+            format!("server # [ {i}.000000] systemd[1]: Started unit {i}.\n").as_bytes(),
+        );
+    }
+    log
+}

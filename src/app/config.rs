@@ -145,6 +145,7 @@ mod tests {
                 max_lines: 1,
                 max_bytes: 1,
                 max_steps: 1,
+                keep_serial: true,
             },
             leave: Chord::parse("x").unwrap(),
             ssh_options: vec!["-v".into()],

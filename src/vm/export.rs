@@ -257,6 +257,11 @@ pub fn json(run: &TestRun) -> String {
     serde_json::to_string_pretty(&report(run)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
+/// The same document written out as it is made, not held whole in memory.
+pub fn json_to(run: &TestRun, out: impl std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(out, &report(run)).map_err(std::io::Error::from)
+}
+
 /// Glyph of a step state, shared by `inspect` and the driver pane.
 pub fn state_mark(state: StepState) -> &'static str {
     match state {

@@ -33,6 +33,23 @@ pub struct Caps {
     pub max_bytes: usize,
     /// Steps each test keeps in its tree (the oldest finished ones leave first).
     pub max_steps: usize,
+    /// Machines keep their consoles' text; `false` where none is shown (`inspect` counts
+    /// serial lines and prints no console text): each keeps its last few lines only.
+    pub keep_serial: bool,
+}
+
+impl Caps {
+    /// What a machine's console store keeps.
+    pub fn serial(self) -> Self {
+        if self.keep_serial {
+            return self;
+        }
+        Self {
+            max_lines: self.max_lines.min(64),
+            max_bytes: self.max_bytes.min(64 << 10),
+            ..self
+        }
+    }
 }
 
 impl Default for Caps {
@@ -41,6 +58,7 @@ impl Default for Caps {
             max_lines: DEFAULT_MAX_LINES,
             max_bytes: DEFAULT_MAX_BYTES,
             max_steps: DEFAULT_MAX_STEPS,
+            keep_serial: true,
         }
     }
 }
@@ -124,7 +142,7 @@ impl LineStore {
         let caps = Caps {
             max_lines: caps.max_lines.max(1),
             max_bytes: caps.max_bytes.max(1),
-            max_steps: caps.max_steps,
+            ..caps
         };
         Self {
             blocks: VecDeque::new(),

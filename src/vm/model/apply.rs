@@ -123,7 +123,7 @@ impl Test {
                     pid: None,
                     first_seen_line: line,
                     first_seen_ms: ms,
-                    serial: LineStore::new(self.caps),
+                    serial: LineStore::new(self.caps.serial()),
                     serial_lines: 0,
                     boots: 0,
                     boot_fresh: false,
