@@ -1,4 +1,5 @@
-//! Time to draw one frame at 200x50 with 4 and with 16 machine panes full of coloured lines.
+//! Time to draw one frame at 200x50 with 4 and with 16 machine panes full of coloured lines,
+//! and at 400x100 with 16.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
@@ -51,6 +52,13 @@ fn frame(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+    // A big terminal: every cell of 400x100 redrawn.
+    let mut g = c.benchmark_group("frame_400x100");
+    let mut app = app(16);
+    let mut term = Terminal::new(TestBackend::new(400, 100)).expect("terminal");
+    draw(&mut term, &mut app);
+    g.bench_function("16_panes", |b| b.iter(|| draw(&mut term, &mut app)));
     g.finish();
 }
 

@@ -46,16 +46,85 @@ fn split_and_strip(log: &[u8], runs: usize) -> f64 {
     log.len() as f64 / 1e6 / best
 }
 
+/// The same log written into a 200x50 tmux pane, in MB/s: what a terminal multiplexer's
+/// own parser manages. `None` without tmux.
+fn tmux(log: &[u8]) -> Option<f64> {
+    let ok = std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        return None;
+    }
+    let dir = tempfile::tempdir().ok()?;
+    let file = dir.path().join("log");
+    let done = dir.path().join("done");
+    std::fs::write(&file, log).ok()?;
+    let sock = format!("vmscope-parse-bench-{}", std::process::id());
+    // The shell times `cat` itself: from its first byte to tmux having taken the last.
+    let cmd = format!(
+        "s=$(date +%s.%N); cat {f}; e=$(date +%s.%N); echo \"$s $e\" > {d}.tmp; mv {d}.tmp {d}",
+        f = file.display(),
+        d = done.display()
+    );
+    let started = std::process::Command::new("tmux")
+        .args([
+            "-L",
+            &sock,
+            "new-session",
+            "-d",
+            "-x",
+            "200",
+            "-y",
+            "50",
+            &cmd,
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut secs = None;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while started && std::time::Instant::now() < deadline {
+        if let Ok(t) = std::fs::read_to_string(&done) {
+            let v: Vec<f64> = t
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            if let [s, e] = v[..] {
+                secs = Some(e - s);
+            }
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = std::process::Command::new("tmux")
+        .args(["-L", &sock, "kill-server"])
+        .status();
+    secs.map(|s| log.len() as f64 / 1e6 / s)
+}
+
 fn parse(c: &mut Criterion) {
     let log = synth::log(16, 100 * 1024 * 1024);
     let stripped = strip(&log);
-    println!(
-        "parse best of 5: coloured {:.0} MB/s, plain {:.0} MB/s ({} MB of 16 machines); \
-         splitting lines and stripping escapes alone: {:.0} MB/s",
+    let (coloured, plain, floor) = (
         best_of(&log, 5),
         best_of(&stripped, 5),
-        log.len() / 1_000_000,
         split_and_strip(&log, 5),
+    );
+    println!(
+        "parse best of 5: coloured {coloured:.0} MB/s, plain {plain:.0} MB/s ({} MB of 16 \
+         machines); the floor (splitting lines and stripping escapes alone): {floor:.0} MB/s",
+        log.len() / 1_000_000,
+    );
+    let tmux_text = tmux(&log).map_or("tmux not installed".to_string(), |t| {
+        format!(
+            "a tmux pane {t:.0} MB/s: vmscope coloured {:.1}x tmux",
+            coloured / t
+        )
+    });
+    println!(
+        "parse ratios: coloured {:.2}x the floor's time, plain {:.2}x; {tmux_text}",
+        floor / coloured,
+        floor / plain
     );
     let mut g = c.benchmark_group("parse");
     g.sample_size(10);
