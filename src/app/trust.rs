@@ -72,6 +72,8 @@ pub struct Checks {
     pub config: Option<DriverConfig>,
     config_done: bool,
     last_scan: Option<Instant>,
+    /// Looks for the configuration so far: each waits twice as long as the one before.
+    config_looks: u32,
 }
 
 impl Checks {
@@ -85,6 +87,10 @@ impl Checks {
             self.config_done = true;
             return None;
         }
+        if Instant::now() < self.next_config_look(started) {
+            return None;
+        }
+        self.config_looks += 1;
         let found = find_driver_config(pid)?;
         self.config_done = true;
         self.config = Some(found.clone());
@@ -93,18 +99,35 @@ impl Checks {
 }
 
 impl Checks {
-    /// Whether the host still has something to confirm, so it must be asked again soon:
-    /// the configuration of a driver that just started, or a breakpoint not yet confirmed.
-    pub fn pending(&self, started: Instant, tests: &[Test], ended: bool) -> bool {
+    /// When the driver's configuration is looked for next: at once, then 250 ms, 500 ms,
+    /// 1 s… after the start (a driver writes it before its first line; a wrapper may take a
+    /// moment to start it), and never after `CONFIG_LOOK`.
+    fn next_config_look(&self, started: Instant) -> Instant {
+        let k = self.config_looks.min(6);
+        if k == 0 {
+            return started;
+        }
+        (started + Duration::from_millis(125 << k)).min(started + CONFIG_LOOK)
+    }
+
+    /// When the loop must wake to look for the configuration again, while it may come.
+    pub fn config_wake(&self, started: Instant, ended: bool) -> Option<Instant> {
+        let waiting = !self.config_done
+            && !ended
+            && self.mode == Mode::Run
+            && self.driver_pid.is_some()
+            && started.elapsed() <= CONFIG_LOOK;
+        waiting.then(|| self.next_config_look(started))
+    }
+
+    /// Whether the host still has a breakpoint to confirm, so it must be asked again soon.
+    pub fn pending(&self, tests: &[Test], ended: bool) -> bool {
         if self.mode == Mode::Log || ended {
             return false;
         }
-        let config =
-            !self.config_done && self.mode == Mode::Run && started.elapsed() <= CONFIG_LOOK;
-        let unconfirmed = tests
+        tests
             .iter()
-            .any(|t| t.breakpoint.as_ref().is_some_and(|b| !b.verified));
-        config || unconfirmed
+            .any(|t| t.breakpoint.as_ref().is_some_and(|b| !b.verified))
     }
 
     /// Breakpoints in a live run are confirmed by the debug hook's marker, `sleep ID`: in

@@ -391,12 +391,16 @@ fn next_wake(app: &App) -> Option<Instant> {
     let pending = app.sessions.pending()
         || app
             .checks
-            .pending(input.start, &input.parser.run.tests, input.ended.is_some());
+            .pending(&input.parser.run.tests, input.ended.is_some());
+    let config = app
+        .checks
+        .config_wake(input.start, input.ended.is_some())
+        .map(|at| at.max(now));
     let clock = (input.live && input.ended.is_none()).then(|| {
         let e = input.start.elapsed();
         now + (Duration::from_secs(e.as_secs() + 1).saturating_sub(e))
     });
-    [pending.then_some(now + POLL), clock]
+    [pending.then_some(now + POLL), clock, config]
         .into_iter()
         .flatten()
         .min()
