@@ -136,7 +136,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, pane: Pane) {
     // a Paragraph reflowing them again.
     let buf = f.buffer_mut();
     for (i, row) in rows.iter().enumerate().take(inner.height as usize) {
-        buf.set_line(inner.x, inner.y + i as u16, row, inner.width);
+        super::text::put_line(buf, inner.x, inner.y + i as u16, row, inner.width);
     }
 }
 

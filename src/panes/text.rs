@@ -9,6 +9,37 @@ use unicode_width::UnicodeWidthChar;
 use crate::app::view::Matcher;
 use crate::vm::store::StoredLine;
 
+/// Writes a row into the buffer as `Buffer::set_line` does; spans of printable ASCII (nearly
+/// all console text) go cell by cell, without the grapheme segmentation that costs most of a
+/// frame.
+pub fn put_line(buf: &mut ratatui::buffer::Buffer, x: u16, y: u16, line: &Line<'_>, width: u16) {
+    let end = x.saturating_add(width).min(buf.area.right());
+    if y < buf.area.top() || y >= buf.area.bottom() {
+        return;
+    }
+    let mut col = x;
+    for span in &line.spans {
+        if col >= end {
+            break;
+        }
+        let style = line.style.patch(span.style);
+        let text = span.content.as_ref();
+        if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            for b in text.bytes() {
+                if col >= end {
+                    break;
+                }
+                buf[(col, y)].set_char(char::from(b)).set_style(style);
+                col += 1;
+            }
+        } else {
+            col = buf
+                .set_stringn(col, y, text, usize::from(end - col), style)
+                .0;
+        }
+    }
+}
+
 pub const MATCH: Style = Style::new().fg(Color::Black).bg(Color::Yellow);
 
 /// The spans of a line's text: its own colours (SGR, parsed by ansi-to-tui), with `base`
@@ -153,6 +184,26 @@ pub fn cursor_style() -> Style {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn put_line_writes_what_set_line_writes() {
+        use ratatui::buffer::Buffer;
+        use ratatui::layout::Rect;
+        let line = Line::from(vec![
+            Span::styled("[  OK  ] ", Style::new().fg(Color::Green)),
+            Span::raw("Started 日本語 unit "),
+            Span::styled("é\u{301}x", MATCH),
+            Span::raw(" and the rest of a long line that does not fit"),
+        ])
+        .style(Style::new().bg(Color::Blue));
+        for width in [0, 5, 12, 30, 80] {
+            let area = Rect::new(0, 0, 60, 2);
+            let (mut a, mut b) = (Buffer::empty(area), Buffer::empty(area));
+            a.set_line(3, 1, &line, width);
+            put_line(&mut b, 3, 1, &line, width);
+            assert_eq!(a, b, "width {width}");
+        }
+    }
+
     use super::*;
     use crate::vm::store::{Caps, LineStore, NO_TIME};
 
