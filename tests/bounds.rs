@@ -401,3 +401,34 @@ fn many_serial_lines(n: usize) -> Vec<u8> {
     }
     log
 }
+
+#[test]
+fn failures_and_tracebacks_are_capped() {
+    let mut log = String::new();
+    for i in 0..3000 {
+        log.push_str(&format!(
+            "\x1b[31m!!! \x1b[0mTest \"sub {i}\" failed with error: \"command `false {i}` failed\"\n"
+        ));
+    }
+    log.push_str("\x1b[31m!!! \x1b[0mTraceback (most recent call last):\n");
+    for i in 0..100_000 {
+        log.push_str(&format!(
+            "\x1b[31m!!! \x1b[0m  File \"<string>\", line {i}, in <module>\n"
+        ));
+    }
+    log.push_str("\x1b[31m!!! \x1b[0mRequestedAssertionFailed: the end\n");
+    let run = Parser::parse_all(log.as_bytes(), Caps::default(), ParseOptions::default());
+    let t = &run.tests[0];
+    assert!(t.failures.len() <= 1001, "{} failures", t.failures.len());
+    assert!(t.failures_dropped >= 1999, "{}", t.failures_dropped);
+    assert!(
+        t.failures[0].message.contains("false 0`"),
+        "the first is kept"
+    );
+    let tb = t.failures.iter().map(|f| f.traceback.len()).max().unwrap();
+    assert!((1..=501).contains(&tb), "{tb} traceback lines kept");
+    assert!(
+        vmscope::vm::export::text(&run).contains("more failures not kept"),
+        "inspect says so"
+    );
+}

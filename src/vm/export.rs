@@ -334,6 +334,13 @@ pub fn text(run: &TestRun) -> String {
         }
         if !t.failures.is_empty() {
             let _ = writeln!(out, "failures:");
+            if t.failures_dropped > 0 {
+                let _ = writeln!(
+                    out,
+                    "  ⋯ {} more failures not kept: the last one shown is the newest",
+                    t.failures_dropped
+                );
+            }
             for f in &t.failures {
                 let kind = serde_json::to_string(&f.kind).unwrap_or_default();
                 let exc = f

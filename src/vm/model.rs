@@ -401,6 +401,8 @@ pub struct Test {
     /// The newest subtest of each name (kept by `add_subtest`).
     subtest_index: std::collections::HashMap<String, usize>,
     pub failures: Vec<Failure>,
+    /// Failures past `MAX_FAILURES`, each replaced in the last slot by the next.
+    pub failures_dropped: u64,
     pub ssh: Vec<SshEntry>,
     pub breakpoint: Option<Breakpoint>,
     pub pdb: Option<(String, u16)>,
@@ -446,6 +448,7 @@ impl Test {
             subtests: Vec::new(),
             subtest_index: std::collections::HashMap::new(),
             failures: Vec::new(),
+            failures_dropped: 0,
             ssh: Vec::new(),
             breakpoint: None,
             pdb: None,

@@ -11,6 +11,11 @@ use super::{
 /// Siblings an implied step takes in at most, and driver lines it retags.
 const MAX_ADOPTED: usize = 4096;
 const MAX_RETAGGED: u64 = 65_536;
+/// Failures a test keeps: past it, the last slot holds the newest one (indices stay valid).
+pub const MAX_FAILURES: usize = 1000;
+/// Lines a failure's traceback keeps, and bytes its message grows to.
+pub const MAX_TRACEBACK: usize = 500;
+const MAX_MESSAGE: usize = 64 << 10;
 
 /// What a failure whose traceback the input cut off says.
 const CUT_TRACEBACK: &str = "(the input ends inside the traceback, before its exception line)";
@@ -555,7 +560,7 @@ impl Test {
             .map(str::to_string)
             .or(step_machine)
             .or_else(|| steps().find_map(|s| s.machine.clone()));
-        self.failures.push(Failure {
+        let failure = Failure {
             kind,
             exception: None,
             message,
@@ -566,7 +571,14 @@ impl Test {
             line,
             script_line: None,
             hint: None,
-        });
+        };
+        if self.failures.len() > MAX_FAILURES {
+            let last = self.failures.len() - 1;
+            self.failures[last] = failure;
+            self.failures_dropped += 1;
+            return last;
+        }
+        self.failures.push(failure);
         self.failures.len() - 1
     }
 
@@ -591,15 +603,16 @@ impl Test {
         match change {
             F::Message(text) => failure.message = text.to_string(),
             F::MessageLine(text) => {
-                if !text.is_empty() {
+                if !text.is_empty() && failure.message.len() < MAX_MESSAGE {
                     failure.message.push('\n');
                     failure.message.push_str(text);
                 }
             }
-            F::MessageWrapped(text) => {
+            F::MessageWrapped(text) if failure.message.len() < MAX_MESSAGE => {
                 failure.message.push(' ');
                 failure.message.push_str(text);
             }
+            F::MessageWrapped(_) => {}
             F::ReportCame => failure.message.clear(),
             F::Kind(kind) => failure.kind = kind,
             F::Exception { name, message } => {
@@ -626,7 +639,13 @@ impl Test {
             }
             F::Subtest(name) => failure.subtest = Some(name.to_string()),
             F::TracebackLine(text) => {
-                failure.traceback.push(text.to_string());
+                if failure.traceback.len() < MAX_TRACEBACK {
+                    failure.traceback.push(text.to_string());
+                } else if failure.traceback.len() == MAX_TRACEBACK {
+                    failure
+                        .traceback
+                        .push("⋯ (the rest of this traceback is not kept)".to_string());
+                }
                 if failure.machine.is_none() {
                     failure.machine = call;
                 }
