@@ -162,3 +162,47 @@ fn the_failure_view_lists_the_other_failures_of_the_test() {
         "{also:?}"
     );
 }
+
+#[test]
+fn the_driver_pane_says_how_many_steps_left_memory() {
+    let mut log = b"\x1b[1m\x1b[32mrun the VM test script\x1b[0m\n".to_vec();
+    for i in 0..300 {
+        log.extend_from_slice(
+            format!(
+                "machine: \x1b[1m\x1b[32mmust succeed: echo {i}\x1b[0m\n\
+                 machine: (finished: must succeed: echo {i}, in 0.01 seconds)\n"
+            )
+            .as_bytes(),
+        );
+    }
+    let caps = Caps {
+        max_steps: 50,
+        ..Caps::default()
+    };
+    let mut app = App::new(caps, Keymap::defaults(), "steps.log".into(), false);
+    app.ingest(SourceEvent::Data(log, u32::MAX));
+    app.ingest(SourceEvent::End);
+    let gone = app.current_test().steps.evicted();
+    assert!(gone >= 240, "{gone}");
+    app.set_focus(vmscope::app::view::Pane::Driver);
+    app.update(Action::Top);
+    let screen = draw(&mut app, 120, 40);
+    let want = format!("⋯ {gone} earlier steps not in memory");
+    assert!(screen.contains(&want), "{want}\n{screen}");
+    // Their lines are still there, dimmed, with no state or fold mark of their own.
+    assert!(
+        screen.contains("  · machine: must succeed: echo 0 "),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("? machine: must succeed: echo 0 "),
+        "{screen}"
+    );
+    // The newest steps are still in the tree, with their marks.
+    app.update(Action::Bottom);
+    let screen = draw(&mut app, 250, 40);
+    assert!(
+        screen.contains("✓ machine: must succeed: echo 299"),
+        "{screen}"
+    );
+}

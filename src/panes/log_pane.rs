@@ -257,6 +257,11 @@ fn render_line(
         let depth = lines.depth(line);
         prefix.push(Span::raw("  ".repeat(depth.min(20))));
         match line.kind {
+            // A step whose details left memory (the step cap): its line, dimmed.
+            k::STEP_HEAD if lines.test.step(line.tag).is_none() => {
+                prefix.push(Span::styled("  · ", Style::new().fg(Color::DarkGray)));
+                base = base.fg(Color::DarkGray);
+            }
             k::STEP_HEAD => {
                 let step = lines.test.step(line.tag);
                 let folded = app.views.collapsed().contains(&line.tag);
