@@ -24,6 +24,8 @@ pub struct Input {
     pub exit_code: Option<i32>,
     /// The size of a file read whole, for the progress of its loading.
     pub total: Option<u64>,
+    /// How much of it was read, where the reader says so (a recording).
+    pub read: Option<u64>,
     /// Why the run's recording (being written, or read back) stops short of the run.
     pub recording_cut: Option<String>,
 }
@@ -42,6 +44,7 @@ impl Input {
             live,
             exit_code: None,
             total: None,
+            read: None,
             recording_cut: None,
         }
     }
@@ -49,7 +52,8 @@ impl Input {
     /// While a file is being read: how many of its bytes are parsed, of how many.
     pub fn loading(&self) -> Option<(u64, u64)> {
         let total = self.total.filter(|_| self.ended.is_none())?;
-        Some((self.parser.run.bytes.min(total), total))
+        let done = self.read.unwrap_or(self.parser.run.bytes);
+        Some((done.min(total), total))
     }
 
     /// Test `i` (the last one when `i` is past the end).
@@ -106,6 +110,7 @@ impl Input {
                 return (arrived, Vec::new());
             }
             SourceEvent::Terminal(bytes) => self.parser.feed_terminal(&bytes),
+            SourceEvent::Read(n) => self.read = Some(n),
             SourceEvent::End => {
                 self.finish();
                 if self.live {

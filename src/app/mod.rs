@@ -52,11 +52,14 @@ pub fn run_log(
             app.input.exit_code = Some(code);
         }
     }
-    if let Input::File(_, f) = &input
-        && !follow
-    {
-        app.input.total = f.metadata().ok().map(|m| m.len()).filter(|&n| n > 0);
-    }
+    let size = match &input {
+        Input::File(_, f) if !follow => f.metadata().ok().map(|m| m.len()),
+        Input::Recording(dir) => std::fs::metadata(dir.join(recording::RECORD_FILE))
+            .ok()
+            .map(|m| m.len()),
+        _ => None,
+    };
+    app.input.total = size.filter(|&n| n > 0);
     let start = app.input.start;
     let mode = ReadMode {
         follow,

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 pub const RECORD_FILE: &str = "session.rec";
 pub const META_FILE: &str = "meta.json";
+/// Bytes before each record's own: stream, time, length.
+pub const RECORD_HEAD: usize = 9;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {

@@ -116,6 +116,9 @@ pub enum SourceEvent {
     Data(Vec<u8>, u32),
     /// What the driver wrote on its terminal (a recording's other stream).
     Terminal(Vec<u8>),
+    /// How many bytes of its file a reader has read so far, where that is not the bytes it
+    /// sends (a recording's records).
+    Read(u64),
     /// The input ended (not sent while following a file).
     End,
     /// Reading failed; the message says why.
@@ -149,9 +152,20 @@ pub fn pump(
     let mut buf = vec![0u8; SLICE];
     match input {
         Input::Recording(dir) => {
-            let r = super::recording::read_records(&dir, |r| match r.stream {
-                super::recording::Stream::Stderr => send(SourceEvent::Data(r.bytes, r.ms)),
-                super::recording::Stream::Terminal => send(SourceEvent::Terminal(r.bytes)),
+            // How far into the session file, said every slice, for the progress of loading.
+            let (mut read, mut said) = (0u64, 0u64);
+            let r = super::recording::read_records(&dir, |r| {
+                read += super::recording::RECORD_HEAD as u64 + r.bytes.len() as u64;
+                if read - said >= SLICE as u64 {
+                    said = read;
+                    if !send(SourceEvent::Read(read)) {
+                        return false;
+                    }
+                }
+                match r.stream {
+                    super::recording::Stream::Stderr => send(SourceEvent::Data(r.bytes, r.ms)),
+                    super::recording::Stream::Terminal => send(SourceEvent::Terminal(r.bytes)),
+                }
             });
             let _ = match r {
                 Ok(()) => send(SourceEvent::End),
@@ -212,5 +226,44 @@ pub fn pump(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vm::recording::{RECORD_FILE, Recorder, Stream};
+
+    #[test]
+    fn a_recording_says_how_far_it_has_been_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Recorder::start(dir.path(), &[], |_| {}).unwrap();
+        for i in 0..48 {
+            r.record(Stream::Stderr, i, &[b'x'; 64 << 10]);
+        }
+        assert!(r.finish(Duration::from_secs(10)));
+        let size = std::fs::metadata(dir.path().join(RECORD_FILE))
+            .unwrap()
+            .len();
+        let input = Input::open(dir.path().to_str().unwrap()).unwrap();
+        let mode = ReadMode {
+            follow: false,
+            timed: false,
+        };
+        let mut read = Vec::new();
+        let mut data = 0;
+        pump(input, mode, Instant::now(), |ev| {
+            match ev {
+                SourceEvent::Read(n) => read.push(n),
+                SourceEvent::Data(b, _) => data += b.len(),
+                _ => {}
+            }
+            true
+        });
+        assert_eq!(data, 48 << 16);
+        // About every 256 KiB of the 3 MiB file, growing, never past its size.
+        assert!((10..=13).contains(&read.len()), "{read:?}");
+        assert!(read.windows(2).all(|w| w[0] < w[1]), "{read:?}");
+        assert!(*read.last().unwrap() <= size);
     }
 }
