@@ -153,9 +153,6 @@ fn key_latency(path: &Path) -> (Vec<f64>, Vec<f64>) {
             );
             continue;
         };
-        if std::env::var_os("VMSCOPE_BENCH_DEBUG").is_some() {
-            eprintln!("{key} {was_loading} {:?}", t);
-        }
         let ms = t.as_secs_f64() * 1000.0;
         if was_loading && loading(&s) {
             during.push(ms);

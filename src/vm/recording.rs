@@ -488,19 +488,6 @@ mod tests {
         assert!(cut.contains("No space left on device"), "{cut}");
     }
 
-    /// A sink that takes `per_write` for every write.
-    struct Slow(Duration);
-
-    impl Write for Slow {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            std::thread::sleep(self.0);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     /// A sink that takes nothing until its gate is dropped.
     struct Gated(Option<mpsc::Receiver<()>>);
 
@@ -551,7 +538,11 @@ mod tests {
     fn quitting_waits_a_grace_period_then_marks_the_recording_cut() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let mut r = Recorder::start_with(d, &[], Slow(Duration::from_secs(3)), |_| {}).unwrap();
+        let disk = SlowDisk(
+            File::create(d.join(RECORD_FILE)).unwrap(),
+            Duration::from_secs(3),
+        );
+        let mut r = Recorder::start_with(d, &[], disk, |_| {}).unwrap();
         for i in 0..3 {
             assert_eq!(r.record(Stream::Stderr, i, &[b'x'; 1000]), None);
         }

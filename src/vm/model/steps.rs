@@ -92,17 +92,6 @@ impl Steps {
         self.pinned.values().chain(self.recent.iter())
     }
 
-    /// The steps held with their ids, in id order.
-    pub fn iter_ids(&self) -> impl Iterator<Item = (StepId, &Step)> {
-        let first = self.first;
-        self.pinned.iter().map(|(&id, s)| (id as StepId, s)).chain(
-            self.recent
-                .iter()
-                .enumerate()
-                .map(move |(i, s)| ((first + i) as StepId, s)),
-        )
-    }
-
     /// Lets the oldest steps go once a tenth more than the cap is held (so the lists that
     /// name them are swept now and then, not at every step). Returns whether any went,
     /// and the steps whose parent went: they are top-level steps now.
