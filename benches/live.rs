@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 #[path = "support/screen.rs"]
 mod screen;
+#[path = "support/tmux.rs"]
+mod tmux;
 use screen::Screen;
 
 const MB: u32 = 200;
@@ -80,43 +82,14 @@ fn flood_vmscope(report: &Path) -> f64 {
 }
 
 fn flood_tmux(report: &Path) -> Option<f64> {
-    let have = std::process::Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
-        return None;
-    }
     let cmd = format!(
         "python3 {} --flood {MB} --machines {} --flood-report {}",
         fake_driver().display(),
         machines(),
         report.display()
     );
-    let sock = format!("vmscope-bench-{}", std::process::id());
-    let ok = std::process::Command::new("tmux")
-        .args([
-            "-L",
-            &sock,
-            "new-session",
-            "-d",
-            "-x",
-            "200",
-            "-y",
-            "50",
-            &cmd,
-        ])
-        .status()
-        .is_ok_and(|s| s.success());
-    let t = if ok {
-        wait_file(report, Duration::from_secs(300))
-    } else {
-        None
-    };
-    let _ = std::process::Command::new("tmux")
-        .args(["-L", &sock, "kill-server"])
-        .status();
-    t
+    let _server = tmux::Tmux::run("bench", &cmd)?;
+    wait_file(report, Duration::from_secs(300))
 }
 
 fn cpu_ticks(pid: u32) -> Option<u64> {

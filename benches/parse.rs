@@ -6,6 +6,9 @@ use vmscope::vm::{Caps, ParseOptions, Parser};
 #[path = "support/synth.rs"]
 mod synth;
 
+#[path = "support/tmux.rs"]
+mod tmux;
+
 /// Best of `runs` whole parses, in MB/s: on a shared machine the fastest run is the one
 /// least disturbed by neighbours.
 fn best_of(log: &[u8], runs: usize) -> f64 {
@@ -49,57 +52,32 @@ fn split_and_strip(log: &[u8], runs: usize) -> f64 {
 /// The same log written into a 200x50 tmux pane, in MB/s: what a terminal multiplexer's
 /// own parser manages. `None` without tmux.
 fn tmux(log: &[u8]) -> Option<f64> {
-    let ok = std::process::Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        return None;
-    }
     let dir = tempfile::tempdir().ok()?;
     let file = dir.path().join("log");
     let done = dir.path().join("done");
     std::fs::write(&file, log).ok()?;
-    let sock = format!("vmscope-parse-bench-{}", std::process::id());
     // The shell times `cat` itself: from its first byte to tmux having taken the last.
     let cmd = format!(
         "s=$(date +%s.%N); cat {f}; e=$(date +%s.%N); echo \"$s $e\" > {d}.tmp; mv {d}.tmp {d}",
         f = file.display(),
         d = done.display()
     );
-    let started = std::process::Command::new("tmux")
-        .args([
-            "-L",
-            &sock,
-            "new-session",
-            "-d",
-            "-x",
-            "200",
-            "-y",
-            "50",
-            &cmd,
-        ])
-        .status()
-        .is_ok_and(|s| s.success());
-    let mut secs = None;
+    let _server = tmux::Tmux::run("parse-bench", &cmd)?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-    while started && std::time::Instant::now() < deadline {
+    while std::time::Instant::now() < deadline {
         if let Ok(t) = std::fs::read_to_string(&done) {
             let v: Vec<f64> = t
                 .split_whitespace()
                 .filter_map(|x| x.parse().ok())
                 .collect();
-            if let [s, e] = v[..] {
-                secs = Some(e - s);
-            }
-            break;
+            return match v[..] {
+                [s, e] => Some(log.len() as f64 / 1e6 / (e - s)),
+                _ => None,
+            };
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let _ = std::process::Command::new("tmux")
-        .args(["-L", &sock, "kill-server"])
-        .status();
-    secs.map(|s| log.len() as f64 / 1e6 / s)
+    None
 }
 
 fn parse(c: &mut Criterion) {
