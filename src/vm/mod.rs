@@ -10,6 +10,7 @@ pub mod parser;
 pub mod recording;
 pub mod sanitize;
 pub mod source;
+pub mod spans;
 pub mod splitter;
 pub mod store;
 

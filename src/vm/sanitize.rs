@@ -4,6 +4,8 @@
 //! queries. Only SGR colour sequences survive; they are rendered by vmscope itself, so no
 //! byte of the input ever reaches the host terminal as a control sequence.
 
+use super::spans::SgrSpans;
+
 /// Longest SGR sequence kept; longer ones are dropped as noise.
 const MAX_SGR: usize = 64;
 
@@ -23,7 +25,18 @@ pub fn sanitize_into(raw: &[u8], out: &mut String) -> bool {
 /// Most lines are valid UTF-8 whose only escapes are SGR: they are displayed as they are.
 /// Returns the line and whether it has SGR, or `None` when it needs cleaning.
 pub fn clean(raw: &[u8]) -> Option<(&str, bool)> {
-    let (has_sgr, high) = only_sgr(raw)?;
+    clean_noting(raw, |_, _| {})
+}
+
+/// `clean`, noting in `spans` where the line's SGR sequences are (found by the same pass).
+/// When it returns `None` the spans are of no use.
+pub fn clean_with<'a>(raw: &'a [u8], spans: &mut SgrSpans) -> Option<(&'a str, bool)> {
+    spans.start(raw);
+    clean_noting(raw, |s, e| spans.push(s, e))
+}
+
+fn clean_noting(raw: &[u8], on_sgr: impl FnMut(usize, usize)) -> Option<(&str, bool)> {
+    let (has_sgr, high) = only_sgr(raw, on_sgr)?;
     if !high {
         // SAFETY: every byte is below 0x80, and ASCII is valid UTF-8.
         return Some((unsafe { std::str::from_utf8_unchecked(raw) }, has_sgr));
@@ -43,7 +56,7 @@ pub fn clean(raw: &[u8]) -> Option<(&str, bool)> {
 /// `Some((has_sgr, high))` when the only control bytes of `raw` start well-formed SGR
 /// sequences; `high` tells whether any byte is not ASCII. `None` when the line needs the
 /// full treatment.
-fn only_sgr(raw: &[u8]) -> Option<(bool, bool)> {
+fn only_sgr(raw: &[u8], mut on_sgr: impl FnMut(usize, usize)) -> Option<(bool, bool)> {
     let mut has_sgr = false;
     let mut high = false;
     let mut i = 0;
@@ -65,6 +78,7 @@ fn only_sgr(raw: &[u8]) -> Option<(bool, bool)> {
             return None;
         }
         has_sgr = true;
+        on_sgr(i, j + 1);
         i = j + 1;
     }
     Some((has_sgr, high))

@@ -11,6 +11,7 @@
 
 use super::super::classify::{self as c, NESTED_START};
 use super::super::sanitize;
+use super::super::spans::InPart;
 
 /// Messages the driver prints with no machine prefix and whose shape no console line has
 /// by chance.
@@ -46,16 +47,24 @@ fn is_message(display: &str, plain: &str, is_machine: &dyn Fn(&str) -> bool) -> 
 }
 
 /// Where a driver message starts inside a serial line (`plain` from `NAME # ` on, the text
-/// from `text_off`), as an offset in `display`.
+/// from `text_off`), as an offset in `display`; `spans`, where known, are `display`'s SGR
+/// sequences.
 pub fn message_after_serial(
     display: &str,
     plain: &str,
     text_off: usize,
     has_sgr: bool,
+    spans: Option<InPart<'_>>,
     is_machine: &dyn Fn(&str) -> bool,
 ) -> Option<usize> {
     if has_sgr {
-        coloured(display, is_machine)
+        match spans {
+            Some(spans) => spans
+                .find(display, "\x1b[0m")
+                .map(|i| i + 4)
+                .find(|&start| message_at(display, start, is_machine)),
+            None => coloured(display, is_machine),
+        }
     } else {
         uncoloured(plain, text_off, is_machine)
     }
@@ -66,21 +75,20 @@ pub fn message_after_serial(
 /// the line's start.
 fn coloured(display: &str, is_machine: &dyn Fn(&str) -> bool) -> Option<usize> {
     let bytes = display.as_bytes();
-    for i in memchr::memchr_iter(0x1b, bytes) {
-        if bytes.get(i + 1..i + 4) != Some(b"[0m") {
-            continue;
-        }
-        let start = i + 4;
-        let rest = &display[start..];
-        // The first byte tells most console text apart, before any copy is made.
-        if rest.len() > 3 && plausible_start(rest.as_bytes()[0]) {
-            let plain = sanitize::strip_sgr(rest);
-            if is_message(rest, &plain, is_machine) {
-                return Some(start);
-            }
-        }
+    memchr::memchr_iter(0x1b, bytes)
+        .filter(|&i| bytes.get(i + 1..i + 4) == Some(b"[0m"))
+        .map(|i| i + 4)
+        .find(|&start| message_at(display, start, is_machine))
+}
+
+/// Whether a driver message starts at `start` of `display`, right after a reset.
+fn message_at(display: &str, start: usize, is_machine: &dyn Fn(&str) -> bool) -> bool {
+    let rest = &display[start..];
+    // The first byte tells most console text apart, before any copy is made.
+    rest.len() > 3 && plausible_start(rest.as_bytes()[0]) && {
+        let plain = sanitize::strip_sgr(rest);
+        is_message(rest, &plain, is_machine)
     }
-    None
 }
 
 fn plausible_start(b: u8) -> bool {
@@ -198,27 +206,37 @@ fn message_end(msg: &str) -> Option<usize> {
 }
 
 /// Where a dim serial line starts in the middle of a display line.
-pub(super) fn glued_serial(display: &str) -> Option<usize> {
+pub(super) fn glued_serial(display: &str, spans: Option<InPart<'_>>) -> Option<usize> {
+    if let Some(spans) = spans {
+        return spans
+            .find(display, "\x1b[2m")
+            .find(|&at| at >= 1 && serial_head_at(display, at));
+    }
     static DIM: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\x1b[2m"));
     let mut from = 1;
     let bytes = display.as_bytes();
     while let Some(i) = DIM.find(bytes.get(from..)?) {
         let at = from + i;
-        let rest = &display[at + 4..];
-        let head = &rest.as_bytes()[..rest.len().min(66)];
-        if let Some(hash) = head.windows(2).position(|w| w == b" #") {
-            let name = &rest[..hash];
-            let after = &rest[hash + 2..];
-            if c::is_name(name)
-                && (after.is_empty() || after.starts_with(' ') || after.starts_with('\x1b'))
-            {
-                return Some(at);
-            }
+        if serial_head_at(display, at) {
+            return Some(at);
         }
         from = at + 4;
     }
     None
+}
+
+/// Whether the dim sequence at `at` opens a console line's `NAME # `.
+fn serial_head_at(display: &str, at: usize) -> bool {
+    let rest = &display[at + 4..];
+    let head = &rest.as_bytes()[..rest.len().min(66)];
+    head.windows(2)
+        .position(|w| w == b" #")
+        .is_some_and(|hash| {
+            let after = &rest[hash + 2..];
+            c::is_name(&rest[..hash])
+                && (after.is_empty() || after.starts_with(' ') || after.starts_with('\x1b'))
+        })
 }
 
 #[cfg(test)]
@@ -232,7 +250,7 @@ mod tests {
     #[test]
     fn a_finish_after_plain_console_text() {
         let line = "machine1 # [  OK  ] Reached target Multi-User System.machine1: (finished: waiting for unit multi-user.target, in 3.02 seconds)";
-        let at = message_after_serial(line, line, 11, false, &known).unwrap();
+        let at = message_after_serial(line, line, 11, false, None, &known).unwrap();
         assert_eq!(
             &line[at..],
             "machine1: (finished: waiting for unit multi-user.target, in 3.02 seconds)"
@@ -268,7 +286,7 @@ mod tests {
                 "timeout reached; test terminating...",
             ),
         ] {
-            let at = message_after_serial(line, line, 9, false, &known);
+            let at = message_after_serial(line, line, 9, false, None, &known);
             assert_eq!(at.map(|a| &line[a..]), Some(message), "{line}");
         }
     }
@@ -277,12 +295,41 @@ mod tests {
     fn a_message_after_a_coloured_console_line() {
         let line = "\x1b[2mmachine1 # login: \x1b[0mmachine2: QEMU running (pid 1234)";
         let plain = sanitize::strip_sgr(line);
-        let at = message_after_serial(line, &plain, 11, true, &known).unwrap();
+        let at = message_after_serial(line, &plain, 11, true, None, &known).unwrap();
         assert_eq!(&line[at..], "machine2: QEMU running (pid 1234)");
         let start = "\x1b[2mserver # x\x1b[0m\x1b[1m\x1b[32mcleanup\x1b[0m";
         let plain = sanitize::strip_sgr(start);
-        let at = message_after_serial(start, &plain, 9, true, &known).unwrap();
+        let at = message_after_serial(start, &plain, 9, true, None, &known).unwrap();
         assert_eq!(&start[at..], "\x1b[1m\x1b[32mcleanup\x1b[0m");
+    }
+
+    #[test]
+    fn noted_sequences_find_what_a_scan_finds() {
+        use super::super::super::spans::SgrSpans;
+        for line in [
+            "\x1b[2mmachine1 # login: \x1b[0mmachine2: QEMU running (pid 1234)",
+            "\x1b[2mserver # x\x1b[0m\x1b[1m\x1b[32mcleanup\x1b[0m",
+            "\x1b[2mmachine1 # [\x1b[0;32m  OK  \x1b[0m] Started \x1b[0;1;39mfoo\x1b[0m.\x1b[0m",
+            "\x1b[1mmachine1: must succeed: true\x1b[0m\x1b[2mserver # up\x1b[0m",
+            "\x1b[2mmachine1 # a\x1b[0m\x1b[2mmachine2 # b\x1b[0m",
+            "\x1b[2mm # \x1b[2m\x1b[2mnot a # name\x1b[0m",
+        ] {
+            let mut spans = SgrSpans::default();
+            spans.scan(line);
+            let plain = sanitize::strip_sgr(line);
+            let part = spans.part(line);
+            assert!(part.is_some());
+            assert_eq!(
+                message_after_serial(line, &plain, 0, true, part, &known),
+                message_after_serial(line, &plain, 0, true, None, &known),
+                "{line:?}"
+            );
+            assert_eq!(
+                glued_serial(line, part),
+                glued_serial(line, None),
+                "{line:?}"
+            );
+        }
     }
 
     #[test]
@@ -294,7 +341,7 @@ mod tests {
             "machine1 # the job was killed",
         ] {
             assert_eq!(
-                message_after_serial(line, line, 11, false, &known),
+                message_after_serial(line, line, 11, false, None, &known),
                 None,
                 "{line}"
             );
@@ -303,7 +350,7 @@ mod tests {
             "\x1b[2mmachine1 # [\x1b[0;32m  OK  \x1b[0m] Started \x1b[0;1;39mfoo\x1b[0m.\x1b[0m";
         let plain = sanitize::strip_sgr(coloured);
         assert_eq!(
-            message_after_serial(coloured, &plain, 11, true, &known),
+            message_after_serial(coloured, &plain, 11, true, None, &known),
             None
         );
     }

@@ -36,6 +36,7 @@ use super::classify::{self as c, NESTED_START, Wrap};
 use super::event::{Applied, FailureChange, RunEvent};
 use super::model::{ROOT, Source, StepId, Test, TestRun, TriggerKind, line_kind as k};
 use super::sanitize;
+use super::spans::SgrSpans;
 use super::splitter::{LineSplitter, Piece};
 use super::store::Caps;
 
@@ -161,6 +162,8 @@ pub struct Parser {
     current: usize,
     last_dest: Option<Dest>,
     display: String,
+    /// Where the SGR sequences of the line being parsed are.
+    spans: SgrSpans,
     plain_buf: String,
     time_ms: u32,
     /// Lines of the driver's terminal (stdout), read only for the blocks that name machines.
@@ -203,6 +206,7 @@ impl Parser {
             current: 0,
             last_dest: None,
             display: String::new(),
+            spans: SgrSpans::default(),
             plain_buf: String::new(),
             time_ms: super::store::NO_TIME,
             term_splitter: LineSplitter::new(max_line),
@@ -374,13 +378,16 @@ impl Parser {
         }
         // A line that is already safe is used where it lies; others are cleaned in a buffer.
         let mut buf = std::mem::take(&mut self.display);
-        let (display, has_sgr): (&str, bool) = match sanitize::clean(piece.bytes) {
-            Some((s, sgr)) => (s, sgr),
-            None => {
-                let sgr = sanitize::sanitize_into(piece.bytes, &mut buf);
-                (&buf, sgr)
-            }
-        };
+        // The pass that checks the line notes where its SGR sequences are, for the rest.
+        let (display, has_sgr): (&str, bool) =
+            match sanitize::clean_with(piece.bytes, &mut self.spans) {
+                Some((s, sgr)) => (s, sgr),
+                None => {
+                    let sgr = sanitize::sanitize_into(piece.bytes, &mut buf);
+                    self.spans.scan(&buf);
+                    (&buf, sgr)
+                }
+            };
         if piece.continued
             && let Some(dest) = self.last_dest
         {
@@ -388,6 +395,7 @@ impl Parser {
         } else {
             self.line(display, has_sgr);
         }
+        self.spans.forget();
         self.display = buf;
         if !self.apply_trigger()
             && let Some(Dest::Driver(t, k::ERROR | k::TRACEBACK)) = self.last_dest
@@ -417,8 +425,20 @@ impl Parser {
         true
     }
 
+    /// Appends `part` of the current line without its SGR sequences.
+    fn strip_into(&self, part: &str, out: &mut String) {
+        match self.spans.part(part) {
+            Some(spans) => spans.strip_into(part, out),
+            None => sanitize::strip_sgr_into(part, out),
+        }
+    }
+
     fn continue_line(&mut self, dest: Dest, display: &str, has_sgr: bool) {
-        let plain = has_sgr.then(|| sanitize::strip_sgr(display));
+        let plain = has_sgr.then(|| {
+            let mut p = String::with_capacity(display.len());
+            self.strip_into(display, &mut p);
+            p
+        });
         let time = self.stamp();
         match dest {
             Dest::Driver(t, kind) => {
@@ -522,7 +542,7 @@ impl Parser {
         // Lines written by two threads at once: split where a serial line starts.
         if has_sgr
             && depth < 8
-            && let Some(at) = glued_serial(display)
+            && let Some(at) = glued_serial(display, self.spans.part(display))
         {
             let left = &display[..at];
             // What a terminal drew before the serial line (a prompt redraw) may be blank.
@@ -539,7 +559,7 @@ impl Parser {
         let mut buf = std::mem::take(&mut self.plain_buf);
         buf.clear();
         let plain: &str = if has_sgr {
-            sanitize::strip_sgr_into(display, &mut buf);
+            self.strip_into(display, &mut buf);
             &buf
         } else {
             display
@@ -549,9 +569,14 @@ impl Parser {
             let test = self.test(t);
             let is_machine = |n: &str| test.machine(n).is_some();
             let at = match serial {
-                Some((_, off)) => {
-                    glue::message_after_serial(display, plain, off, has_sgr, &is_machine)
-                }
+                Some((_, off)) => glue::message_after_serial(
+                    display,
+                    plain,
+                    off,
+                    has_sgr,
+                    self.spans.part(display),
+                    &is_machine,
+                ),
                 None => glue::after_message(display, plain, &is_machine),
             };
             if let Some(dat) = at {
