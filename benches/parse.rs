@@ -81,14 +81,18 @@ fn tmux(log: &[u8]) -> Option<f64> {
 }
 
 fn parse(c: &mut Criterion) {
-    let log = synth::log(16, 100 * 1024 * 1024);
-    let stripped = strip(&log);
-    // For a profiler: only the parser, many times over, nothing else in the profile.
+    // For a profiler: only the parser, many times over (VMSCOPE_BENCH_MB of input, 100 by
+    // default), nothing else in the profile.
     if let Ok(which) = std::env::var("VMSCOPE_BENCH_PROFILE") {
-        let input = if which == "plain" { &stripped } else { &log };
-        println!("{which}: {:.0} MB/s", best_of(input, 20));
+        let mb = std::env::var("VMSCOPE_BENCH_MB").map_or(100, |v| v.parse().unwrap_or(100));
+        let log = synth::log(16, mb << 20);
+        let input = if which == "plain" { strip(&log) } else { log };
+        let runs = if mb < 100 { 1 } else { 20 };
+        println!("{which}: {:.0} MB/s", best_of(&input, runs));
         return;
     }
+    let log = synth::log(16, 100 * 1024 * 1024);
+    let stripped = strip(&log);
     let (coloured, plain, floor) = (
         best_of(&log, 5),
         best_of(&stripped, 5),

@@ -227,7 +227,7 @@ impl<'a> PaneLines<'a> {
                 }
             }
         }
-        self.filter.is_none_or(|f| f.is_match(line.plain()))
+        self.filter.is_none_or(|f| f.is_match(&line.plain()))
     }
 
     /// The innermost step that contains a line without being opened by it.
@@ -327,7 +327,7 @@ impl<'a> PaneLines<'a> {
             let next = if older { self.prev(s) } else { self.next(s) };
             s = next?;
             if let Some(l) = self.store.get(s)
-                && m.is_match(l.plain())
+                && m.is_match(&l.plain())
             {
                 return Some(s);
             }
@@ -342,7 +342,7 @@ impl<'a> PaneLines<'a> {
             if s >= self.end {
                 break;
             }
-            if self.visible(&l) && m.is_match(l.plain()) {
+            if self.visible(&l) && m.is_match(&l.plain()) {
                 total += 1;
                 if s <= seq {
                     upto += 1;

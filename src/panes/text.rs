@@ -45,22 +45,21 @@ pub const MATCH: Style = Style::new().fg(Color::Black).bg(Color::Yellow);
 /// The spans of a line's text: its own colours (SGR, parsed by ansi-to-tui), with `base`
 /// under them and search matches on top.
 pub fn spans(line: &StoredLine, base: Style, search: Option<&Matcher>) -> Vec<Span<'static>> {
-    let plain = line.plain();
-    let mut out: Vec<Span<'static>> = if line.has_style() {
-        match line.display().as_bytes().into_text() {
-            Ok(text) => text
-                .lines
-                .into_iter()
-                .flat_map(|l| l.spans)
-                .map(|s| Span::styled(s.content.into_owned(), base.patch(s.style)))
-                .collect(),
-            Err(_) => vec![Span::styled(plain.to_string(), base)],
-        }
-    } else {
-        vec![Span::styled(plain.to_string(), base)]
+    let coloured = line
+        .has_style()
+        .then(|| line.display().as_bytes().into_text().ok())
+        .flatten();
+    let mut out: Vec<Span<'static>> = match coloured {
+        Some(text) => text
+            .lines
+            .into_iter()
+            .flat_map(|l| l.spans)
+            .map(|s| Span::styled(s.content.into_owned(), base.patch(s.style)))
+            .collect(),
+        None => vec![Span::styled(line.plain().into_owned(), base)],
     };
     if let Some(m) = search {
-        let ranges = m.ranges(plain);
+        let ranges = m.ranges(&line.plain());
         if !ranges.is_empty() {
             out = highlight(out, &ranges);
         }

@@ -626,31 +626,10 @@ impl Test {
     }
 }
 
-/// FNV-1a for machine names: short keys looked up once per line, where SipHash's setup
-/// costs more than the lookup.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NameHash;
-
-#[derive(Debug, Clone, Copy)]
-pub struct Fnv(u64);
-
-impl std::hash::BuildHasher for NameHash {
-    type Hasher = Fnv;
-    fn build_hasher(&self) -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-}
+/// Machine names are short keys looked up once per console line: foldhash reads them a
+/// word at a time where SipHash's setup alone costs more than the lookup. The map holds
+/// `MAX_MACHINES` names at most, so no seed is needed against collisions a guest forges.
+pub type NameHash = foldhash::fast::FixedState;
 
 /// Everything read so far.
 #[derive(Debug, Clone)]

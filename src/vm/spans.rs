@@ -62,6 +62,12 @@ impl SgrSpans {
         if self.len == 0 || end > self.len {
             return None;
         }
+        if off == 0 && end == self.len {
+            return Some(InPart {
+                ranges: &self.ranges,
+                off: 0,
+            });
+        }
         let (off, end) = (off as u32, end as u32);
         let lo = self.ranges.partition_point(|&(s, _)| s < off);
         let hi = self.ranges.partition_point(|&(s, _)| s < end);
@@ -102,8 +108,10 @@ impl InPart<'_> {
 
     /// Where each sequence equal to `seq` starts.
     pub fn find<'s>(&'s self, part: &'s str, seq: &'s str) -> impl Iterator<Item = usize> + 's {
+        let (part, seq) = (part.as_bytes(), seq.as_bytes());
+        // Most sequences differ from `seq` in length: no byte comparison for them.
         self.iter()
-            .filter(move |&(s, e)| &part[s..e] == seq)
+            .filter(move |&(s, e)| e - s == seq.len() && part[s..e] == *seq)
             .map(|(s, _)| s)
     }
 }

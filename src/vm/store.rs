@@ -74,14 +74,16 @@ pub struct LineMeta {
     pub kind: u8,
 }
 
-/// Where a line's text is: display form, then its plain form when that differs.
+/// Where a line's text is. Only its display form is kept: the plain form of a styled line
+/// is made again when it is read (a search, a filter, a copy), which costs less than
+/// storing every coloured line twice.
 #[derive(Debug, Clone, Copy)]
 struct Rec {
     block: u64,
     start: u32,
     display: u32,
-    /// Length of the plain form after the display form; `u32::MAX` when plain == display.
-    plain: u32,
+    /// The display form holds SGR sequences.
+    styled: bool,
     meta: LineMeta,
 }
 
@@ -89,7 +91,7 @@ struct Rec {
 #[derive(Debug, Clone, Copy)]
 pub struct StoredLine<'a> {
     display: &'a str,
-    plain: Option<&'a str>,
+    styled: bool,
     pub time_ms: u32,
     pub tag: u32,
     pub kind: u8,
@@ -100,12 +102,17 @@ impl<'a> StoredLine<'a> {
         self.display
     }
 
-    pub fn plain(&self) -> &'a str {
-        self.plain.unwrap_or(self.display)
+    /// The text without its SGR sequences.
+    pub fn plain(&self) -> std::borrow::Cow<'a, str> {
+        if self.styled {
+            std::borrow::Cow::Owned(super::sanitize::strip_sgr(self.display))
+        } else {
+            std::borrow::Cow::Borrowed(self.display)
+        }
     }
 
     pub fn has_style(&self) -> bool {
-        self.plain.is_some()
+        self.styled
     }
 
     /// Milliseconds since the start, for live input.
@@ -159,7 +166,8 @@ impl LineStore {
     }
 
     /// Appends a line; `display` may hold SGR sequences, `plain` is its text without them
-    /// (pass `None` when they are the same). Returns the line's sequence number.
+    /// (pass `None` when they are the same; only whether they differ is kept). Returns the
+    /// line's sequence number.
     pub fn push(
         &mut self,
         display: &str,
@@ -168,8 +176,12 @@ impl LineStore {
         kind: u8,
         tag: u32,
     ) -> u64 {
-        let plain = plain.filter(|p| *p != display);
-        let need = display.len() + plain.map_or(0, str::len);
+        let styled = plain.is_some_and(|p| p.len() != display.len());
+        debug_assert!(
+            plain.is_none_or(|p| p == super::sanitize::strip_sgr(display)),
+            "{display:?} {plain:?}"
+        );
+        let need = display.len();
         let fits = self
             .blocks
             .back()
@@ -187,14 +199,11 @@ impl LineStore {
         };
         let start = block.len() as u32;
         block.push_str(display);
-        if let Some(p) = plain {
-            block.push_str(p);
-        }
         self.recs.push_back(Rec {
             block: block_index,
             start,
             display: display.len() as u32,
-            plain: plain.map_or(u32::MAX, |p| p.len() as u32),
+            styled,
             meta: LineMeta { time_ms, tag, kind },
         });
         self.bytes += need + LINE_OVERHEAD;
@@ -202,13 +211,7 @@ impl LineStore {
             && (self.recs.len() > self.caps.max_lines || self.bytes > self.caps.max_bytes)
         {
             if let Some(old) = self.recs.pop_front() {
-                let len = old.display as usize
-                    + if old.plain == u32::MAX {
-                        0
-                    } else {
-                        old.plain as usize
-                    };
-                self.bytes -= len + LINE_OVERHEAD;
+                self.bytes -= old.display as usize + LINE_OVERHEAD;
                 self.evicted_bytes += old.display as u64;
                 self.first_seq += 1;
             }
@@ -230,10 +233,9 @@ impl LineStore {
     fn line(&self, rec: &Rec) -> StoredLine<'_> {
         let block = &self.blocks[(rec.block - self.first_block) as usize];
         let start = rec.start as usize;
-        let mid = start + rec.display as usize;
         StoredLine {
-            display: &block[start..mid],
-            plain: (rec.plain != u32::MAX).then(|| &block[mid..mid + rec.plain as usize]),
+            display: &block[start..start + rec.display as usize],
+            styled: rec.styled,
             time_ms: rec.meta.time_ms,
             tag: rec.meta.tag,
             kind: rec.meta.kind,

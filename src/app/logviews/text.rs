@@ -17,7 +17,7 @@ impl LogViews {
         let mut out = String::new();
         for (_, l) in lines.store.iter() {
             if !lines.driver || l.kind != line_kind::STEP_END {
-                out.push_str(l.plain());
+                out.push_str(&l.plain());
                 out.push('\n');
             }
         }

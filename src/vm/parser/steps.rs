@@ -77,6 +77,7 @@ impl Parser {
                 continue;
             }
             let p = line.plain();
+            let p: &str = &p;
             let matches = p == title
                 || (p.ends_with(title)
                     && p[..p.len() - title.len()]
@@ -115,6 +116,7 @@ impl Parser {
             .take_while(|(s, _)| floor.is_none_or(|f| *s > f))
         {
             let p = line.plain();
+            let p: &str = &p;
             if p.trim().is_empty() {
                 skipping = true;
                 continue;
@@ -180,6 +182,8 @@ impl Parser {
                         continue;
                     }
                     let p = line.plain();
+                    let p: &str = &p;
+            let p: &str = &p;
                     let msg = c::machine_prefix(p)
                         .filter(|(n, _)| test.machine(n).is_some())
                         .map_or(p, |(_, m)| m);
