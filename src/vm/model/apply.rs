@@ -398,12 +398,11 @@ impl Test {
     fn promote(&mut self, head: u64, title: &str, state: StepState, end: u64) -> StepId {
         let line = self.driver.get(head);
         let parent = line.map_or(ROOT, |l| l.tag);
-        let machine = line
-            .and_then(|l| {
-                let plain = l.plain();
-                let (n, _) = c::machine_prefix(&plain)?;
-                self.machine(n).map(|_| n.to_string())
-            });
+        let machine = line.and_then(|l| {
+            let plain = l.plain();
+            let (n, _) = c::machine_prefix(&plain)?;
+            self.machine(n).map(|_| n.to_string())
+        });
         let id = self.open_step(title, machine, parent, head, state);
         // Later siblings move into the new step.
         let siblings = match parent {

@@ -183,7 +183,6 @@ impl Parser {
                     }
                     let p = line.plain();
                     let p: &str = &p;
-            let p: &str = &p;
                     let msg = c::machine_prefix(p)
                         .filter(|(n, _)| test.machine(n).is_some())
                         .map_or(p, |(_, m)| m);
