@@ -78,10 +78,43 @@ fn every_fixture_draws_at_every_size_after_every_action() {
             draw(&mut app, w, h);
             for a in actions {
                 app.update(a);
-                draw(&mut app, w, h);
+                let cached = draw(&mut app, w, h);
+                assert_eq!(cached, drawn_anew(&mut app, w, h), "after {a:?} at {w}x{h}");
             }
         }
     }
+}
+
+/// The screen with no pane kept from the frame before.
+fn drawn_anew(app: &mut App, w: u16, h: u16) -> String {
+    app.screen.cache = Default::default();
+    draw(app, w, h)
+}
+
+#[test]
+fn panes_kept_from_the_last_frame_are_what_drawing_them_anew_gives_while_lines_stream_in() {
+    let (_, bytes) = common::log_fixture("08-");
+    let mut app = App::new(Caps::default(), Keymap::defaults(), "live".into(), false);
+    let (mut frames, mut restored) = (0, 0);
+    for (i, chunk) in bytes.chunks(100).enumerate() {
+        app.ingest(SourceEvent::Data(chunk.to_vec(), i as u32 * 10));
+        // Now and then the user moves: focus, scroll, search, times.
+        match i % 9 {
+            2 => drop(app.update(Action::FocusNext)),
+            4 => drop(app.update(Action::ScrollUp)),
+            6 => app.views.search = vmscope::app::view::Matcher::new("e"),
+            8 => drop(app.update(Action::Times)),
+            _ => {}
+        }
+        let cached = draw(&mut app, 160, 48);
+        restored += app.screen.cache.restored();
+        assert_eq!(cached, drawn_anew(&mut app, 160, 48), "chunk {i}");
+        frames += 1;
+    }
+    assert!(frames > 10, "{frames}");
+    // A pane whose machine printed nothing in a chunk came from the last frame.
+    assert!(restored > 0);
+    assert!(app.current_test().machines.len() >= 2);
 }
 
 #[test]

@@ -31,6 +31,8 @@ pub struct Screen {
     pub driver_width: Option<u16>,
     /// The driver column's border is being dragged.
     dragging: bool,
+    /// Panes as the last frame drew them.
+    pub cache: crate::panes::cache::PaneCache,
 }
 
 impl Default for Screen {
@@ -40,6 +42,7 @@ impl Default for Screen {
             mouse: true,
             driver_width: None,
             dragging: false,
+            cache: Default::default(),
         }
     }
 }

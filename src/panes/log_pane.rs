@@ -6,6 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
+use super::cache::Key;
 use super::text::{crop, cursor_style, spans, wrap};
 use crate::app::state::App;
 use crate::app::view::{Pane, PaneLines};
@@ -34,6 +35,52 @@ fn step_color(state: StepState) -> Color {
 }
 
 pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, pane: Pane) {
+    // The driver pane's lines change with its steps' states; machine panes only with what
+    // is keyed here, and with 16 machines they are most of the screen.
+    let key = match pane {
+        Pane::Machine(m) => machine_key(app, m, area),
+        _ => None,
+    };
+    let cache = &app.screen.cache;
+    if let Some(key) = &key
+        && cache.restore(f.buffer_mut(), pane, area, key)
+    {
+        return;
+    }
+    draw_anew(f, area, app, pane);
+    if let Some(key) = &key {
+        cache.keep(f.buffer_mut(), pane, area, key);
+    }
+}
+
+/// Everything a machine pane is drawn from.
+fn machine_key(app: &App, m: usize, area: Rect) -> Option<Key> {
+    let test = app.current_test();
+    let machine = test.machines.get(m)?;
+    let view = app.views.view(Pane::Machine(m));
+    let shown = app.shown();
+    let lines = app.views.lines(&shown, Pane::Machine(m));
+    let mut key = Key::new(area);
+    key.add(app.views.focus == Pane::Machine(m) && app.overlay.help.is_none())
+        .add(app.views.test)
+        .add(&machine.name)
+        .add(machine.state.label())
+        .add((machine.boots, machine.serial_lines))
+        .add((
+            machine.serial.first_seq(),
+            machine.serial.end_seq(),
+            lines.end,
+        ))
+        .add(shown.freeze.is_some())
+        .add((view.anchor, view.hscroll, view.cursor, view.unread))
+        .add(view.filter.as_ref().map(|f| &f.pattern))
+        .add(app.views.search.as_ref().map(|f| &f.pattern))
+        .add((app.views.times, app.views.wrap, test.finished))
+        .add((&app.input.archive, &app.input.origin));
+    Some(key)
+}
+
+fn draw_anew(f: &mut Frame<'_>, area: Rect, app: &App, pane: Pane) {
     let focused = app.views.focus == pane && app.overlay.help.is_none();
     let test = app.current_test();
     let view = app.views.view(pane);

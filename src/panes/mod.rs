@@ -1,6 +1,7 @@
 //! What is drawn: one module per visual region. A pane draws from state; it owns no I/O.
 
 pub mod breakpoint;
+pub mod cache;
 pub mod confirm;
 pub mod help;
 pub mod log_pane;
@@ -67,6 +68,7 @@ pub fn draw(f: &mut Frame<'_>, app: &App) -> Drawn {
         };
     }
     let tabs = status_bar::draw_top(f, l.top, app);
+    app.screen.cache.retain(&l.panes);
     let (panes, machine_list) = if app.failure.open {
         (draw_failure_view(f, area, &l, app), None)
     } else {
