@@ -35,11 +35,12 @@ fn step_color(state: StepState) -> Color {
 }
 
 pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, pane: Pane) {
-    // The driver pane's lines change with its steps' states; machine panes only with what
-    // is keyed here, and with 16 machines they are most of the screen.
+    // A machine pane changes with its own console only; the driver pane with anything the
+    // test learns (a step's state, a failure), so it is keyed by the test's revision.
     let key = match pane {
         Pane::Machine(m) => machine_key(app, m, area),
-        _ => None,
+        Pane::Driver => Some(driver_key(app, area)),
+        Pane::Command => None,
     };
     let cache = &app.screen.cache;
     if let Some(key) = &key
@@ -78,6 +79,34 @@ fn machine_key(app: &App, m: usize, area: Rect) -> Option<Key> {
         .add((app.views.times, app.views.wrap, test.finished))
         .add((&app.input.archive, &app.input.origin));
     Some(key)
+}
+
+/// Everything the driver pane is drawn from.
+fn driver_key(app: &App, area: Rect) -> Key {
+    let test = app.current_test();
+    let view = app.views.view(Pane::Driver);
+    let shown = app.shown();
+    let lines = app.views.lines(&shown, Pane::Driver);
+    let collapsed = app.views.collapsed();
+    let mut key = Key::new(area);
+    key.add(app.views.focus == Pane::Driver && app.overlay.help.is_none())
+        .add((
+            app.views.test,
+            test.revision,
+            lines.end,
+            shown.freeze.is_some(),
+        ))
+        .add((
+            collapsed.len(),
+            collapsed.iter().map(|&s| u64::from(s)).sum::<u64>(),
+        ))
+        .add(app.failure.failed_head(test))
+        .add((view.anchor, view.hscroll, view.cursor, view.unread))
+        .add(view.filter.as_ref().map(|f| &f.pattern))
+        .add(app.views.search.as_ref().map(|f| &f.pattern))
+        .add((app.views.times, app.views.wrap, test.finished))
+        .add((&app.input.archive, &app.input.origin));
+    key
 }
 
 fn draw_anew(f: &mut Frame<'_>, area: Rect, app: &App, pane: Pane) {

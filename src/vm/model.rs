@@ -389,6 +389,9 @@ pub mod line_kind {
 /// One test (one `vm-test-run-NAME` of a build, or the only test of a bare log).
 #[derive(Debug, Clone)]
 pub struct Test {
+    /// Counts the events applied but console lines: what the driver pane is drawn from
+    /// changed when it moved.
+    pub revision: u64,
     pub name: Option<String>,
     pub machines: Vec<Machine>,
     /// Machine index by name (kept by `add_machine` and `rename_machine`).
@@ -439,6 +442,7 @@ pub struct Test {
 impl Test {
     pub fn new(name: Option<String>, caps: Caps) -> Self {
         Self {
+            revision: 0,
             name,
             machines: Vec::new(),
             index: std::collections::HashMap::default(),
@@ -552,6 +556,7 @@ impl Test {
         if !self.may_freeze(kind) {
             return false;
         }
+        self.revision += 1;
         self.freeze = Some(Freeze {
             kind,
             line,

@@ -25,6 +25,10 @@ impl Test {
     /// applied here, where each call site's event is known; the rest in `apply_other`.
     #[inline(always)]
     pub fn apply(&mut self, event: RunEvent<'_>) -> Applied {
+        // A console line changes its machine's pane only (keyed by its own store).
+        if !matches!(event, RunEvent::SerialLine { .. }) {
+            self.revision += 1;
+        }
         match event {
             RunEvent::DriverLine {
                 display,
