@@ -103,7 +103,9 @@ impl Checks {
     /// 1 s… after the start (a driver writes it before its first line; a wrapper may take a
     /// moment to start it), and never after `CONFIG_LOOK`.
     fn next_config_look(&self, started: Instant) -> Instant {
-        let k = self.config_looks.min(6);
+        // Not capped below `CONFIG_LOOK`: a look that came due would come due again at
+        // once, and the loop would look over and over until the window closed.
+        let k = self.config_looks.min(20);
         if k == 0 {
             return started;
         }
@@ -160,5 +162,33 @@ impl Checks {
             .filter(|(_, id)| !proctree::running(&["sleep", id], tree).is_empty())
             .map(|(i, _)| i)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_look_for_the_configuration_waits_longer_and_they_stop_at_the_window() {
+        let started = Instant::now();
+        let mut checks = Checks {
+            mode: Mode::Run,
+            driver_pid: Some(1),
+            ..Checks::default()
+        };
+        let mut times = Vec::new();
+        for looks in 0..30 {
+            checks.config_looks = looks;
+            times.push(checks.next_config_look(started) - started);
+        }
+        // Every look comes after the one before it until the window's end, then none does.
+        let end = times
+            .iter()
+            .position(|&t| t == CONFIG_LOOK)
+            .expect("reaches the end");
+        assert!(times[..=end].windows(2).all(|w| w[0] < w[1]), "{times:?}");
+        assert!(times[end..].iter().all(|&t| t == CONFIG_LOOK));
+        assert!(end <= 8, "{end} looks");
     }
 }
