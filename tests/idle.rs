@@ -1,5 +1,6 @@
-//! Nothing wakes when nothing changes: a static screen writes nothing to the terminal, and
-//! an idle live run writes at most once a second (its clock).
+//! Nothing wakes when nothing changes: a static screen writes nothing to the terminal, an
+//! idle live run writes at most once a second (its clock), and its threads wake about as
+//! often.
 
 mod common;
 
@@ -63,6 +64,47 @@ fn an_idle_live_run_writes_once_a_second_at_most() {
         "{reads} writes in 4 s ({bytes} bytes)"
     );
     assert!(bytes < 400, "{bytes} bytes for a clock");
+    t.keys("qq");
+    t.wait_exit(15);
+}
+
+/// Times the program's threads woke (voluntary context switches, every thread).
+fn wakeups(pid: u32) -> u64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the program runs");
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .filter_map(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .sum()
+}
+
+#[test]
+fn an_idle_live_run_wakes_about_once_a_second_while_it_looks_for_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Term::spawn_in(
+        dir.path(),
+        &[
+            "run",
+            "--no-record",
+            "--",
+            "sh",
+            "-c",
+            "echo quiet; sleep 60",
+        ],
+        120,
+        30,
+    );
+    t.wait_text("quiet", 10);
+    // The first 12 s hold every look for the driver's configuration (the last at 10 s).
+    let before = wakeups(t.pid());
+    std::thread::sleep(Duration::from_secs(12));
+    let woke = wakeups(t.pid()) - before;
+    // The clock's 12 and a few looks; a look that kept coming due woke a thousand times.
+    assert!(woke < 150, "{woke} wake-ups in 12 s of an idle live run");
     t.keys("qq");
     t.wait_exit(15);
 }

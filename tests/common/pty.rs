@@ -144,6 +144,12 @@ impl Term {
             .expect("open the terminal")
     }
 
+    /// The program's process id.
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.process_id().expect("pid")
+    }
+
     /// Sends a signal to the program.
     pub fn signal(&self, sig: i32) {
         let pid = self.child.process_id().expect("pid") as i32;
