@@ -3,11 +3,14 @@
 //! often.
 
 mod common;
+#[path = "../benches/support/wakeups.rs"]
+mod wakeups;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::pty::Term;
+use wakeups::wakeups;
 
 fn writes_over(t: &Term, secs: u64) -> (usize, usize) {
     let (r0, b0) = (t.reads.load(Ordering::Relaxed), t.raw.lock().unwrap().len());
@@ -66,20 +69,6 @@ fn an_idle_live_run_writes_once_a_second_at_most() {
     assert!(bytes < 400, "{bytes} bytes for a clock");
     t.keys("qq");
     t.wait_exit(15);
-}
-
-/// Times the program's threads woke (voluntary context switches, every thread).
-fn wakeups(pid: u32) -> u64 {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the program runs");
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
-        .filter_map(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        })
-        .sum()
 }
 
 #[test]
