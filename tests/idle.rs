@@ -42,23 +42,25 @@ fn a_static_screen_writes_nothing() {
     assert_eq!(t.wait_exit(10), 0);
 }
 
+/// A live run whose driver prints one line and then nothing, once that line is shown.
+fn quiet_live_run(dir: &std::path::Path) -> Term {
+    let args = [
+        "run",
+        "--no-record",
+        "--",
+        "sh",
+        "-c",
+        "echo quiet; sleep 60",
+    ];
+    let t = Term::spawn_in(dir, &args, 120, 30);
+    t.wait_text("quiet", 10);
+    t
+}
+
 #[test]
 fn an_idle_live_run_writes_once_a_second_at_most() {
     let dir = tempfile::tempdir().unwrap();
-    let mut t = Term::spawn_in(
-        dir.path(),
-        &[
-            "run",
-            "--no-record",
-            "--",
-            "sh",
-            "-c",
-            "echo quiet; sleep 60",
-        ],
-        120,
-        30,
-    );
-    t.wait_text("quiet", 10);
+    let mut t = quiet_live_run(dir.path());
     std::thread::sleep(Duration::from_millis(1500));
     let (reads, bytes) = writes_over(&t, 4);
     // The clock moves: at least two of the four seconds are drawn, and nothing else is.
@@ -74,20 +76,7 @@ fn an_idle_live_run_writes_once_a_second_at_most() {
 #[test]
 fn an_idle_live_run_wakes_about_once_a_second_while_it_looks_for_the_configuration() {
     let dir = tempfile::tempdir().unwrap();
-    let mut t = Term::spawn_in(
-        dir.path(),
-        &[
-            "run",
-            "--no-record",
-            "--",
-            "sh",
-            "-c",
-            "echo quiet; sleep 60",
-        ],
-        120,
-        30,
-    );
-    t.wait_text("quiet", 10);
+    let mut t = quiet_live_run(dir.path());
     // The first 12 s hold every look for the driver's configuration (the last at 10 s).
     let before = wakeups(t.pid());
     std::thread::sleep(Duration::from_secs(12));

@@ -81,7 +81,8 @@ fn machine_key(app: &App, m: usize, area: Rect) -> Option<Key> {
     Some(key)
 }
 
-/// Everything the driver pane is drawn from.
+/// Everything the driver pane is drawn from. The failed step it marks follows from the
+/// steps (the revision) and the freeze (its end), so no walk over the steps per frame.
 fn driver_key(app: &App, area: Rect) -> Key {
     let test = app.current_test();
     let view = app.views.view(Pane::Driver);
@@ -100,7 +101,6 @@ fn driver_key(app: &App, area: Rect) -> Key {
             collapsed.len(),
             collapsed.iter().map(|&s| u64::from(s)).sum::<u64>(),
         ))
-        .add(app.failure.failed_head(test))
         .add((view.anchor, view.hscroll, view.cursor, view.unread))
         .add(view.filter.as_ref().map(|f| &f.pattern))
         .add(app.views.search.as_ref().map(|f| &f.pattern))

@@ -539,10 +539,12 @@ impl Parser {
         while let Some(rest) = display.strip_prefix("\x1b[0m") {
             display = rest;
         }
+        // The line's SGR sequences as noted by its check, found once for the uses below.
+        let spans = self.spans.part(display);
         // Lines written by two threads at once: split where a serial line starts.
         if has_sgr
             && depth < 8
-            && let Some(at) = glued_serial(display, self.spans.part(display))
+            && let Some(at) = glued_serial(display, spans)
         {
             let left = &display[..at];
             // What a terminal drew before the serial line (a prompt redraw) may be blank.
@@ -559,7 +561,10 @@ impl Parser {
         let mut buf = std::mem::take(&mut self.plain_buf);
         buf.clear();
         let plain: &str = if has_sgr {
-            self.strip_into(display, &mut buf);
+            match spans {
+                Some(spans) => spans.strip_into(display, &mut buf),
+                None => sanitize::strip_sgr_into(display, &mut buf),
+            }
             &buf
         } else {
             display
@@ -569,14 +574,9 @@ impl Parser {
             let test = self.test(t);
             let is_machine = |n: &str| test.machine(n).is_some();
             let at = match serial {
-                Some((_, off)) => glue::message_after_serial(
-                    display,
-                    plain,
-                    off,
-                    has_sgr,
-                    self.spans.part(display),
-                    &is_machine,
-                ),
+                Some((_, off)) => {
+                    glue::message_after_serial(display, plain, off, has_sgr, spans, &is_machine)
+                }
                 None => glue::after_message(display, plain, &is_machine),
             };
             if let Some(dat) = at {
