@@ -539,3 +539,14 @@ fn a_demo_that_ends_normally_leaves_its_guardian_nothing_to_say() {
     assert!(!t.screen().alternate_screen());
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn the_harness_finds_frame_marks_across_reads() {
+    let mut m = common::pty::FrameMarks::default();
+    assert_eq!(m.scan(b"ab\x1b[?20"), vec![]);
+    assert!(!m.inside);
+    assert_eq!(m.scan(b"26hxyz\x1b[?2026"), vec![(3, false)]);
+    assert!(m.inside);
+    assert_eq!(m.scan(b"l\x1b\x1b[?2026h"), vec![(1, true), (10, false)]);
+    assert!(m.inside);
+}

@@ -19,6 +19,9 @@ pub fn scaled(d: Duration) -> Duration {
 
 pub struct Term {
     pub parser: Arc<Mutex<vt100::Parser>>,
+    /// The screen as of the last whole frame: what a terminal honouring synchronized updates
+    /// shows. Reading the parser's own screen could catch a frame half applied.
+    shown: Arc<Mutex<vt100::Screen>>,
     master: Box<dyn MasterPty + Send>,
     writer: Arc<Mutex<Box<dyn Write + Send>>>,
     child: Box<dyn Child + Send + Sync>,
@@ -98,15 +101,32 @@ impl Term {
         let p = Arc::clone(&parser);
         let r = Arc::clone(&raw);
         let w = Arc::clone(&writer);
+        let shown = Arc::new(Mutex::new(parser.lock().unwrap().screen().clone()));
+        let s = Arc::clone(&shown);
         std::thread::spawn(move || {
             let mut buf = [0u8; 65536];
+            let mut frames = FrameMarks::default();
             loop {
                 match reader.read(&mut buf) {
-                    Ok(0) | Err(_) => return,
+                    Ok(0) | Err(_) => {
+                        *s.lock().unwrap() = p.lock().unwrap().screen().clone();
+                        return;
+                    }
                     Ok(n) => {
                         n_reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let mut parser = p.lock().unwrap();
-                        parser.process(&buf[..n]);
+                        let mut from = 0;
+                        for (end, whole) in frames.scan(&buf[..n]) {
+                            parser.process(&buf[from..end]);
+                            from = end;
+                            if whole {
+                                *s.lock().unwrap() = parser.screen().clone();
+                            }
+                        }
+                        parser.process(&buf[from..n]);
+                        if !frames.inside {
+                            *s.lock().unwrap() = parser.screen().clone();
+                        }
                         r.lock().unwrap().extend_from_slice(&buf[..n]);
                         // Answer cursor-position queries as a terminal does.
                         let queries = buf[..n].windows(4).filter(|x| x == b"\x1b[6n").count();
@@ -123,6 +143,7 @@ impl Term {
         });
         Self {
             parser,
+            shown,
             master: pair.master,
             writer,
             child,
@@ -157,8 +178,9 @@ impl Term {
         unsafe { libc::kill(pid, sig) };
     }
 
+    /// The screen as of the last whole frame.
     pub fn screen(&self) -> vt100::Screen {
-        self.parser.lock().unwrap().screen().clone()
+        self.shown.lock().unwrap().clone()
     }
 
     pub fn text(&self) -> String {
@@ -192,7 +214,9 @@ impl Term {
                 pixel_height: 0,
             })
             .expect("resize");
-        self.parser.lock().unwrap().set_size(nz(rows), nz(cols));
+        let mut parser = self.parser.lock().unwrap();
+        parser.set_size(nz(rows), nz(cols));
+        *self.shown.lock().unwrap() = parser.screen().clone();
     }
 
     /// Waits until `cond` holds for the screen; panics with the screen if it never does.
@@ -262,4 +286,47 @@ pub fn find(screen: &vt100::Screen, needle: &str) -> Option<(u16, u16)> {
 
 fn nz(n: u16) -> std::num::NonZeroU16 {
     std::num::NonZeroU16::new(n.max(1)).expect("non-zero")
+}
+
+/// Finds where synchronized updates (DEC private mode 2026) begin and end in the program's
+/// output, across reads.
+#[derive(Default)]
+pub struct FrameMarks {
+    /// How much of `ESC [ ? 2 0 2 6` the last bytes matched.
+    matched: usize,
+    /// Inside an update: the screen is not whole yet.
+    pub inside: bool,
+}
+
+impl FrameMarks {
+    const HEAD: &'static [u8] = b"\x1b[?2026";
+
+    /// The offsets just past each mark in `bytes`, with whether the screen is whole there.
+    pub fn scan(&mut self, bytes: &[u8]) -> Vec<(usize, bool)> {
+        let mut marks = Vec::new();
+        for (i, &b) in bytes.iter().enumerate() {
+            if self.matched == Self::HEAD.len() {
+                self.matched = 0;
+                match b {
+                    b'h' => {
+                        self.inside = true;
+                        marks.push((i + 1, false));
+                        continue;
+                    }
+                    b'l' => {
+                        self.inside = false;
+                        marks.push((i + 1, true));
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            if b == Self::HEAD[self.matched] {
+                self.matched += 1;
+            } else {
+                self.matched = usize::from(b == 0x1b);
+            }
+        }
+        marks
+    }
 }

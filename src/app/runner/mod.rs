@@ -15,6 +15,7 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
+mod frame_out;
 mod perform;
 
 use super::sessions::TermPane;
@@ -24,6 +25,7 @@ use super::state::App;
 use super::view::Pane;
 use crate::vm::recording::{Recorder, Stream};
 use crate::vm::source::SourceEvent;
+use frame_out::FrameOut;
 use perform::perform;
 
 /// Redraws are coalesced to at most this rate.
@@ -115,7 +117,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
         cursor::Hide,
         terminal::Clear(terminal::ClearType::All)
     )?;
-    let mut term = Terminal::new(CrosstermBackend::new(stdout))?;
+    let mut term = Terminal::new(CrosstermBackend::new(FrameOut::new(stdout)))?;
 
     let (tx, mut rx) = mpsc::channel::<Msg>(64);
     // What the user does has a path of its own, looked at before anything read: a key never
@@ -408,7 +410,7 @@ fn next_wake(app: &App) -> Option<Instant> {
 
 /// Draws the screen, then gives the terminals inside it their drawn sizes.
 fn draw(
-    term: &mut Terminal<CrosstermBackend<io::Stdout>>,
+    term: &mut Terminal<CrosstermBackend<FrameOut<io::Stdout>>>,
     app: &mut App,
     child: Option<&mut Child>,
     tabs: &TabProcs,
