@@ -79,7 +79,8 @@ pub struct LineMeta {
 /// storing every coloured line twice.
 #[derive(Debug, Clone, Copy)]
 struct Rec {
-    block: u64,
+    /// The block's absolute index, wrapped: a store holds far fewer than 2^32 blocks.
+    block: u32,
     start: u32,
     display: u32,
     /// The display form holds SGR sequences.
@@ -199,8 +200,9 @@ impl LineStore {
         };
         let start = block.len() as u32;
         block.push_str(display);
+        self.grow_index();
         self.recs.push_back(Rec {
-            block: block_index,
+            block: block_index as u32,
             start,
             display: display.len() as u32,
             styled,
@@ -217,7 +219,7 @@ impl LineStore {
             }
         }
         // Blocks before the oldest line's are no one's any more.
-        let keep_from = self.recs.front().map_or(block_index, |r| r.block);
+        let keep_from = self.recs.front().map_or(block_index, |r| self.block_at(r));
         while self.first_block < keep_from {
             if let Some(mut b) = self.blocks.pop_front()
                 && b.capacity() == self.block_size
@@ -230,8 +232,24 @@ impl LineStore {
         self.end_seq() - 1
     }
 
+    /// Past a few thousand lines, the index grows eightfold at a time up to the line cap:
+    /// a full store's index is copied twice while it fills instead of six times, and its
+    /// pages are touched once.
+    fn grow_index(&mut self) {
+        let len = self.recs.len();
+        if len == self.recs.capacity() && len >= 4096 && len < self.caps.max_lines {
+            let want = self.caps.max_lines.min(len.saturating_mul(8));
+            self.recs.reserve_exact(want - len);
+        }
+    }
+
+    /// The absolute index of a line's block.
+    fn block_at(&self, rec: &Rec) -> u64 {
+        self.first_block + u64::from(rec.block.wrapping_sub(self.first_block as u32))
+    }
+
     fn line(&self, rec: &Rec) -> StoredLine<'_> {
-        let block = &self.blocks[(rec.block - self.first_block) as usize];
+        let block = &self.blocks[rec.block.wrapping_sub(self.first_block as u32) as usize];
         let start = rec.start as usize;
         StoredLine {
             display: &block[start..start + rec.display as usize],
