@@ -429,4 +429,23 @@ mod tests {
         let tags: Vec<u64> = s.iter_from(99_990).map(|(q, _)| q).collect();
         assert_eq!(tags.len(), 10);
     }
+
+    #[test]
+    fn block_numbers_past_2_pow_32_still_find_their_lines() {
+        let mut s = LineStore::new(Caps {
+            max_lines: 50,
+            max_bytes: usize::MAX,
+            ..Caps::default()
+        });
+        s.first_block = u64::from(u32::MAX) - 1;
+        for i in 0..20_000 {
+            s.push(&format!("{i:0>300}"), None, NO_TIME, 0, 0);
+        }
+        assert!(s.first_block > u64::from(u32::MAX), "{}", s.first_block);
+        assert_eq!(s.len(), 50);
+        assert!(s.blocks.len() <= 2, "old blocks are freed: {}", s.blocks.len());
+        let newest: Vec<String> = s.iter().map(|(_, l)| l.plain().into_owned()).collect();
+        assert_eq!(newest[0], format!("{:0>300}", 19_950));
+        assert_eq!(newest[49], format!("{:0>300}", 19_999));
+    }
 }
