@@ -26,6 +26,8 @@ impl Tmux {
                 "50",
                 cmd,
             ])
+            // The server exits with its pane's command and says so; that is expected.
+            .stderr(std::process::Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
         let server = Self(sock);
@@ -37,6 +39,7 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = std::process::Command::new("tmux")
             .args(["-L", &self.0, "kill-server"])
+            .stderr(std::process::Stdio::null())
             .status();
     }
 }
