@@ -1,6 +1,7 @@
 //! Time to draw one frame at 200x50 with 4 and with 16 machine panes full of coloured lines,
 //! and at 400x100 with 16. Content changes every frame: before each, one machine prints a
-//! line (as in a live run), or, in the `_all_print` cases, every machine does.
+//! line (as in a live run), or, in the `_all_print` cases, every machine does. The time
+//! axis's views at 200x50: the merged view, the timeline, every pane following a cursor.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
@@ -95,6 +96,45 @@ fn frame(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+    // The time axis at 200x50 with 16 machines: the merged view and the timeline while a
+    // machine prints before every frame, and every pane following a moving cursor.
+    let mut g = c.benchmark_group("frame_axis_200x50");
+    let mut app = self::app(16);
+    let mut term = Terminal::new(TestBackend::new(200, 50)).expect("terminal");
+    draw(&mut term, &mut app);
+    use vmscope::app::action::Action;
+    app.update(Action::AllMachines);
+    let mut change = changing(16, false);
+    g.bench_function("merged_16", |b| {
+        b.iter(|| {
+            change(&mut app);
+            draw(&mut term, &mut app)
+        })
+    });
+    app.update(Action::AllMachines);
+    app.update(Action::Timeline);
+    g.bench_function("timeline_16", |b| {
+        b.iter(|| {
+            change(&mut app);
+            draw(&mut term, &mut app)
+        })
+    });
+    app.update(Action::Timeline);
+    app.update(Action::FocusMachine(1));
+    app.update(Action::Sync);
+    let mut up = true;
+    g.bench_function("sync_16_cursor_moves", |b| {
+        b.iter(|| {
+            app.update(if up {
+                Action::ScrollUp
+            } else {
+                Action::ScrollDown
+            });
+            up = !up;
+            draw(&mut term, &mut app)
+        })
+    });
     g.finish();
 }
 

@@ -32,6 +32,9 @@ pub enum Command {
         /// Keep reading as the file grows.
         #[arg(short, long)]
         follow: bool,
+        /// Replay a recording (a session directory) as it ran: SPEED is 1, 10, 100 or max.
+        #[arg(long, value_name = "SPEED", num_args = 0..=1, default_missing_value = "1")]
+        replay: Option<String>,
         #[command(flatten)]
         caps: CapArgs,
     },
@@ -44,6 +47,22 @@ pub enum Command {
         json: bool,
         #[command(flatten)]
         caps: CapArgs,
+    },
+    /// Two runs of one test side by side: the first step that differs, slower steps, new
+    /// errors. On a terminal, a screen; otherwise (or with --text) text.
+    ///
+    /// Exit status: 0 when no step differs, 1 when one does, 2 on bad input.
+    Diff {
+        /// The run that passed (a log file or a recording's directory).
+        good: String,
+        /// The run that failed.
+        bad: String,
+        /// Print the comparison as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Print the comparison as text even on a terminal.
+        #[arg(long)]
+        text: bool,
     },
     /// Write one log per machine (serial console, prefix removed) plus `driver.log`.
     Split {
@@ -220,6 +239,34 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let _ = out.flush();
             Ok(outcome_status(run.outcome()))
         }
+        Command::Diff {
+            good,
+            bad,
+            json,
+            text,
+        } => {
+            let read = |file: &str| -> anyhow::Result<crate::vm::TestRun> {
+                let input = open(file)?;
+                let what = input.describe();
+                let mut parser = Parser::new(config.caps, Parser::env_options());
+                read_all(input, &mut parser).map_err(|e| anyhow::anyhow!("reading {what}: {e}"))?;
+                Ok(parser.run)
+            };
+            let (g, b) = (read(&good)?, read(&bad)?);
+            let d = crate::vm::diff::diff(&good, &g, &bad, &b);
+            let status = i32::from(d.first_difference.is_some());
+            use std::io::IsTerminal;
+            if json {
+                let mut out = std::io::stdout().lock();
+                let _ = serde_json::to_writer_pretty(&mut out, &d);
+                let _ = writeln!(out);
+            } else if text || !std::io::stdout().is_terminal() {
+                print!("{}", crate::vm::diff::text(&d));
+            } else {
+                app::diffview::run(&d, &config.keymap)?;
+            }
+            Ok(status)
+        }
         Command::Split { file, out } => {
             let input = open(&file)?;
             // The consoles go to their files, not to memory.
@@ -234,9 +281,26 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Command::Log { file, follow, caps } => {
+        Command::Log {
+            file,
+            follow,
+            replay,
+            caps,
+        } => {
             let input = open(&file)?;
-            app::run_log(input, follow, caps.caps(config.caps), config)
+            let replay = match replay {
+                None => None,
+                Some(_) if !matches!(input, Input::Recording(_)) => {
+                    anyhow::bail!(
+                        "--replay needs a recording (a session directory that holds {})",
+                        crate::vm::recording::RECORD_FILE
+                    )
+                }
+                Some(s) => Some(app::replay::Replay::speed_of(&s).ok_or_else(|| {
+                    anyhow::anyhow!("--replay {s}: the speed is 1, 10, 100 or max")
+                })?),
+            };
+            app::run_log(input, follow, replay, caps.caps(config.caps), config)
         }
         Command::Proxy { host, port } => match crate::vsock::proxy::run(&host, port) {
             Ok(()) => Ok(0),

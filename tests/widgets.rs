@@ -174,7 +174,8 @@ fn the_help_lists_the_keys_of_the_pane_and_filters_them() {
     let mut app = saved("pass.stderr");
     app.update(Action::FocusMachine(1));
     app.update(Action::Help);
-    let b = alone(100, 40, |f, r| panes::help::draw(f, r, &app));
+    // Tall enough for the log panes' keys and then those of everywhere.
+    let b = alone(100, 60, |f, r| panes::help::draw(f, r, &app));
     let s = text(&b);
     assert!(s.contains("keys: log panes"), "{s}");
     assert!(s.contains("scroll up a line") && s.contains("1…9"), "{s}");

@@ -120,6 +120,44 @@ pub enum Action {
     /// Interrupt what the driver runs (SIGINT to the driver alone while a statement runs),
     /// or send Ctrl-C to the program.
     Interrupt,
+    /// Every pane to the focused pane's moment, and follow it as it moves (on/off).
+    Sync,
+    /// Every machine and the driver in one pane, in the order of the input (on/off).
+    AllMachines,
+    /// The run along time: steps as bars, each machine's output, states and errors.
+    Timeline,
+    /// Mark the line under the cursor, or unmark it.
+    Mark,
+    /// Go to the next mark (after the last: the first).
+    NextMark,
+    /// The marks, to pick one.
+    Marks,
+    /// Go to the next error or failure.
+    NextError,
+    /// Go to the previous error or failure.
+    PrevError,
+    /// Go to the next warning.
+    NextWarning,
+    /// Go to the previous warning.
+    PrevWarning,
+    /// Go to the next step's start or end.
+    NextStepEdge,
+    /// Go to the previous step's start or end.
+    PrevStepEdge,
+    /// Timeline: back along the run by a tenth of it.
+    TimeBack,
+    /// Timeline: on along the run by a tenth of it.
+    TimeOn,
+    /// Timeline: show every pane at the moment under its cursor.
+    JumpHere,
+    /// Timeline: the selected machine's next longest silence (where a test hung waiting).
+    NextSilence,
+    /// Replay: play or pause.
+    PlayPause,
+    /// Replay: faster (1x, 10x, 100x, as fast as it reads).
+    Faster,
+    /// Replay: slower.
+    Slower,
     /// Run what the prompt holds.
     Submit,
     /// Close the prompt, or answer no.
@@ -167,6 +205,15 @@ impl Action {
                 | Self::FocusCommand
                 | Self::Zoom
                 | Self::JumpToFailure
+                | Self::AllMachines
+                | Self::Timeline
+                | Self::NextMark
+                | Self::NextError
+                | Self::PrevError
+                | Self::NextWarning
+                | Self::PrevWarning
+                | Self::NextStepEdge
+                | Self::PrevStepEdge
         )
     }
 
@@ -229,6 +276,25 @@ impl Action {
             Self::TypeHere => "type into this terminal",
             Self::Leave => "leave the terminal (reading: send the chord to it)",
             Self::Interrupt => "interrupt the running statement; the VMs stay up",
+            Self::Sync => "sync: every pane at the same moment, following the cursor (on/off)",
+            Self::AllMachines => "all machines and the driver in one pane, in input order (on/off)",
+            Self::Timeline => "timeline: steps, machines' output, states and errors along the run",
+            Self::Mark => "mark the line (again: unmark it)",
+            Self::NextMark => "next mark",
+            Self::Marks => "the marks, to pick one",
+            Self::NextError => "next error or failure",
+            Self::PrevError => "previous error or failure",
+            Self::NextWarning => "next warning",
+            Self::PrevWarning => "previous warning",
+            Self::NextStepEdge => "next step start or end",
+            Self::PrevStepEdge => "previous step start or end",
+            Self::TimeBack => "back along the run (a tenth of it)",
+            Self::TimeOn => "on along the run (a tenth of it)",
+            Self::JumpHere => "every pane to this moment",
+            Self::NextSilence => "the machine's next longest silence",
+            Self::PlayPause => "replay: play or pause",
+            Self::Faster => "replay: faster (1x, 10x, 100x, max)",
+            Self::Slower => "replay: slower",
             Self::Submit => "run it",
             Self::Cancel => "cancel",
             Self::SelectNext => "next entry",
@@ -275,6 +341,13 @@ impl Action {
             Self::Yes => "yes",
             Self::No => "no",
             Self::Yank => "copy",
+            Self::Sync => "sync",
+            Self::AllMachines => "all",
+            Self::Timeline => "timeline",
+            Self::Mark => "mark",
+            Self::JumpHere => "go there",
+            Self::NextSilence => "silence",
+            Self::PlayPause => "play",
             _ => return None,
         })
     }

@@ -20,9 +20,35 @@ pub struct Facts<'a> {
     pub command: Option<bool>,
     /// Tests worth showing.
     pub tests: usize,
+    /// A recording is replayed.
+    pub replay: bool,
 }
 
-impl Facts<'_> {
+impl<'a> Facts<'a> {
+    /// The facts of test `t` (number `i`) as the parts know them.
+    pub fn new(
+        t: &'a Test,
+        i: usize,
+        input: &super::input::Input,
+        failure: &super::failure::FailureView,
+        sessions: &super::sessions::Sessions,
+        replay: bool,
+    ) -> Self {
+        let paused = failure.paused(t, i, input.exit_code.is_some());
+        let run = &input.parser.run;
+        Self {
+            test: t,
+            paused,
+            reachable: input.live || paused,
+            frozen: failure.frozen(t).is_some(),
+            tabs: sessions.tabs.len(),
+            tab_shown: sessions.active.is_some(),
+            command: sessions.command.as_ref().map(|c| c.running()),
+            tests: run.visible_tests().count(),
+            replay,
+        }
+    }
+
     /// The test is paused in a build sandbox: pdb and the machines are reached from inside.
     pub fn sandboxed(&self) -> bool {
         self.test.in_build && self.test.breakpoint.is_some()
@@ -43,6 +69,7 @@ pub fn possible(f: &Facts<'_>, action: Action) -> bool {
         Action::CloseTab | Action::Reconnect | Action::SyncTyping => f.tab_shown,
         Action::FocusCommand => f.command.is_some(),
         Action::NextTest | Action::PrevTest => f.tests > 1,
+        Action::PlayPause | Action::Faster | Action::Slower => f.replay,
         _ => true,
     }
 }

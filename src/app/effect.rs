@@ -44,6 +44,8 @@ pub enum Prompting {
     Search,
     Filter,
     Save,
+    /// The palette, its line started (`mark ` lists the marks).
+    Palette,
 }
 
 /// What a part asks for.
@@ -77,6 +79,10 @@ pub enum Effect {
     Ask(Confirm),
     /// Open a prompt of this kind holding this text (taken by the router).
     Prompt(Prompting, String),
+    /// The marks changed: keep them with the recording (made a write by the router).
+    KeepMarks,
+    /// Write `text` to `path`, saying only what failed.
+    WriteQuietly { path: PathBuf, text: String },
 }
 
 impl Effect {

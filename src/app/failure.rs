@@ -15,6 +15,7 @@ use super::trust::{Checks, Mode};
 use super::view::Pane;
 use crate::vm::TestRun;
 use crate::vm::model::{Freeze, StepState, Test, TriggerKind};
+use crate::vm::store::Stamp;
 
 /// What the triggers of a run ask for.
 #[derive(Debug, PartialEq, Eq)]
@@ -41,6 +42,8 @@ pub struct FailureView {
     resumed: HashMap<usize, u64>,
     /// Breakpoint lines (input line) already said to be unconfirmed.
     noted: HashSet<u64>,
+    /// A replay's moment: triggers after it have not happened yet.
+    pub until: Option<u64>,
 }
 
 impl FailureView {
@@ -87,16 +90,19 @@ impl FailureView {
         let mut paused = false;
         let mut claimed = None;
         let live = mode != Mode::Log;
+        let until = self.until;
+        let come = |line: u64| until.is_none_or(|c| Stamp::line_start(line + 1) <= c);
         for (i, t) in tests.iter().enumerate() {
             let unconfirmed = t.breakpoint.as_ref().is_some_and(|b| live && !b.verified);
             if let Some(f) = &t.freeze
+                && come(f.line)
                 && f.kind != TriggerKind::Manual
                 && !(f.kind == TriggerKind::Breakpoint && unconfirmed)
                 && self.announced.insert((i, f.line, false))
             {
                 open = open.or(Some(i));
             }
-            if let Some(b) = &t.breakpoint {
+            if let Some(b) = t.breakpoint.as_ref().filter(|b| come(b.at_line)) {
                 if unconfirmed {
                     claimed = claimed.or(Some(b.at_line));
                 } else if self.announced.insert((i, b.at_line, true)) {
@@ -109,6 +115,21 @@ impl FailureView {
             (Some(test), _) => Trigger::Open { test, paused },
             (None, Some(line)) if self.noted.insert(line) => Trigger::Claimed(line),
             _ => Trigger::Nothing,
+        }
+    }
+
+    /// A replay went to point `cut`: what had not happened by then is forgotten, so that it
+    /// comes again when the replay gets there.
+    pub fn replay_at(&mut self, cut: u64) {
+        let back = self.until.is_some_and(|u| cut < u);
+        self.until = Some(cut);
+        if back {
+            let before = self.announced.len();
+            self.announced
+                .retain(|&(_, line, _)| Stamp::line_start(line + 1) <= cut);
+            if self.announced.len() < before {
+                self.open = false;
+            }
         }
     }
 
@@ -322,7 +343,9 @@ impl FailureView {
         self.open = true;
         cx.sessions.hide_tabs();
         cx.sessions.command_typing = false;
-        self.show_failed_step(test_of(cx.run, cx.test), cx.views);
+        let t = test_of(cx.run, cx.test);
+        self.show_failed_step(t, cx.views);
+        self.sync_at_failure(t, cx.views);
         None
     }
 
@@ -332,9 +355,27 @@ impl FailureView {
             test: t,
             freeze: self.frozen(t),
             command: false,
+            cut: None,
         };
         if let Some(head) = self.failed_head(t) {
             views.show_failed_step(&shown, head);
         }
+    }
+
+    /// Every pane at the moment of failure, following the cursor from there: what the user
+    /// looks for first is what each machine was doing then.
+    fn sync_at_failure(&self, t: &Test, views: &mut LogViews) {
+        let Some(f) = t.failure_freeze() else {
+            return;
+        };
+        let shown = Shown {
+            test: t,
+            freeze: self.frozen(t),
+            command: false,
+            cut: None,
+        };
+        views.sync = true;
+        let at = Stamp::line_start(f.line + 2) - 1;
+        views.sync_to(&shown, at, Some(Pane::Driver));
     }
 }

@@ -28,6 +28,12 @@ pub struct Input {
     pub read: Option<u64>,
     /// Why the run's recording (being written, or read back) stops short of the run.
     pub recording_cut: Option<String>,
+    /// The recording's directory (a live run's, or one read back): marks are kept there.
+    pub session_dir: Option<std::path::PathBuf>,
+    /// Where a recording read back can be read again from, every `SEEK_STEP` bytes.
+    pub seek_index: Vec<crate::vm::window::SeekPoint>,
+    /// The time of the last bytes read.
+    last_ms: u32,
 }
 
 impl Input {
@@ -46,6 +52,9 @@ impl Input {
             total: None,
             read: None,
             recording_cut: None,
+            session_dir: None,
+            seek_index: Vec::new(),
+            last_ms: 0,
         }
     }
 
@@ -54,6 +63,33 @@ impl Input {
         let total = self.total.filter(|_| self.ended.is_none())?;
         let done = self.read.unwrap_or(self.parser.run.bytes);
         Some((done.min(total), total))
+    }
+
+    /// `effects` with changed marks made a write of the recording's `marks.json` (no
+    /// recording: nowhere).
+    pub fn keep_marks(
+        &self,
+        effects: Vec<Effect>,
+        views: &super::logviews::LogViews,
+    ) -> Vec<Effect> {
+        effects
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::KeepMarks => {
+                    views.marks_file(&self.parser.run.tests, self.session_dir.as_deref()?)
+                }
+                e => Some(e),
+            })
+            .collect()
+    }
+
+    /// The recording's marks, taken back by `views`; what is said of them.
+    pub fn restore_marks(
+        &self,
+        views: &mut super::logviews::LogViews,
+        next: &str,
+    ) -> Option<Message> {
+        views.restore_from(&self.parser.run.tests, self.session_dir.as_deref()?, next)
     }
 
     /// Test `i` (the last one when `i` is past the end).
@@ -101,6 +137,9 @@ impl Input {
         match ev {
             SourceEvent::Data(bytes, t) => {
                 let before = ends(&self.parser);
+                if t != crate::vm::store::NO_TIME {
+                    self.last_ms = t;
+                }
                 self.parser.feed(&bytes, t);
                 let arrived = ends(&self.parser)
                     .iter()
@@ -109,8 +148,14 @@ impl Input {
                     .collect();
                 return (arrived, Vec::new());
             }
-            SourceEvent::Terminal(bytes) => self.parser.feed_terminal(&bytes),
+            SourceEvent::Terminal(bytes, _) => self.parser.feed_terminal(&bytes),
             SourceEvent::Read(n) => self.read = Some(n),
+            SourceEvent::Offset(offset) => self.seek_index.push(crate::vm::window::SeekPoint {
+                offset,
+                lines: self.parser.run.lines,
+                mid_line: self.parser.mid_line(),
+                ms: self.last_ms,
+            }),
             SourceEvent::End => {
                 self.finish();
                 if self.live {

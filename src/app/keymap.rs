@@ -25,14 +25,17 @@ pub enum Context {
     Prompt,
     /// A question about a command.
     Confirm,
+    /// The timeline.
+    Timeline,
 }
 
 impl Context {
     /// Every context, in the order of the help and the README.
-    pub const ALL: [Context; 9] = [
+    pub const ALL: [Context; 10] = [
         Context::Global,
         Context::Log,
         Context::Driver,
+        Context::Timeline,
         Context::Command,
         Context::Terminal,
         Context::Breakpoint,
@@ -52,6 +55,7 @@ impl Context {
             "terminal" => Self::Terminal,
             "prompt" => Self::Prompt,
             "confirm" => Self::Confirm,
+            "timeline" => Self::Timeline,
             _ => return None,
         })
     }
@@ -68,6 +72,7 @@ impl Context {
             Self::Terminal => &[Self::Terminal],
             Self::Prompt => &[Self::Prompt],
             Self::Confirm => &[Self::Confirm],
+            Self::Timeline => &[Self::Timeline, Self::Global],
         }
     }
 
@@ -82,6 +87,7 @@ impl Context {
             Self::Terminal => "a terminal, typing (every other key goes to its program)",
             Self::Prompt => "prompts and the palette (other keys edit the line)",
             Self::Confirm => "a question before a command runs",
+            Self::Timeline => "the timeline",
         }
     }
 }

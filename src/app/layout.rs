@@ -18,6 +18,8 @@ pub struct Drawn {
     pub tab_size: Option<(u16, u16)>,
     /// The column of the border between the grid and the driver column, for dragging.
     pub divider: Option<u16>,
+    /// The timeline's plot width, when it is shown.
+    pub timeline_width: Option<u16>,
 }
 
 /// The screen as the user arranged it: where things were drawn, the mouse reporting, the
@@ -57,6 +59,33 @@ impl Screen {
             m => return m,
         }
         Mouse::Nothing
+    }
+
+    /// The screen's own keys: mouse capture, the driver column's width. `key` is the
+    /// action's key, said with it.
+    pub fn act(&mut self, action: super::action::Action, key: &str) -> Vec<super::effect::Effect> {
+        use super::action::Action;
+        match action {
+            Action::MouseCapture => {
+                self.mouse = !self.mouse;
+                return Self::mouse(self.mouse, key);
+            }
+            Action::DriverWider => self.driver_by(8),
+            Action::DriverNarrower => self.driver_by(-8),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// Mouse reporting turned `on` or off, said with the key (`key`) that turns it back.
+    fn mouse(on: bool, key: &str) -> Vec<super::effect::Effect> {
+        let text = if on {
+            "mouse on: clicks and the wheel go to vmscope".to_string()
+        } else {
+            format!("mouse off: the terminal selects text ({key} turns it back on)")
+        };
+        use super::effect::Effect;
+        vec![Effect::Mouse(on), Effect::say(text)]
     }
 
     /// A key moved the driver column's border by `step` columns.
@@ -163,6 +192,8 @@ pub struct Want {
     pub typing: bool,
     /// The driver column's width as the user set it.
     pub driver_width: Option<u16>,
+    /// The merged view takes the machines' and the driver's place.
+    pub merged: bool,
 }
 
 /// Rows a terminal being typed in gets at least (its frame included), where the screen has
@@ -190,6 +221,7 @@ pub fn compute_for(area: Rect, want: &Want) -> Layout {
         command,
         typing,
         driver_width,
+        merged,
     } = want;
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         return Layout {
@@ -225,6 +257,10 @@ pub fn compute_for(area: Rect, want: &Want) -> Layout {
             Rect::new(body.x, body.bottom() - h, body.width, h),
         ));
         body.height -= h;
+    }
+    if merged {
+        out.panes.push((Pane::All, body));
+        return out;
     }
     if machines == 0 {
         out.panes.push((Pane::Driver, body));
@@ -271,7 +307,7 @@ pub fn compute_for(area: Rect, want: &Want) -> Layout {
             // A window of machines that holds the focused one.
             let focused = match focus {
                 Pane::Machine(m) => m,
-                Pane::Driver | Pane::Command => 0,
+                Pane::Driver | Pane::Command | Pane::All => 0,
             };
             let start = focused.saturating_sub(fit - 1).min(machines - fit);
             let shown: Vec<usize> = (start..start + fit).collect();

@@ -1,9 +1,13 @@
 //! The application: state with one owner, actions, keymap, layout and the event loop.
 
+#[macro_use]
+mod borrow;
+
 pub mod action;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod diffview;
 pub mod effect;
 pub mod failure;
 pub mod input;
@@ -13,10 +17,12 @@ pub mod logviews;
 pub mod overlay;
 pub mod palette;
 pub mod proctree;
+pub mod replay;
 pub mod runner;
 pub mod scope;
 pub mod sessions;
 pub mod state;
+pub mod timeline;
 pub mod trust;
 pub mod view;
 
@@ -31,17 +37,24 @@ use state::App;
 pub fn run_log(
     input: Input,
     follow: bool,
+    replay: Option<usize>,
     caps: Caps,
     config: config::Config,
 ) -> anyhow::Result<i32> {
     let live = follow || input.is_stdin();
     let mut app = App::new(caps, config.keymap, input.describe(), live);
+    if let Some(speed) = replay {
+        app.replay = Some(replay::Replay::new(speed, true));
+        // Nothing has happened yet: what went wrong comes when the replay gets there.
+        app.failure.until = Some(0);
+    }
     if let Input::Recording(dir) = &input {
         // The driver's terminal as it was, read-only.
         let mut pane = sessions::TermPane::new("recorded terminal".into(), 200, 50);
         let exit = recording::recorded_exit(dir);
         pane.exit = Some(exit.unwrap_or(-1));
         app.sessions.command = Some(pane);
+        app.input.session_dir = Some(dir.clone());
         if let Some(cut) = recording::recorded_cut(dir) {
             app.input.recording_cut = Some(cut.clone());
             app.overlay.warn(cut);

@@ -118,22 +118,13 @@ impl Overlay {
         self.prompt = Some(Prompt::new(kind, value));
     }
 
-    /// Mouse reporting turned `on` or off, said with the key (`key`) that turns it back.
-    pub fn mouse(on: bool, key: &str) -> Vec<Effect> {
-        let text = if on {
-            "mouse on: clicks and the wheel go to vmscope".to_string()
-        } else {
-            format!("mouse off: the terminal selects text ({key} turns it back on)")
-        };
-        vec![Effect::Mouse(on), Effect::say(text)]
-    }
-
     /// The prompt a part asked for, holding `value`.
     pub fn open_for(&mut self, kind: Prompting, value: String) {
         let kind = match kind {
             Prompting::Search => PromptKind::Search,
             Prompting::Filter => PromptKind::Filter,
             Prompting::Save => PromptKind::Save,
+            Prompting::Palette => PromptKind::Palette,
         };
         self.open_prompt(kind, value);
     }
@@ -153,8 +144,9 @@ impl Overlay {
         }
     }
 
-    /// Text pasted into the prompt's line, without its control characters.
-    pub fn paste(&mut self, text: &str) {
+    /// Text pasted into the prompt's line, without its control characters (nothing to do
+    /// for the runner).
+    pub fn paste(&mut self, text: &str) -> Vec<Effect> {
         if let Some(p) = &mut self.prompt {
             let value = format!(
                 "{}{}",
@@ -163,6 +155,7 @@ impl Overlay {
             );
             p.input = std::mem::take(&mut p.input).with_value(value);
         }
+        Vec::new()
     }
 
     /// What the overlay's keys do: `None` for actions of other parts; else the command a

@@ -4,7 +4,17 @@
 
 use super::action::Action;
 use super::keymap::{Context, Keymap};
-use crate::vm::model::Test;
+use crate::vm::model::{Origin, Test};
+
+/// A mark as the palette lists it.
+pub struct MarkEntry {
+    pub origin: Origin,
+    pub at: u64,
+    /// Its pane's name, input line and text.
+    pub pane: String,
+    pub line: u64,
+    pub text: String,
+}
 
 /// What a palette entry (or a prompt's line) runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +28,12 @@ pub enum Run {
     Goto(String),
     /// Copy the line under the cursor, or (`true`) the whole pane, to the clipboard.
     Copy(bool),
+    /// Show this point of the run in this pane (a mark).
+    JumpTo(Origin, u64),
+    /// The merged view with these machines only (none named: all).
+    Only(String),
+    /// Write the marks and every line held, in input order, to this path or the default.
+    Export(Option<String>),
 }
 
 #[derive(Debug, Clone)]
@@ -107,7 +123,19 @@ pub fn entries(
         name: "goto".into(),
         run: Run::Goto(String::new()),
         key: None,
-        text: "goto LINE or goto MM:SS: that line, or that moment of the run".into(),
+        text: "goto LINE or goto MM:SS: that input line, or that moment of the run".into(),
+    });
+    out.push(Entry {
+        name: "only".into(),
+        run: Run::Only(String::new()),
+        key: None,
+        text: "only NAME…: the merged view keeps these machines (alone: all)".into(),
+    });
+    out.push(Entry {
+        name: "export".into(),
+        run: Run::Export(None),
+        key: None,
+        text: "export [PATH]: the marks and every line held, in input order, to a file".into(),
     });
     for (i, m) in machines.iter().enumerate() {
         out.push(Entry {
@@ -128,6 +156,20 @@ pub fn entries(
     out
 }
 
+/// The palette's entries for the marks, in order (`mark 2 client L140: text`).
+pub fn mark_entries(marks: &[MarkEntry]) -> Vec<Entry> {
+    marks
+        .iter()
+        .enumerate()
+        .map(|(i, m)| Entry {
+            name: format!("mark {} {} L{}", i + 1, m.pane, m.line),
+            run: Run::JumpTo(m.origin, m.at),
+            key: None,
+            text: m.text.chars().take(120).collect(),
+        })
+        .collect()
+}
+
 /// A command typed with its words (`filter error`, `save /tmp/x.log`, `goto 120`).
 pub fn parse(query: &str) -> Option<Run> {
     let q = query.trim();
@@ -137,6 +179,8 @@ pub fn parse(query: &str) -> Option<Run> {
         "search" if !rest.is_empty() => Run::Search(rest.to_string()),
         "save" => Run::Save((!rest.is_empty()).then(|| rest.to_string())),
         "goto" if !rest.is_empty() => Run::Goto(rest.to_string()),
+        "only" => Run::Only(rest.to_string()),
+        "export" => Run::Export((!rest.is_empty()).then(|| rest.to_string())),
         _ => return None,
     })
 }

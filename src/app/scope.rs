@@ -9,6 +9,24 @@ use super::overlay::{Overlay, PromptKind};
 use super::sessions::{Sessions, Target};
 use super::view::Pane;
 
+/// What the screen shows under the overlay.
+#[derive(Debug, Clone, Copy)]
+pub struct Under {
+    pub failure_open: bool,
+    pub timeline: bool,
+    pub focus: Pane,
+}
+
+impl Under {
+    pub fn new(failure_open: bool, timeline: bool, focus: Pane) -> Self {
+        Self {
+            failure_open,
+            timeline,
+            focus,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     /// A question about a command waits for its answer.
@@ -23,6 +41,8 @@ pub enum Scope {
     },
     /// What went wrong, and the keys into the paused test.
     FailureView,
+    /// The timeline.
+    Timeline,
     /// The driver pane.
     Driver,
     /// A machine pane.
@@ -32,7 +52,7 @@ pub enum Scope {
 impl Scope {
     /// Where the keyboard is: a question, a prompt, the help (over everything), else the
     /// terminal shown with the focus, else the failure view or the focused log pane.
-    pub fn of(overlay: &Overlay, sessions: &Sessions, failure_open: bool, focus: Pane) -> Self {
+    pub fn of(overlay: &Overlay, sessions: &Sessions, under: Under) -> Self {
         if overlay.confirm.is_some() {
             return Self::Confirm;
         }
@@ -42,11 +62,19 @@ impl Scope {
         if overlay.help.is_some() {
             return Self::Help;
         }
-        Self::beneath(sessions, failure_open, focus)
+        Self::beneath(sessions, under)
     }
 
     /// Where the keyboard is under the overlay.
-    pub fn beneath(sessions: &Sessions, failure_open: bool, focus: Pane) -> Self {
+    pub fn beneath(sessions: &Sessions, under: Under) -> Self {
+        let Under {
+            failure_open,
+            timeline,
+            focus,
+        } = under;
+        if timeline && sessions.active.is_none() {
+            return Self::Timeline;
+        }
         // The failure view keeps the driver's terminal below it: it types there when told
         // to, and the view's keys are back once it is left.
         let command = focus == Pane::Command;
@@ -71,6 +99,7 @@ impl Scope {
             Self::Terminal { typing: true, .. } => Context::Terminal,
             Self::Terminal { typing: false, .. } => Context::Command,
             Self::FailureView => Context::Breakpoint,
+            Self::Timeline => Context::Timeline,
             Self::Driver => Context::Driver,
             Self::Log => Context::Log,
         }

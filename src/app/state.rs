@@ -18,37 +18,16 @@ use super::layout::{Mouse, Screen};
 use super::logviews::{LogViews, Shown};
 use super::overlay::{Overlay, PromptKind};
 use super::palette::{self, Run};
-use super::scope::Scope;
-use super::sessions::connect::Ctx;
+use super::replay::{self, Replay};
+use super::scope::{Scope, Under};
 use super::sessions::driver::ChildEvent;
 use super::sessions::{Sessions, Target};
+use super::timeline::Timeline;
 use super::trust::Checks;
 use super::view::Pane;
 use crate::vm::model::Test;
 use crate::vm::source::SourceEvent;
 use crate::vm::{Caps, TestRun};
-
-/// The test shown, borrowed field by field so that a part can change meanwhile.
-macro_rules! shown {
-    ($app:expr) => {{
-        let test = $app.input.test($app.views.test);
-        Shown {
-            test,
-            freeze: $app.failure.frozen(test),
-            command: $app.sessions.command.is_some(),
-        }
-    }};
-}
-
-/// What a session's command is built from, borrowed field by field.
-macro_rules! ctx {
-    ($app:expr) => {
-        Ctx {
-            test: $app.input.test($app.views.test),
-            checks: &$app.checks,
-        }
-    };
-}
 
 /// Someone who typed into a terminal this recently is still typing: the failure view does
 /// not take the keyboard from them.
@@ -60,6 +39,9 @@ pub struct App {
     pub views: LogViews,
     pub overlay: Overlay,
     pub failure: FailureView,
+    pub timeline: Timeline,
+    /// A recording replayed (`--replay`).
+    pub replay: Option<Replay>,
     pub sessions: Sessions,
     /// What the host confirms: how the run came, the driver's process and configuration.
     pub checks: Checks,
@@ -80,6 +62,8 @@ impl App {
             views: LogViews::default(),
             overlay: Overlay::default(),
             failure: FailureView::default(),
+            timeline: Timeline::default(),
+            replay: None,
             sessions: Sessions::new(),
             checks: Checks::default(),
             dirty: true,
@@ -95,7 +79,7 @@ impl App {
     }
 
     pub fn current_test(&self) -> &Test {
-        self.input.test(self.views.test)
+        shown_test!(self)
     }
 
     /// The test shown, at the freeze the panes show.
@@ -105,19 +89,15 @@ impl App {
 
     /// What decides which commands can run now.
     pub fn facts(&self) -> Facts<'_> {
-        let test = self.current_test();
-        let exited = self.input.exit_code.is_some();
-        let paused = self.failure.paused(test, self.views.test, exited);
-        Facts {
+        let (test, replay) = (self.current_test(), self.replay.is_some());
+        Facts::new(
             test,
-            paused,
-            reachable: self.input.live || paused,
-            frozen: self.failure.frozen(test).is_some(),
-            tabs: self.sessions.tabs.len(),
-            tab_shown: self.sessions.active.is_some(),
-            command: self.sessions.command.as_ref().map(|c| c.running()),
-            tests: self.run().visible_tests().count(),
-        }
+            self.views.test,
+            &self.input,
+            &self.failure,
+            &self.sessions,
+            replay,
+        )
     }
 
     /// Whether `action` can do anything now: keys that cannot are left out of the hints.
@@ -127,12 +107,11 @@ impl App {
 
     /// Where the keyboard is.
     pub fn scope(&self) -> Scope {
-        Scope::of(
-            &self.overlay,
-            &self.sessions,
-            self.failure.open,
-            self.views.focus,
-        )
+        Scope::of(&self.overlay, &self.sessions, self.under())
+    }
+
+    fn under(&self) -> Under {
+        Under::new(self.failure.open, self.timeline.open, self.views.focus)
     }
 
     /// The key of `action` where the user is, as it is typed (for messages).
@@ -151,8 +130,10 @@ impl App {
         self.sessions.command_typing = false;
     }
 
-    /// Takes effects meant for the screen (messages, questions, prompts), passes the rest.
+    /// Takes effects meant for the screen (messages, questions, prompts), passes the rest;
+    /// changed marks become a write of the recording's `marks.json`.
     fn finish(&mut self, effects: Vec<Effect>) -> Vec<Effect> {
+        let effects = self.input.keep_marks(effects, &self.views);
         self.overlay.take(effects)
     }
 
@@ -181,10 +162,7 @@ impl App {
             Mouse::Scroll(hit, n) => match (hit, self.sessions.active) {
                 (_, Some(i)) => self.sessions.scroll(Target::Tab(i), -n),
                 (Some(Pane::Command), None) => self.sessions.scroll(Target::Command, -n),
-                (Some(p), None) => {
-                    let s = shown!(self);
-                    self.views.scroll(&s, p, n);
-                }
+                (Some(p), None) => self.views.scroll_moved(&shown!(self), p, n),
                 (None, None) => {}
             },
             _ => {}
@@ -200,24 +178,31 @@ impl App {
                 target,
                 typing: true,
             } => self.sessions.paste(target, text),
-            Scope::Prompt(_) => {
-                self.overlay.paste(text);
-                Vec::new()
-            }
+            Scope::Prompt(_) => self.overlay.paste(text),
             // A paste is no answer to a question, nor a list of keys.
             _ => Vec::new(),
         }
     }
 
     pub fn ingest(&mut self, ev: SourceEvent) {
-        if let SourceEvent::Terminal(bytes) = &ev {
-            self.sessions.command_output(bytes, false);
-        }
+        replay::take(&ev, &mut self.replay, &mut self.sessions);
         let (arrived, said) = self.input.ingest(ev, self.views.test);
         self.views.count_unread(arrived.into_iter());
         let _ = self.finish(said);
         self.check_triggers();
         self.dirty = true;
+    }
+
+    /// The replay's moment moves: with the clock (`now`), or where a seek put it.
+    pub fn step_replay(&mut self, now: Option<Instant>) {
+        let (input, test) = (&self.input, self.views.test);
+        let Some(r) = &mut self.replay else { return };
+        if replay::advance(r, input, test, &mut self.sessions, &mut self.failure, now)
+            || now.is_none()
+        {
+            self.dirty = true;
+            self.check_triggers();
+        }
     }
 
     /// What the driver's process did.
@@ -283,6 +268,9 @@ impl App {
         if let Some(size) = drawn.tab_size {
             self.sessions.tab_size = size;
         }
+        if let Some(w) = drawn.timeline_width {
+            self.timeline.width = w;
+        }
         self.views
             .laid_out(self.input.test(self.views.test), &drawn.panes);
         self.screen.drawn = drawn;
@@ -290,13 +278,8 @@ impl App {
 
     /// The runner reports how saving went.
     pub fn saved(&mut self, path: &std::path::Path, result: std::io::Result<usize>) {
-        let evicted = self
-            .views
-            .lines(&shown!(self), self.views.focus)
-            .store
-            .evicted();
-        let said = self.input.saved(path, result, evicted);
-        self.overlay.message = Some(said);
+        let lines = self.views.lines(&shown!(self), self.views.focus);
+        self.overlay.message = Some(self.input.saved(path, result, lines.store.evicted()));
         self.dirty = true;
     }
 
@@ -335,6 +318,20 @@ impl App {
         if let Some(effects) = self.overlay_action(scope, action) {
             return effects;
         }
+        let on = scope == Scope::Timeline;
+        let s = shown!(self);
+        if let Some(said) = self
+            .timeline
+            .route(on, action, &mut self.views, &s, &self.keymap)
+        {
+            // Enter there shows the panes at its moment, not what went wrong.
+            self.failure.open &= action != Action::JumpHere;
+            if let (Some(r), Some(at)) = (&mut self.replay, self.views.moment) {
+                r.seek_to(self.input.test(self.views.test), at);
+                self.step_replay(None);
+            }
+            return said;
+        }
         // Nothing is paused: `c` keeps its meaning of everywhere else.
         let action = match action {
             Action::PdbContinue if !self.facts().paused => Action::FocusCommand,
@@ -347,6 +344,12 @@ impl App {
         if action.goes_to_a_pane() {
             self.failure.open = false;
             self.sessions.command_typing = action == Action::FocusCommand;
+        }
+        let t = self.input.test(self.views.test);
+        match self.replay.as_mut().map(|r| r.act(t, action)) {
+            Some(Some(said)) => return said,
+            Some(None) if action == Action::JumpToFailure => self.step_replay(None),
+            _ => {}
         }
         let shown = shown!(self);
         if let Some(effects) = self.views.act(&shown, action, &self.keymap) {
@@ -366,17 +369,14 @@ impl App {
                 let all = action == Action::YankPane;
                 return self.run_command(Run::Copy(all));
             }
-            Action::MouseCapture => {
-                self.screen.mouse = !self.screen.mouse;
-                return Overlay::mouse(self.screen.mouse, &self.key(action));
+            Action::MouseCapture | Action::DriverWider | Action::DriverNarrower => {
+                return self.screen.act(action, &self.key(action));
             }
-            Action::DriverWider => self.screen.driver_by(8),
-            Action::DriverNarrower => self.screen.driver_by(-8),
             Action::NextTest | Action::PrevTest => {
-                let forward = action == Action::NextTest;
+                let (run, live) = (&self.input.parser.run, self.input.live);
                 let (said, nothing_failed) =
                     self.views
-                        .switch_test(&self.input.parser.run, forward, self.input.live);
+                        .switch_test(run, action == Action::NextTest, live);
                 // A test with nothing to show in the failure view gets its panes.
                 self.failure.open &= !nothing_failed;
                 return vec![said];
@@ -487,7 +487,7 @@ impl App {
 
     /// The context under the overlay, whose keys the palette shows.
     pub fn views_context(&self) -> Context {
-        Scope::beneath(&self.sessions, self.failure.open, self.views.focus).context()
+        Scope::beneath(&self.sessions, self.under()).context()
     }
 
     /// `s`, `1`…`9`: a shell into machine `n` (1-based), from the host or inside the sandbox.

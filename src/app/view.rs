@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use crate::vm::model::{ROOT, StepId, Test, line_kind};
+use crate::vm::model::{Merged, Origin, ROOT, StepId, Test, line_kind};
 use crate::vm::store::{LineStore, StoredLine};
 
 /// A pane of the screen.
@@ -14,6 +14,8 @@ pub enum Pane {
     Machine(usize),
     /// The driver's terminal (its REPL) in a live run.
     Command,
+    /// Every machine and the driver in the order of the input.
+    All,
 }
 
 /// Where a pane's view is.
@@ -29,6 +31,8 @@ pub struct View {
     pub cursor: Option<u64>,
     /// Lines that arrived while the view did not follow.
     pub unread: u64,
+    /// The merged view shows these machines only (`None`: every one, and the driver).
+    pub only: Option<Vec<Origin>>,
 }
 
 impl View {
@@ -139,15 +143,117 @@ fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
     None
 }
 
+/// Where a pane's lines are: one store, or the merged order of a test's stores.
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    Store(&'a LineStore),
+    Merged(&'a Merged, &'a Test),
+}
+
+impl<'a> Source<'a> {
+    pub fn first_seq(&self) -> u64 {
+        match self {
+            Self::Store(s) => s.first_seq(),
+            Self::Merged(m, _) => m.first_seq(),
+        }
+    }
+
+    pub fn end_seq(&self) -> u64 {
+        match self {
+            Self::Store(s) => s.end_seq(),
+            Self::Merged(m, _) => m.end_seq(),
+        }
+    }
+
+    /// Lines no longer held: the store's evicted, or the merged order's dropped entries.
+    pub fn evicted(&self) -> u64 {
+        self.first_seq()
+    }
+
+    pub fn get(&self, seq: u64) -> Option<StoredLine<'a>> {
+        match *self {
+            Self::Store(s) => s.get(seq),
+            Self::Merged(m, t) => {
+                let (origin, n) = m.get(seq)?;
+                store_of(t, origin)?.get(n)
+            }
+        }
+    }
+
+    /// Which pane line `seq` of the merged order belongs to.
+    pub fn origin(&self, seq: u64) -> Option<Origin> {
+        match self {
+            Self::Store(_) => None,
+            Self::Merged(m, _) => m.get(seq).map(|(o, _)| o),
+        }
+    }
+
+    /// Lines held, oldest first, with their numbers (lines the merged order names but
+    /// their stores evicted are left out).
+    pub fn iter(&self) -> Box<dyn Iterator<Item = (u64, StoredLine<'a>)> + 'a> {
+        match *self {
+            Self::Store(s) => Box::new(s.iter()),
+            Self::Merged(..) => {
+                let this = *self;
+                Box::new(
+                    (self.first_seq()..self.end_seq())
+                        .filter_map(move |n| this.get(n).map(|l| (n, l))),
+                )
+            }
+        }
+    }
+
+    /// The first line held at or after position `at` (`end_seq` when none is).
+    pub fn seq_from(&self, at: u64) -> u64 {
+        self.end_at(at.saturating_sub(1)).max(self.first_seq())
+    }
+
+    /// One past the newest line held at or before position `at`.
+    pub fn end_at(&self, at: u64) -> u64 {
+        match self {
+            Self::Store(s) => s.end_at(at),
+            Self::Merged(..) => {
+                // Entries are in input order: their lines' positions only grow.
+                let (mut lo, mut hi) = (self.first_seq(), self.end_seq());
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    match self.get(mid) {
+                        Some(l) if l.at > at => hi = mid,
+                        Some(_) => lo = mid + 1,
+                        // An evicted line: look at its neighbours' side of `at`.
+                        None => match ((mid + 1)..hi).find_map(|n| self.get(n)) {
+                            Some(l) if l.at > at => hi = mid,
+                            Some(_) => lo = mid + 1,
+                            None => hi = mid,
+                        },
+                    }
+                }
+                lo
+            }
+        }
+    }
+}
+
+/// The store of a pane of `t`.
+pub fn store_of(t: &Test, origin: Origin) -> Option<&LineStore> {
+    match origin {
+        Origin::Driver => Some(&t.driver),
+        Origin::Machine(m) => t.machines.get(m).map(|x| &x.serial),
+    }
+}
+
 /// The lines of one pane as the user sees them.
 pub struct PaneLines<'a> {
-    pub store: &'a LineStore,
+    pub pane: Pane,
+    pub store: Source<'a>,
     pub test: &'a Test,
     pub driver: bool,
     pub collapsed: &'a HashSet<StepId>,
     pub filter: Option<&'a Matcher>,
     /// Lines from this sequence number on are not shown (a frozen view).
     pub end: u64,
+    /// The merged view's machines (`None`: all).
+    pub only: Option<&'a [Origin]>,
 }
 
 impl<'a> PaneLines<'a> {
@@ -158,19 +264,36 @@ impl<'a> PaneLines<'a> {
         filter: Option<&'a Matcher>,
     ) -> Self {
         let (store, driver) = match pane {
-            Pane::Driver | Pane::Command => (&test.driver, true),
+            Pane::Driver | Pane::Command => (Source::Store(&test.driver), true),
+            Pane::All => (Source::Merged(&test.merged, test), false),
             Pane::Machine(m) => (
-                test.machines.get(m).map_or(&test.driver, |x| &x.serial),
+                Source::Store(test.machines.get(m).map_or(&test.driver, |x| &x.serial)),
                 test.machines.get(m).is_none(),
             ),
         };
         Self {
+            pane,
             store,
             test,
             driver,
             collapsed,
             filter,
             end: store.end_seq(),
+            only: None,
+        }
+    }
+
+    /// The merged view shows these panes' lines only.
+    pub fn only(mut self, only: Option<&'a [Origin]>) -> Self {
+        self.only = only;
+        self
+    }
+
+    /// Whether line `seq` is the driver's (in the merged view, by where it went).
+    pub fn is_driver(&self, seq: u64) -> bool {
+        match self.store.origin(seq) {
+            Some(o) => o == Origin::Driver,
+            None => self.driver,
         }
     }
 
@@ -212,7 +335,12 @@ impl<'a> PaneLines<'a> {
         self.store.end_seq() - self.end
     }
 
-    pub fn visible(&self, line: &StoredLine<'_>) -> bool {
+    pub fn visible(&self, seq: u64, line: &StoredLine<'_>) -> bool {
+        if let Some(only) = self.only
+            && !self.store.origin(seq).is_some_and(|o| only.contains(&o))
+        {
+            return false;
+        }
         if self.driver {
             if line.kind == line_kind::STEP_END {
                 return false;
@@ -266,7 +394,7 @@ impl<'a> PaneLines<'a> {
 
     pub fn first(&self) -> Option<u64> {
         let start = self.store.first_seq();
-        if self.get(start).is_some_and(|l| self.visible(&l)) {
+        if self.get(start).is_some_and(|l| self.visible(start, &l)) {
             Some(start)
         } else {
             self.next(start)
@@ -279,7 +407,7 @@ impl<'a> PaneLines<'a> {
         let mut s = seq;
         while s > first {
             s -= 1;
-            if self.store.get(s).is_some_and(|l| self.visible(&l)) {
+            if self.store.get(s).is_some_and(|l| self.visible(s, &l)) {
                 return Some(s);
             }
         }
@@ -292,7 +420,7 @@ impl<'a> PaneLines<'a> {
         let mut s = seq.max(self.store.first_seq().saturating_sub(1));
         while s + 1 < end {
             s += 1;
-            if self.store.get(s).is_some_and(|l| self.visible(&l)) {
+            if self.store.get(s).is_some_and(|l| self.visible(s, &l)) {
                 return Some(s);
             }
         }
@@ -342,7 +470,7 @@ impl<'a> PaneLines<'a> {
             if s >= self.end {
                 break;
             }
-            if self.visible(&l) && m.is_match(&l.plain()) {
+            if self.visible(s, &l) && m.is_match(&l.plain()) {
                 total += 1;
                 if s <= seq {
                     upto += 1;

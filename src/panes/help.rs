@@ -38,8 +38,10 @@ pub fn rows(app: &App, ctx: Context) -> Vec<(&'static str, String, &'static str)
                 Action::FocusMachine(_) | Action::SshMachine(_) => {
                     numbered(app, seen_from, *action)
                 }
-                a => (app.keymap.keys_for(seen_from, *a).iter())
-                    .map(ToString::to_string)
+                // This section's own keys for it that still reach it from here.
+                a => (app.keymap.bindings(c).iter())
+                    .filter(|(k, x)| x == a && app.keymap.lookup(seen_from, *k) == Some(*a))
+                    .map(|(k, _)| k.to_string())
                     .collect::<Vec<_>>()
                     .join(" "),
             };

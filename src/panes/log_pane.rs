@@ -7,11 +7,12 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use super::cache::Key;
-use super::text::{crop, cursor_style, spans, wrap};
+use super::text::{crop, cursor_style, moment_style, spans, wrap};
+use crate::app::logviews::{origin_of, within};
 use crate::app::state::App;
 use crate::app::view::{Pane, PaneLines};
 use crate::vm::export::state_mark;
-use crate::vm::model::{MachineState, StepState, line_kind as k};
+use crate::vm::model::{MachineState, Origin, StepState, line_kind as k};
 use crate::vm::store::StoredLine;
 
 pub fn state_color(state: MachineState) -> Color {
@@ -23,6 +24,19 @@ pub fn state_color(state: MachineState) -> Color {
         MachineState::Crashed => Color::Red,
         MachineState::Killed => Color::Magenta,
     }
+}
+
+/// A machine's colour where lines of many machines meet (the merged view, the timeline).
+pub fn machine_color(m: usize) -> Color {
+    const COLORS: [Color; 6] = [
+        Color::Cyan,
+        Color::Green,
+        Color::Yellow,
+        Color::Magenta,
+        Color::Blue,
+        Color::LightRed,
+    ];
+    COLORS[m % COLORS.len()]
 }
 
 fn step_color(state: StepState) -> Color {
@@ -40,7 +54,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, pane: Pane) {
     let key = match pane {
         Pane::Machine(m) => machine_key(app, m, area),
         Pane::Driver => Some(driver_key(app, area)),
-        Pane::Command => None,
+        Pane::All | Pane::Command => None,
     };
     let cache = &app.screen.cache;
     if let Some(key) = &key
@@ -65,7 +79,7 @@ fn machine_key(app: &App, m: usize, area: Rect) -> Option<Key> {
     key.add(app.views.focus == Pane::Machine(m) && app.overlay.help.is_none())
         .add(app.views.test)
         .add(&machine.name)
-        .add(machine.state.label())
+        .add(shown.machine_state(machine).label())
         .add((machine.boots, machine.serial_lines))
         .add((
             machine.serial.first_seq(),
@@ -77,8 +91,25 @@ fn machine_key(app: &App, m: usize, area: Rect) -> Option<Key> {
         .add(view.filter.as_ref().map(|f| &f.pattern))
         .add(app.views.search.as_ref().map(|f| &f.pattern))
         .add((app.views.times, app.views.wrap, test.finished))
-        .add((&app.input.archive, &app.input.origin));
+        .add((&app.input.archive, &app.input.origin))
+        .add(axis_key(app));
     Some(key)
+}
+
+/// What every log pane is drawn from besides its own lines: the moment, the step selected
+/// in the driver pane, the marks.
+fn axis_key(app: &App) -> (bool, Option<u64>, Option<(u64, u64)>, usize, u64) {
+    let marks = &app.views.marks;
+    (
+        app.views.sync,
+        app.views.moment,
+        app.views.selected_span(&app.shown()),
+        marks.len(),
+        marks
+            .iter()
+            .map(|m| m.at)
+            .fold(0u64, |a, b| a.wrapping_mul(31).wrapping_add(b)),
+    )
 }
 
 /// Everything the driver pane is drawn from. The failed step it marks follows from the
@@ -97,6 +128,7 @@ fn driver_key(app: &App, area: Rect) -> Key {
             lines.end,
             shown.freeze.is_some(),
         ))
+        .add(shown.cut)
         .add((
             collapsed.len(),
             collapsed.iter().map(|&s| u64::from(s)).sum::<u64>(),
@@ -105,7 +137,8 @@ fn driver_key(app: &App, area: Rect) -> Key {
         .add(view.filter.as_ref().map(|f| &f.pattern))
         .add(app.views.search.as_ref().map(|f| &f.pattern))
         .add((app.views.times, app.views.wrap, test.finished))
-        .add((&app.input.archive, &app.input.origin));
+        .add((&app.input.archive, &app.input.origin))
+        .add(axis_key(app));
     key
 }
 
@@ -130,11 +163,9 @@ fn draw_anew(f: &mut Frame<'_>, area: Rect, app: &App, pane: Pane) {
                 machine.name.clone(),
                 Style::new().add_modifier(Modifier::BOLD),
             ));
-            title.push(Span::styled(
-                " ● ",
-                Style::new().fg(state_color(machine.state)),
-            ));
-            title.push(Span::raw(machine.state.label().to_string()));
+            let state = app.shown().machine_state(machine);
+            title.push(Span::styled(" ● ", Style::new().fg(state_color(state))));
+            title.push(Span::raw(state.label().to_string()));
             if machine.boots > 1 {
                 title.push(Span::styled(
                     format!(" · boot {}", machine.boots),
@@ -145,7 +176,7 @@ fn draw_anew(f: &mut Frame<'_>, area: Rect, app: &App, pane: Pane) {
                 format!(" · {} lines ", machine.serial_lines),
                 Style::new().fg(Color::DarkGray),
             ));
-            if matches!(machine.state, MachineState::Crashed) {
+            if matches!(state, MachineState::Crashed) {
                 border = border.fg(Color::Red);
                 title.push(Span::styled(
                     "✗ crashed ",
@@ -154,6 +185,27 @@ fn draw_anew(f: &mut Frame<'_>, area: Rect, app: &App, pane: Pane) {
             }
         }
         Pane::Command => return,
+        Pane::All => {
+            title.push(Span::styled(" a ", Style::new().fg(Color::DarkGray)));
+            title.push(Span::styled(
+                "all machines",
+                Style::new().add_modifier(Modifier::BOLD),
+            ));
+            title.push(Span::styled(
+                " · input order ",
+                Style::new().fg(Color::DarkGray),
+            ));
+            if let Some(only) = &view.only {
+                let names: Vec<&str> = only
+                    .iter()
+                    .map(|o| crate::app::logviews::origin_name(test, *o))
+                    .collect();
+                title.push(Span::styled(
+                    format!("[only: {}] ", names.join(", ")),
+                    Style::new().fg(Color::Black).bg(Color::Magenta),
+                ));
+            }
+        }
         Pane::Driver => {
             title.push(Span::styled(" 0 ", Style::new().fg(Color::DarkGray)));
             title.push(Span::styled(
@@ -244,7 +296,7 @@ fn rows(
         return vec![Line::styled(msg, Style::new().fg(Color::DarkGray))];
     };
     let bottom = view.anchor.unwrap_or(last).min(last);
-    let bottom = if lines.get(bottom).is_some_and(|l| lines.visible(&l)) {
+    let bottom = if lines.get(bottom).is_some_and(|l| lines.visible(bottom, &l)) {
         bottom
     } else {
         lines.prev(bottom).unwrap_or(last)
@@ -253,6 +305,10 @@ fn rows(
         app.failure.failed_head(app.current_test())
     } else {
         None
+    };
+    let span = match lines.pane {
+        Pane::Driver => None,
+        _ => app.views.selected_span(&app.shown()),
     };
     let mut out: Vec<Line<'static>> = Vec::new();
     let mut seq = Some(bottom);
@@ -268,6 +324,15 @@ fn rows(
         if focused && view.cursor == Some(s) {
             for r in &mut rendered {
                 *r = std::mem::take(r).patch_style(cursor_style());
+            }
+        } else if app.views.sync && view.cursor == Some(s) {
+            // The moment every pane shows, in the panes without the focus.
+            for r in &mut rendered {
+                *r = std::mem::take(r).patch_style(moment_style());
+            }
+        } else if within(&line, span) {
+            for r in &mut rendered {
+                *r = std::mem::take(r).patch_style(Style::new().bg(Color::Indexed(236)));
             }
         } else if failed == Some(s) {
             for r in &mut rendered {
@@ -314,23 +379,47 @@ fn render_line(
     hscroll: usize,
 ) -> Vec<Line<'static>> {
     let mut prefix: Vec<Span<'static>> = Vec::new();
+    let test = lines.test;
+    let origin = origin_of(lines, lines.pane, seq);
+    if app.views.marks.iter().any(|m| m.test == app.views.test) {
+        let marked = origin.is_some_and(|o| app.views.is_marked(o, line.at));
+        prefix.push(if marked {
+            Span::styled("▌", Style::new().fg(Color::Magenta))
+        } else {
+            Span::raw(" ")
+        });
+    }
     if app.views.times {
-        let gutter = match (line.time(), line.input_line()) {
-            (Some(ms), _) => format!(
+        let gutter = match line.time() {
+            Some(ms) => format!(
                 "{:>3}:{:02}.{:03} ",
                 ms / 60_000,
                 (ms / 1000) % 60,
                 ms % 1000
             ),
-            (None, Some(n)) => format!("{n:>6} "),
-            (None, None) => format!("{:>6} ", seq + 1),
+            None => format!("{:>6} ", line.input_line()),
         };
         prefix.push(Span::styled(gutter, Style::new().fg(Color::DarkGray)));
     }
+    let merged = lines.store.origin(seq).is_some();
+    if let Some(o) = origin.filter(|_| merged) {
+        let width = crate::app::logviews::tag_width(test);
+        let name = crate::app::logviews::origin_name(test, o);
+        let name: String = name.chars().take(width).collect();
+        let color = match o {
+            Origin::Driver => Color::White,
+            Origin::Machine(m) => machine_color(m),
+        };
+        prefix.push(Span::styled(
+            format!("{name:<width$}"),
+            Style::new().fg(color).add_modifier(Modifier::BOLD),
+        ));
+        prefix.push(Span::styled(" │ ", Style::new().fg(Color::DarkGray)));
+    }
     let mut base = Style::new();
     let mut suffix: Option<Span<'static>> = None;
-    if lines.driver {
-        let depth = lines.depth(line);
+    if lines.is_driver(seq) {
+        let depth = if merged { 0 } else { lines.depth(line) };
         prefix.push(Span::raw("  ".repeat(depth.min(20))));
         match line.kind {
             // A step whose details left memory (the step cap): its line, dimmed.
@@ -341,7 +430,8 @@ fn render_line(
             k::STEP_HEAD => {
                 let step = lines.test.step(line.tag);
                 let folded = app.views.collapsed().contains(&line.tag);
-                let state = step.map_or(StepState::Unclosed, |s| s.state);
+                let shown = app.shown();
+                let state = step.map_or(StepState::Unclosed, |s| shown.step_state(s));
                 prefix.push(Span::styled(
                     if folded { "▸ " } else { "▾ " },
                     Style::new().fg(Color::DarkGray),
@@ -355,7 +445,8 @@ fn render_line(
                 if state == StepState::Failed {
                     base = base.fg(Color::Red);
                 }
-                suffix = match step.map(|s| (s.state, s.secs)) {
+                suffix = match step.map(|s| (state, s.secs.filter(|_| state != StepState::Running)))
+                {
                     Some((_, Some(secs))) => Some(Span::styled(
                         format!(" {secs:.2}s"),
                         Style::new().fg(Color::DarkGray),

@@ -10,6 +10,7 @@ pub mod palette;
 pub mod status_bar;
 pub mod terminal_pane;
 pub mod text;
+pub mod timeline;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -40,6 +41,7 @@ pub fn draw(f: &mut Frame<'_>, app: &App) -> Drawn {
             command: app.sessions.command.is_some(),
             typing: focus == Pane::Command && app.sessions.command_typing,
             driver_width: app.screen.driver_width,
+            merged: app.views.merged,
         },
     );
     if l.too_small {
@@ -69,7 +71,11 @@ pub fn draw(f: &mut Frame<'_>, app: &App) -> Drawn {
     }
     let tabs = status_bar::draw_top(f, l.top, app);
     app.screen.cache.retain(&l.panes);
-    let (panes, machine_list) = if app.failure.open {
+    let mut timeline_width = None;
+    let (panes, machine_list) = if app.timeline.open {
+        timeline_width = Some(timeline::draw(f, body_of(&l, area), app));
+        (Vec::new(), None)
+    } else if app.failure.open {
         (draw_failure_view(f, area, &l, app), None)
     } else {
         if let Some(list) = l.machine_list {
@@ -97,7 +103,19 @@ pub fn draw(f: &mut Frame<'_>, app: &App) -> Drawn {
         tabs,
         tab_size,
         divider,
+        timeline_width,
     }
+}
+
+/// Where the panes are, as one area (what takes their place: the timeline, the failure
+/// view).
+fn body_of(l: &layout::Layout, area: Rect) -> Rect {
+    l.panes
+        .iter()
+        .map(|(_, r)| *r)
+        .chain(l.machine_list)
+        .reduce(|a, b| a.union(b))
+        .unwrap_or(area)
 }
 
 /// The breakpoint view in the log panes' place; the driver's terminal keeps a strip at the
@@ -108,13 +126,7 @@ fn draw_failure_view(
     l: &layout::Layout,
     app: &App,
 ) -> Vec<(Pane, Rect)> {
-    let whole = l
-        .panes
-        .iter()
-        .map(|(_, r)| *r)
-        .chain(l.machine_list)
-        .reduce(|a, b| a.union(b))
-        .unwrap_or(area);
+    let whole = body_of(l, area);
     let command = app.sessions.command.as_ref().map(|cmd| {
         let h = (whole.height / 4).max(8).min(whole.height / 2);
         (cmd, Rect::new(whole.x, whole.bottom() - h, whole.width, h))

@@ -88,7 +88,8 @@ pub fn draw_top(f: &mut Frame<'_>, area: Rect, app: &App) -> Vec<(Option<usize>,
             break;
         }
         used += w;
-        left.push(Span::styled(" ●", Style::new().fg(state_color(m.state))));
+        let state = app.shown().machine_state(m);
+        left.push(Span::styled(" ●", Style::new().fg(state_color(state))));
         left.push(Span::raw(m.name.clone()));
     }
     if !app.sessions.tabs.is_empty() {
@@ -263,13 +264,40 @@ pub fn draw_bottom(f: &mut Frame<'_>, area: Rect, app: &App) {
 fn right_spans(app: &App) -> Vec<Span<'static>> {
     let test = app.current_test();
     let dim = Style::new().fg(Color::DarkGray);
-    let outcome = test.outcome(app.run().live);
-    let elapsed = app
+    let replay = app.replay.as_ref().filter(|r| r.loaded);
+    let mut outcome = test.outcome(app.run().live);
+    let mut elapsed = app
         .input
         .elapsed(app.current_test())
         .map(clock)
         .unwrap_or_else(|| "--:--".into());
     let mut right = Vec::new();
+    if let Some(r) = replay {
+        // The run as it was then: running until it failed or ended.
+        let cut = app.shown().cut.unwrap_or(u64::MAX);
+        let failed = test.failures.iter().any(|f| {
+            f.kind != crate::vm::model::FailureKind::KernelPanic
+                && crate::vm::store::Stamp::line_start(f.line + 1) <= cut
+        });
+        if !r.at_end(test) {
+            outcome = if failed {
+                crate::vm::Outcome::Failed
+            } else {
+                crate::vm::Outcome::Running
+            };
+        }
+        elapsed = clock(std::time::Duration::from_millis(u64::from(r.at_ms)));
+        right.push(Span::styled(
+            format!(" {} ", r.label()),
+            Style::new().fg(Color::Black).bg(Color::Green),
+        ));
+        if let Some(w) = &r.window {
+            right.push(Span::styled(
+                format!(" lines {}–{} read again ", w.from_line, w.to_line),
+                Style::new().fg(Color::Black).bg(Color::Yellow),
+            ));
+        }
+    }
     if app.input.recording_cut.is_some() {
         right.push(Span::styled(
             " ✂ RECORDING CUT ",
@@ -299,11 +327,53 @@ fn right_spans(app: &App) -> Vec<Span<'static>> {
             right.push(Span::styled(format!(" {shown} ({f} freezes) "), dim));
         }
     }
+    if let Some(at) = app.views.moment.filter(|_| app.views.sync) {
+        right.push(Span::styled(
+            format!(" ◷ {} ", moment_badge(test, at)),
+            Style::new().fg(Color::Black).bg(Color::Indexed(250)),
+        ));
+    }
     right.extend([
         Span::styled(format!(" {elapsed} "), dim),
         Span::styled(format!("● {} ", outcome.label()), outcome_style(outcome)),
     ]);
     right
+}
+
+/// The moment the panes show: its input line, and its time where one is known (`~` when
+/// estimated from the driver's step durations).
+pub fn moment_label(t: &crate::vm::model::Test, at: u64) -> String {
+    let line = at / crate::vm::store::Stamp::PARTS;
+    match t.time_at(at) {
+        Some(s) if s.estimated() => format!(
+            "line {line} · ~{}",
+            clock_ms(s.ms & !crate::vm::store::EST_FLAG)
+        ),
+        Some(s) => format!("line {line} · {}", clock_ms(s.ms)),
+        None => format!("line {line}"),
+    }
+}
+
+/// The moment in the top bar, short: `L187 ~0:01.6`.
+fn moment_badge(t: &crate::vm::model::Test, at: u64) -> String {
+    let line = at / crate::vm::store::Stamp::PARTS;
+    match t.time_at(at) {
+        Some(s) if s.estimated() => {
+            format!("L{line} ~{}", clock_ms(s.ms & !crate::vm::store::EST_FLAG))
+        }
+        Some(s) => format!("L{line} {}", clock_ms(s.ms)),
+        None => format!("L{line}"),
+    }
+}
+
+/// Milliseconds as `M:SS.s`.
+pub fn clock_ms(ms: u32) -> String {
+    format!(
+        "{}:{:02}.{}",
+        ms / 60_000,
+        (ms / 1000) % 60,
+        (ms % 1000) / 100
+    )
 }
 
 /// "reading 412 MB of 1.0 GB" and a bar of how much that is.

@@ -181,6 +181,13 @@ pub fn cursor_style() -> Style {
         .add_modifier(Modifier::BOLD)
 }
 
+/// The line at the moment shown, in the panes that follow the focused one.
+pub fn moment_style() -> Style {
+    Style::new()
+        .add_modifier(Modifier::UNDERLINED)
+        .bg(Color::Indexed(238))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -204,11 +211,17 @@ mod tests {
     }
 
     use super::*;
-    use crate::vm::store::{Caps, LineStore, NO_TIME};
+    use crate::vm::store::{Caps, LineStore, Stamp};
 
     fn store(display: &str, plain: &str) -> LineStore {
         let mut s = LineStore::new(Caps::default());
-        s.push(display, (display != plain).then_some(plain), NO_TIME, 0, 0);
+        s.push(
+            display,
+            (display != plain).then_some(plain),
+            Stamp::default(),
+            0,
+            0,
+        );
         s
     }
 

@@ -5,6 +5,7 @@
 use super::model::{
     Breakpoint, FailureKind, MachineEvent, SshEntry, StepId, StepState, TriggerKind,
 };
+use super::store::Stamp;
 
 #[derive(Debug, Clone, Copy)]
 pub enum RunEvent<'a> {
@@ -43,17 +44,14 @@ pub enum RunEvent<'a> {
     /// The type check's header of type hints is this many lines long.
     ScriptHeader(u64),
     /// `??? Warning (…): TEXT`, counted per text.
-    Warning {
-        text: &'a str,
-        line: u64,
-    },
+    Warning { text: &'a str, line: u64 },
 
     // Lines.
     /// A line of the driver's log; applied as `Applied::Line(seq)`.
     DriverLine {
         display: &'a str,
         plain: Option<&'a str>,
-        time: u32,
+        time: Stamp,
         kind: u8,
         tag: StepId,
     },
@@ -62,19 +60,13 @@ pub enum RunEvent<'a> {
         machine: usize,
         display: &'a str,
         plain: Option<&'a str>,
-        time: u32,
+        time: Stamp,
         continued: bool,
     },
     /// A stored driver line is of another kind than first thought.
-    LineKind {
-        seq: u64,
-        kind: u8,
-    },
+    LineKind { seq: u64, kind: u8 },
     /// A stored driver line belongs to step `tag`.
-    LineTagged {
-        seq: u64,
-        tag: StepId,
-    },
+    LineTagged { seq: u64, tag: StepId },
 
     // Machines.
     /// A machine seen for the first time; applied as `Applied::Machine(i)`.
@@ -84,20 +76,17 @@ pub enum RunEvent<'a> {
         ms: Option<u32>,
     },
     /// The symbols block spells a machine's name as a Python identifier: its real name.
-    MachineRenamed {
-        machine: usize,
-        name: &'a str,
-    },
+    MachineRenamed { machine: usize, name: &'a str },
     /// A name not taken: the test has as many machines as it keeps.
     MachineRefused,
+    /// What happened to a machine, at the line that said so.
     Machine {
         machine: usize,
         event: MachineEvent,
+        at: Stamp,
     },
     /// A `kill machine (pid N)` no console answered: the only machine is the one killed.
-    KillUnanswered {
-        pid: u32,
-    },
+    KillUnanswered { pid: u32 },
 
     // Steps.
     /// A step that starts at driver line `head`; applied as `Applied::Step(id)`.
@@ -142,10 +131,7 @@ pub enum RunEvent<'a> {
     /// An exception left these steps.
     StepsFailed(&'a [StepId]),
     /// A subtest's report: `Test "NAME" failed with error: "…"`.
-    SubtestFailed {
-        name: &'a str,
-        error: &'a str,
-    },
+    SubtestFailed { name: &'a str, error: &'a str },
     /// A step the test is in now (for the top bar).
     ActivityOpened {
         head: u64,
@@ -180,14 +166,10 @@ pub enum RunEvent<'a> {
         failure: Option<usize>,
     },
     /// The report of the failure the test froze for goes on: its lines join the frozen log.
-    ReportGoesOn {
-        failure: usize,
-    },
+    ReportGoesOn { failure: usize },
 
     /// The input has ended with these steps still open.
-    InputEnded {
-        open: &'a [StepId],
-    },
+    InputEnded { open: &'a [StepId] },
 }
 
 #[derive(Debug, Clone, Copy)]

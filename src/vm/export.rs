@@ -4,10 +4,12 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::model::axis::{Silence, StateChange};
 use super::model::{
     Failure, MachineState, Outcome, Source, StepId, StepKind, StepState, Subtest, Test, TestRun,
     TriggerKind,
 };
+use super::store::Stamp;
 use crate::vsock::Address;
 
 /// The JSON document of `vmscope inspect --json`: the parser's contract (see README).
@@ -71,6 +73,34 @@ pub struct MachineReport<'a> {
     pub first_seen_line: u64,
     /// Boots of the machine in the input (a reboot or a second start makes two).
     pub boots: u32,
+    /// Input lines where a boot began (the first `starting vm` or console line of each).
+    pub boot_lines: Vec<u64>,
+    /// Its state changes in order, each with its input line and time.
+    pub states: &'a [StateChange],
+    /// Its longest silences (no console line), longest first: where a test hung waiting.
+    pub silences: Vec<Silence>,
+}
+
+/// A point on the run's axis: the input line (1-based) and the time where one is known.
+#[derive(Debug, Serialize)]
+pub struct Point {
+    pub line: u64,
+    /// Milliseconds since the start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ms: Option<u32>,
+    /// The time is estimated from the driver's step durations (a saved log).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
+}
+
+impl From<Stamp> for Point {
+    fn from(s: Stamp) -> Self {
+        Self {
+            line: s.input_line(),
+            ms: s.time_or_estimate(),
+            estimated: s.estimated(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -80,6 +110,9 @@ pub struct StepReport<'a> {
     pub machine: Option<&'a str>,
     pub state: StepState,
     pub seconds: Option<f64>,
+    /// Where it began and ended (`null`: never closed).
+    pub start: Point,
+    pub end: Option<Point>,
     pub children: Vec<StepReport<'a>>,
 }
 
@@ -146,6 +179,14 @@ fn test_report(t: &Test, live: bool) -> TestReport<'_> {
                 serial_lines: m.serial_lines,
                 first_seen_line: m.first_seen_line + 1,
                 boots: m.boots,
+                boot_lines: boot_lines(&m.axis.history),
+                states: &m.axis.history,
+                silences: m
+                    .axis
+                    .silences_until(t.last)
+                    .into_iter()
+                    .take(SILENCES_SHOWN)
+                    .collect(),
             })
             .collect(),
         steps: step_reports(t),
@@ -194,6 +235,22 @@ fn test_report(t: &Test, live: bool) -> TestReport<'_> {
             .collect(),
         driver_lines: t.driver.end_seq(),
     }
+}
+
+/// Silences each machine reports.
+const SILENCES_SHOWN: usize = 3;
+
+/// The input lines where each boot began.
+fn boot_lines(history: &[StateChange]) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut boot = 0;
+    for c in history {
+        if c.boot > boot {
+            boot = c.boot;
+            out.push(c.line);
+        }
+    }
+    out
 }
 
 /// Nesting shown at most, in the JSON and the text: a log can open a million steps inside
@@ -247,6 +304,8 @@ fn step_reports(t: &Test) -> Vec<StepReport<'_>> {
             machine: s.machine.as_deref(),
             state: s.state,
             seconds: s.secs,
+            start: s.began.into(),
+            end: s.ended.map(Point::from),
             children,
         });
     }

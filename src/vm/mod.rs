@@ -3,6 +3,7 @@
 
 pub mod classify;
 pub mod config;
+pub mod diff;
 pub mod event;
 pub mod export;
 pub mod model;
@@ -13,6 +14,7 @@ pub mod source;
 pub mod spans;
 pub mod splitter;
 pub mod store;
+pub mod window;
 
 pub use model::{Outcome, TestRun};
 pub use parser::{ParseOptions, Parser};

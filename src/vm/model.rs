@@ -1,14 +1,18 @@
 //! What a test run is: its tests, machines, step tree, failures, backdoor and breakpoint.
 
 mod apply;
+pub mod axis;
+pub mod merged;
 mod steps;
 
+pub use axis::{Clock, MachineAxis};
+pub use merged::{Merged, Origin};
 pub use steps::Steps;
 
 use serde::Serialize;
 
 use super::classify::BreakpointLine;
-use super::store::{Caps, LineStore};
+use super::store::{Caps, LineStore, Stamp};
 
 pub type StepId = u32;
 /// Tag of driver lines outside every step.
@@ -54,6 +58,8 @@ pub struct Machine {
     pub boots: u32,
     /// No console line since the last boot began (its kernel's first line is that boot's).
     pub boot_fresh: bool,
+    /// Its state changes, output rate and silences over the whole run.
+    pub axis: MachineAxis,
 }
 
 /// What the driver (or QEMU's own console line) says happened to a machine. The parser
@@ -61,13 +67,13 @@ pub struct Machine {
 /// in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MachineEvent {
-    /// `starting vm`: a new boot begins (stamped with the line's time).
-    Starting { time: u32 },
+    /// `starting vm`: a new boot begins.
+    Starting,
     /// `QEMU running (pid N)`, `systemd-nspawn running (pid N)`.
     Running { pid: Option<u32> },
     /// A console line arrived; `kernel_start` when it is a kernel's first line, which on a
     /// console that had a boot is a new one (`reboot()`, a reset).
-    Console { time: u32, kernel_start: bool },
+    Console { kernel_start: bool },
     /// `connected to guest root shell`.
     Connected,
     /// A command ran on it to its end (`exit status N`, a finished `must succeed`): it
@@ -83,14 +89,15 @@ pub enum MachineEvent {
 }
 
 impl Machine {
-    /// Applies what happened to the machine. An end (crashed, shut down) is not undone by a
-    /// later kill, and a crash is not turned into a shutdown by the power-off wait after it.
-    pub fn apply(&mut self, event: MachineEvent) {
+    /// Applies what happened to the machine at `at`. An end (crashed, shut down) is not
+    /// undone by a later kill, and a crash is not turned into a shutdown by the power-off
+    /// wait after it.
+    pub fn apply(&mut self, event: MachineEvent, at: Stamp) {
         use MachineState as S;
         match event {
-            MachineEvent::Starting { time } => {
+            MachineEvent::Starting => {
                 self.state = S::Booting;
-                self.new_boot(time);
+                self.new_boot(at);
             }
             MachineEvent::Running { pid } => {
                 self.pid = pid;
@@ -98,9 +105,9 @@ impl Machine {
                     self.state = S::Booting;
                 }
             }
-            MachineEvent::Console { time, kernel_start } => {
+            MachineEvent::Console { kernel_start } => {
                 if kernel_start && !self.boot_fresh {
-                    self.new_boot(time);
+                    self.new_boot(at);
                 }
                 self.boot_fresh = false;
                 if self.state == S::NotStarted {
@@ -126,17 +133,28 @@ impl Machine {
                 self.pid = self.pid.or(pid);
             }
         }
+        if self.state != S::NotStarted {
+            self.axis.changed(at, self.state, self.boots);
+        }
+    }
+
+    /// Its state at point `at` of the run.
+    pub fn state_at(&self, at: u64) -> MachineState {
+        let h = &self.axis.history;
+        let i = h.partition_point(|c| c.at <= at);
+        i.checked_sub(1)
+            .map_or(MachineState::NotStarted, |i| h[i].state)
     }
 
     /// A new boot in the same pane: after the first, a separator line says which.
-    fn new_boot(&mut self, time: u32) {
+    fn new_boot(&mut self, at: Stamp) {
         self.boots += 1;
         self.boot_fresh = true;
         if self.boots > 1 && self.serial_lines > 0 {
             // Drawn bold yellow, so a console line with the same text is told apart.
             let plain = format!("── boot {} ──", self.boots);
             let mark = format!("\x1b[1;33m{plain}\x1b[0m");
-            self.serial.push(&mark, Some(&plain), time, 0, 0);
+            self.serial.push(&mark, Some(&plain), at, 0, 0);
         }
     }
 }
@@ -171,6 +189,10 @@ pub struct Step {
     pub head: u64,
     /// Driver line that closed it.
     pub end: Option<u64>,
+    /// Where and when it began and ended on the run's axis (`ended`: also where an
+    /// exception left it).
+    pub began: Stamp,
+    pub ended: Option<Stamp>,
 }
 
 /// A step that is open now.
@@ -181,6 +203,9 @@ pub struct Activity {
     pub machine: Option<String>,
     pub title: String,
 }
+
+/// The merged order keeps as many lines as this many panes hold.
+pub const MERGED_PER_PANE: usize = 4;
 
 /// Open steps remembered at most: plain logs whose ends were cut out leave starts behind.
 pub const MAX_ACTIVITY: usize = 64;
@@ -357,6 +382,9 @@ pub struct Freeze {
     /// The same per machine (machines that appeared later had none).
     #[serde(skip)]
     pub serial_end: Vec<u64>,
+    /// The same in the test's merged order.
+    #[serde(skip)]
+    pub merged_end: u64,
     /// The failure that triggered it: the driver lines that complete its report (traceback,
     /// exception, the breakpoint) belong to the moment too.
     #[serde(skip)]
@@ -437,6 +465,12 @@ pub struct Test {
     /// Lines of type hints the type check prepends to the test script, when the log
     /// shows the checked file.
     pub script_header: Option<u64>,
+    /// A saved log's estimate of time, from the driver's step durations.
+    pub clock: Clock,
+    /// Every stored line in input order, across the panes.
+    pub merged: Merged,
+    /// The newest stamp of anything the test was told.
+    pub last: Stamp,
 }
 
 impl Test {
@@ -472,6 +506,13 @@ impl Test {
             warnings: Vec::new(),
             warning_index: std::collections::HashMap::new(),
             script_header: None,
+            clock: Clock::default(),
+            merged: Merged::new(if caps.keep_serial {
+                caps.max_lines.saturating_mul(MERGED_PER_PANE)
+            } else {
+                0
+            }),
+            last: Stamp::default(),
         }
     }
 
@@ -563,6 +604,7 @@ impl Test {
             ms,
             driver_end: self.driver.end_seq(),
             serial_end: self.machines.iter().map(|m| m.serial.end_seq()).collect(),
+            merged_end: self.merged.end_seq(),
             failure: None,
         });
         true
@@ -612,6 +654,27 @@ impl Test {
 
     pub fn close_activity(&mut self, head: u64) {
         self.activity.retain(|a| a.head != head);
+    }
+
+    /// The stores of the test: the driver's, then each machine's.
+    pub fn stores(&self) -> impl Iterator<Item = &LineStore> {
+        std::iter::once(&self.driver).chain(self.machines.iter().map(|m| &m.serial))
+    }
+
+    /// The newest line of any pane at or before point `at`, for its time.
+    pub fn time_at(&self, at: u64) -> Option<Stamp> {
+        self.stores()
+            .filter_map(|s| s.stamp_at(at))
+            .filter(|s| s.time_or_estimate().is_some())
+            .max_by_key(|s| s.at)
+    }
+
+    /// The first line of any pane at or after time `ms` (real, or estimated in a saved
+    /// log): the point of the run at that time.
+    pub fn at_time(&self, ms: u32) -> Option<Stamp> {
+        self.stores()
+            .filter_map(|s| s.from_time(ms))
+            .min_by_key(|s| s.at)
     }
 
     pub fn step(&self, id: StepId) -> Option<&Step> {
@@ -730,6 +793,7 @@ mod tests {
             serial_lines: 0,
             boots: 0,
             boot_fresh: false,
+            axis: MachineAxis::default(),
         }
     }
 
@@ -737,30 +801,29 @@ mod tests {
     fn ends_are_not_undone() {
         use MachineEvent as E;
         let mut m = machine();
-        for e in [
-            E::Starting { time: 0 },
-            E::Running { pid: Some(5) },
-            E::Crashed,
-        ] {
-            m.apply(e);
+        let at = Stamp::default();
+        for e in [E::Starting, E::Running { pid: Some(5) }, E::Crashed] {
+            m.apply(e, at);
         }
-        m.apply(E::PoweredOff);
-        m.apply(E::Killed { pid: Some(6) });
+        m.apply(E::PoweredOff, at);
+        m.apply(E::Killed { pid: Some(6) }, at);
         assert_eq!((m.state, m.pid), (MachineState::Crashed, Some(5)));
 
         let mut m = machine();
-        m.apply(E::Console {
-            time: 0,
-            kernel_start: false,
-        });
+        m.apply(
+            E::Console {
+                kernel_start: false,
+            },
+            at,
+        );
         assert_eq!(m.state, MachineState::Booting);
-        m.apply(E::CommandRan);
+        m.apply(E::CommandRan, at);
         assert_eq!(m.state, MachineState::Connected);
-        m.apply(E::PoweredOff);
-        m.apply(E::Killed { pid: Some(7) });
+        m.apply(E::PoweredOff, at);
+        m.apply(E::Killed { pid: Some(7) }, at);
         assert_eq!((m.state, m.pid), (MachineState::ShutDown, Some(7)));
         // A machine started again after its end boots again.
-        m.apply(E::Running { pid: Some(8) });
+        m.apply(E::Running { pid: Some(8) }, at);
         assert_eq!((m.state, m.pid), (MachineState::Booting, Some(8)));
     }
 }

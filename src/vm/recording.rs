@@ -15,6 +15,8 @@ use std::time::Duration;
 
 pub const RECORD_FILE: &str = "session.rec";
 pub const META_FILE: &str = "meta.json";
+/// The marks the user set on the recording (`vmscope log DIR` reads them back).
+pub const MARKS_FILE: &str = "marks.json";
 /// Bytes before each record's own: stream, time, length.
 pub const RECORD_HEAD: usize = 9;
 
@@ -377,8 +379,20 @@ pub struct Record {
 
 /// Reads the records of a session one by one; a record cut short (the run was killed while
 /// writing) ends the reading.
-pub fn read_records(dir: &Path, mut each: impl FnMut(Record) -> bool) -> io::Result<()> {
-    let mut f = io::BufReader::new(File::open(dir.join(RECORD_FILE))?);
+pub fn read_records(dir: &Path, each: impl FnMut(Record) -> bool) -> io::Result<()> {
+    read_records_from(dir, 0, each)
+}
+
+/// The same from byte `offset` of `session.rec`, where a record starts.
+pub fn read_records_from(
+    dir: &Path,
+    offset: u64,
+    mut each: impl FnMut(Record) -> bool,
+) -> io::Result<()> {
+    use std::io::Seek;
+    let mut file = File::open(dir.join(RECORD_FILE))?;
+    file.seek(io::SeekFrom::Start(offset))?;
+    let mut f = io::BufReader::new(file);
     loop {
         let mut head = [0u8; 9];
         match f.read_exact(&mut head) {

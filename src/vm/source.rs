@@ -109,16 +109,22 @@ pub fn read_all(input: Input, parser: &mut Parser) -> io::Result<()> {
     Ok(())
 }
 
+/// How far apart the points a replay can read a recording again from are.
+pub const SEEK_STEP: u64 = 1 << 20;
+
 /// What a reader thread reports.
 #[derive(Debug)]
 pub enum SourceEvent {
     /// Bytes, and when they arrived (ms since start) for live inputs.
     Data(Vec<u8>, u32),
-    /// What the driver wrote on its terminal (a recording's other stream).
-    Terminal(Vec<u8>),
+    /// What the driver wrote on its terminal (a recording's other stream), and when.
+    Terminal(Vec<u8>, u32),
     /// How many bytes of its file a reader has read so far, where that is not the bytes it
     /// sends (a recording's records).
     Read(u64),
+    /// The next record of a recording starts at this byte of `session.rec` (said every
+    /// `SEEK_STEP` bytes): where a replay can read the run again from.
+    Offset(u64),
     /// The input ended (not sent while following a file).
     End,
     /// Reading failed; the message says why.
@@ -153,8 +159,14 @@ pub fn pump(
     match input {
         Input::Recording(dir) => {
             // How far into the session file, said every slice, for the progress of loading.
-            let (mut read, mut said) = (0u64, 0u64);
+            let (mut read, mut said, mut pointed) = (0u64, 0u64, 0u64);
             let r = super::recording::read_records(&dir, |r| {
+                if read == 0 || read - pointed >= SEEK_STEP {
+                    pointed = read;
+                    if !send(SourceEvent::Offset(read)) {
+                        return false;
+                    }
+                }
                 read += super::recording::RECORD_HEAD as u64 + r.bytes.len() as u64;
                 if read - said >= SLICE as u64 {
                     said = read;
@@ -164,7 +176,9 @@ pub fn pump(
                 }
                 match r.stream {
                     super::recording::Stream::Stderr => send(SourceEvent::Data(r.bytes, r.ms)),
-                    super::recording::Stream::Terminal => send(SourceEvent::Terminal(r.bytes)),
+                    super::recording::Stream::Terminal => {
+                        send(SourceEvent::Terminal(r.bytes, r.ms))
+                    }
                 }
             });
             let _ = match r {

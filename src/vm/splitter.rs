@@ -89,6 +89,11 @@ impl LineSplitter {
     }
 
     /// Emits what is left at the end of the input (a last line without newline).
+    /// A line has begun and not ended.
+    pub fn mid_line(&self) -> bool {
+        !self.partial.is_empty() || self.pending_cr > 0
+    }
+
     pub fn finish(&mut self, emit: &mut impl FnMut(Piece<'_>)) {
         if self.pending_cr > 0 {
             self.end_crs(emit);

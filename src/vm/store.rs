@@ -18,13 +18,65 @@ const LINE_OVERHEAD: usize = 40;
 /// Sentinel for "no time known".
 pub const NO_TIME: u32 = u32::MAX;
 
-/// A stamp with this bit set is a line number of the input file, not a time: files have
-/// no arrival times, but `less +N` understands line numbers.
-pub const LINE_FLAG: u32 = 1 << 31;
+/// A time with this bit set is an estimate: a saved log has no arrival times, so its lines
+/// are timed by the driver's step durations added up along the run (`model::Clock`).
+pub const EST_FLAG: u32 = 1 << 31;
 
-/// The stamp of input line `n` (1-based).
-pub fn line_stamp(n: u64) -> u32 {
-    LINE_FLAG | (n.min(u64::from(LINE_FLAG - 2)) as u32)
+/// Where a line stands on the run's one axis: its position in the input stream, and its
+/// time where one is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// The input line (1-based) shifted left by 4, plus the part of that line it is (a
+    /// line written by two threads at once is stored as two): every stored line of a run
+    /// is ordered by it exactly as the input was, across panes.
+    pub at: u64,
+    /// Milliseconds since the start (`EST_FLAG` set when estimated), or `NO_TIME`.
+    pub ms: u32,
+}
+
+impl Default for Stamp {
+    fn default() -> Self {
+        Self::NONE
+    }
+}
+
+impl Stamp {
+    /// Before the first line, at no known time.
+    pub const NONE: Self = Self { at: 0, ms: NO_TIME };
+
+    /// The parts of one input line a position can tell apart.
+    pub const PARTS: u64 = 16;
+
+    pub fn new(input_line: u64, part: u64, ms: u32) -> Self {
+        Self {
+            at: input_line * Self::PARTS + part.min(Self::PARTS - 1),
+            ms,
+        }
+    }
+
+    /// The input line (1-based) the position is in.
+    pub fn input_line(&self) -> u64 {
+        self.at / Self::PARTS
+    }
+
+    /// The position of the first part of input line `n`.
+    pub fn line_start(n: u64) -> u64 {
+        n * Self::PARTS
+    }
+
+    /// The time it arrived (live runs, recordings).
+    pub fn time(&self) -> Option<u32> {
+        (self.ms & EST_FLAG == 0).then_some(self.ms)
+    }
+
+    /// The time it arrived, or else the time estimated from the driver's step durations.
+    pub fn time_or_estimate(&self) -> Option<u32> {
+        (self.ms != NO_TIME).then_some(self.ms & !EST_FLAG)
+    }
+
+    pub fn estimated(&self) -> bool {
+        self.ms != NO_TIME && self.ms & EST_FLAG != 0
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -86,6 +138,7 @@ struct Rec {
     /// The display form holds SGR sequences.
     styled: bool,
     meta: LineMeta,
+    at: u64,
 }
 
 /// One stored line as the store hands it out.
@@ -93,6 +146,8 @@ struct Rec {
 pub struct StoredLine<'a> {
     display: &'a str,
     styled: bool,
+    /// Its position in the input stream (`Stamp::at`).
+    pub at: u64,
     pub time_ms: u32,
     pub tag: u32,
     pub kind: u8,
@@ -116,15 +171,21 @@ impl<'a> StoredLine<'a> {
         self.styled
     }
 
-    /// Milliseconds since the start, for live input.
-    pub fn time(&self) -> Option<u32> {
-        (self.time_ms & LINE_FLAG == 0).then_some(self.time_ms)
+    pub fn stamp(&self) -> Stamp {
+        Stamp {
+            at: self.at,
+            ms: self.time_ms,
+        }
     }
 
-    /// Line number in the input file, for files.
-    pub fn input_line(&self) -> Option<u32> {
-        (self.time_ms != NO_TIME && self.time_ms & LINE_FLAG != 0)
-            .then_some(self.time_ms & !LINE_FLAG)
+    /// Milliseconds since the start, for live input and recordings.
+    pub fn time(&self) -> Option<u32> {
+        self.stamp().time()
+    }
+
+    /// Line number in the input.
+    pub fn input_line(&self) -> u64 {
+        self.stamp().input_line()
     }
 }
 
@@ -173,7 +234,7 @@ impl LineStore {
         &mut self,
         display: &str,
         plain: Option<&str>,
-        time_ms: u32,
+        stamp: Stamp,
         kind: u8,
         tag: u32,
     ) -> u64 {
@@ -206,7 +267,12 @@ impl LineStore {
             start,
             display: display.len() as u32,
             styled,
-            meta: LineMeta { time_ms, tag, kind },
+            meta: LineMeta {
+                time_ms: stamp.ms,
+                tag,
+                kind,
+            },
+            at: stamp.at,
         });
         self.bytes += need + LINE_OVERHEAD;
         while self.recs.len() > 1
@@ -254,6 +320,7 @@ impl LineStore {
         StoredLine {
             display: &block[start..start + rec.display as usize],
             styled: rec.styled,
+            at: rec.at,
             time_ms: rec.meta.time_ms,
             tag: rec.meta.tag,
             kind: rec.meta.kind,
@@ -307,6 +374,45 @@ impl LineStore {
         (i < self.recs.len()).then_some(i)
     }
 
+    /// One past the newest line held at or before position `at` (`first_seq` when none
+    /// is): lines are stored in the order of the input, so their positions only grow.
+    pub fn end_at(&self, at: u64) -> u64 {
+        self.first_seq + self.recs.partition_point(|r| r.at <= at) as u64
+    }
+
+    /// The first line held whose time (or estimate) is at or after `ms`: times only grow
+    /// along a store (arrival times, and an estimate that never goes back).
+    pub fn from_time(&self, ms: u32) -> Option<Stamp> {
+        let time = |r: &Rec| {
+            Stamp {
+                at: r.at,
+                ms: r.meta.time_ms,
+            }
+            .time_or_estimate()
+        };
+        let i = self
+            .recs
+            .partition_point(|r| time(r).is_none_or(|t| t < ms));
+        self.recs.get(i).map(|r| Stamp {
+            at: r.at,
+            ms: r.meta.time_ms,
+        })
+    }
+
+    /// The newest line held at or before position `at`.
+    pub fn stamp_at(&self, at: u64) -> Option<Stamp> {
+        let i = self.recs.partition_point(|r| r.at <= at).checked_sub(1)?;
+        self.recs.get(i).map(|r| Stamp {
+            at: r.at,
+            ms: r.meta.time_ms,
+        })
+    }
+
+    /// The position of the oldest line held.
+    pub fn first_at(&self) -> Option<u64> {
+        self.recs.front().map(|r| r.at)
+    }
+
     pub fn get(&self, seq: u64) -> Option<StoredLine<'_>> {
         self.index(seq).map(|i| self.line(&self.recs[i]))
     }
@@ -358,8 +464,14 @@ mod tests {
     #[test]
     fn keeps_display_and_plain() {
         let mut s = LineStore::new(Caps::default());
-        let a = s.push("\x1b[1mbold\x1b[0m", Some("bold"), 5, 0, 0);
-        let b = s.push("plain", None, NO_TIME, 0, 0);
+        let a = s.push(
+            "\x1b[1mbold\x1b[0m",
+            Some("bold"),
+            Stamp { at: 16, ms: 5 },
+            0,
+            0,
+        );
+        let b = s.push("plain", None, Stamp::default(), 0, 0);
         assert_eq!(s.get(a).unwrap().display(), "\x1b[1mbold\x1b[0m");
         assert_eq!(s.get(a).unwrap().plain(), "bold");
         assert_eq!(s.get(b).unwrap().plain(), "plain");
@@ -374,7 +486,7 @@ mod tests {
             ..Caps::default()
         });
         for i in 0..10 {
-            s.push(&format!("line {i}"), None, NO_TIME, 0, 0);
+            s.push(&format!("line {i}"), None, Stamp::default(), 0, 0);
         }
         assert_eq!(s.len(), 3);
         assert_eq!(s.evicted(), 7);
@@ -391,11 +503,11 @@ mod tests {
             ..Caps::default()
         });
         for _ in 0..10 {
-            s.push(&"x".repeat(50), None, NO_TIME, 0, 0);
+            s.push(&"x".repeat(50), None, Stamp::default(), 0, 0);
         }
         assert!(s.bytes() <= 200);
         assert_eq!(s.len(), 2);
-        s.push(&"y".repeat(5000), None, NO_TIME, 0, 0);
+        s.push(&"y".repeat(5000), None, Stamp::default(), 0, 0);
         assert_eq!(s.len(), 1);
         assert_eq!(s.get(10).unwrap().plain().len(), 5000);
     }
@@ -411,7 +523,7 @@ mod tests {
             s.push(
                 &format!("line number {i} with some text"),
                 None,
-                NO_TIME,
+                Stamp::default(),
                 0,
                 0,
             );
@@ -439,11 +551,15 @@ mod tests {
         });
         s.first_block = u64::from(u32::MAX) - 1;
         for i in 0..20_000 {
-            s.push(&format!("{i:0>300}"), None, NO_TIME, 0, 0);
+            s.push(&format!("{i:0>300}"), None, Stamp::default(), 0, 0);
         }
         assert!(s.first_block > u64::from(u32::MAX), "{}", s.first_block);
         assert_eq!(s.len(), 50);
-        assert!(s.blocks.len() <= 2, "old blocks are freed: {}", s.blocks.len());
+        assert!(
+            s.blocks.len() <= 2,
+            "old blocks are freed: {}",
+            s.blocks.len()
+        );
         let newest: Vec<String> = s.iter().map(|(_, l)| l.plain().into_owned()).collect();
         assert_eq!(newest[0], format!("{:0>300}", 19_950));
         assert_eq!(newest[49], format!("{:0>300}", 19_999));

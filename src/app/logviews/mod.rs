@@ -6,8 +6,17 @@ use std::collections::{HashMap, HashSet};
 
 use ratatui::layout::Rect;
 
+mod marks;
+mod merged;
 mod motion;
+mod nav;
+mod sync;
 mod text;
+
+pub use marks::{Mark, SavedMark};
+pub use merged::origin_name;
+pub use sync::{origin_of, within};
+pub use text::tag_width;
 
 use super::action::Action;
 use super::effect::{Effect, Prompting};
@@ -22,16 +31,48 @@ pub struct Shown<'a> {
     pub freeze: Option<&'a Freeze>,
     /// The driver's terminal is a pane (a live run).
     pub command: bool,
+    /// A replay's moment: nothing after this point of the run is shown.
+    pub cut: Option<u64>,
 }
 
 impl Shown<'_> {
-    /// Where `pane`'s lines end in the frozen view.
+    /// Where `pane`'s lines end: at the freeze, or at the replay's moment.
     pub fn end(&self, pane: Pane) -> Option<u64> {
-        let f = self.freeze?;
-        match pane {
+        let frozen = self.freeze.and_then(|f| match pane {
             Pane::Driver => Some(f.driver_end),
             Pane::Machine(m) => Some(f.serial_end(m)),
+            Pane::All => Some(f.merged_end),
             Pane::Command => None,
+        });
+        let cut = self.cut.and_then(|at| {
+            let t = self.test;
+            let source = match pane {
+                Pane::Driver => crate::app::view::Source::Store(&t.driver),
+                Pane::Machine(m) => crate::app::view::Source::Store(&t.machines.get(m)?.serial),
+                Pane::All => crate::app::view::Source::Merged(&t.merged, t),
+                Pane::Command => return None,
+            };
+            Some(source.end_at(at))
+        });
+        match (frozen, cut) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A step's state at the moment shown (in a replay, one not yet ended runs).
+    pub fn step_state(&self, step: &crate::vm::model::Step) -> StepState {
+        match self.cut {
+            Some(c) if step.ended.is_none_or(|e| e.at > c) => StepState::Running,
+            _ => step.state,
+        }
+    }
+
+    /// A machine's state at the moment shown.
+    pub fn machine_state(&self, m: &crate::vm::model::Machine) -> crate::vm::model::MachineState {
+        match self.cut {
+            Some(c) => m.state_at(c),
+            None => m.state,
         }
     }
 }
@@ -58,6 +99,14 @@ pub struct LogViews {
     seen: HashMap<(usize, usize), u64>,
     /// Where the panes were drawn last, for paging.
     pub rects: Vec<(Pane, Rect)>,
+    /// Every pane follows the moment of the focused one.
+    pub sync: bool,
+    /// The moment the panes show with sync on: a position on the run's axis.
+    pub moment: Option<u64>,
+    /// The merged view is on: every machine and the driver in one pane.
+    pub merged: bool,
+    /// Lines the user marked, in order of their tests and points.
+    pub marks: Vec<Mark>,
 }
 
 impl LogViews {
@@ -81,11 +130,12 @@ impl LogViews {
 
     /// The lines of a pane of the shown test, as shown.
     pub fn lines<'a>(&'a self, s: &Shown<'a>, pane: Pane) -> PaneLines<'a> {
-        let filter = self
-            .views
-            .get(&(self.test, pane))
-            .and_then(|v| v.filter.as_ref());
-        PaneLines::new(s.test, pane, self.collapsed(), filter).until(s.end(pane))
+        let view = self.views.get(&(self.test, pane));
+        let filter = view.and_then(|v| v.filter.as_ref());
+        let only = view.and_then(|v| v.only.as_deref());
+        PaneLines::new(s.test, pane, self.collapsed(), filter)
+            .until(s.end(pane))
+            .only(only)
     }
 
     pub fn height(&self, pane: Pane) -> usize {
@@ -122,11 +172,16 @@ impl LogViews {
     pub fn act(&mut self, s: &Shown<'_>, action: Action, keys: &Keymap) -> Option<Vec<Effect>> {
         let focus = self.focus;
         match action {
+            Action::FocusDriver | Action::FocusMachine(_) if self.merged => {
+                // A pane of its own: the merged view gives way.
+                self.merged = false;
+                return self.act(s, action, keys);
+            }
             Action::FocusNext
             | Action::FocusPrev
             | Action::FocusDriver
             | Action::FocusMachine(_) => {
-                let order = Self::order(s.test, s.command);
+                let order = self.order(s.test, s.command);
                 if let Some(p) = self.focus_for(action, &order) {
                     self.focus_on(s.test, p);
                 }
@@ -149,19 +204,51 @@ impl LogViews {
                 )]);
             }
             Action::Zoom => self.zoom = !self.zoom,
-            Action::ScrollUp => self.scroll(s, focus, -1),
-            Action::ScrollDown => self.scroll(s, focus, 1),
+            Action::ScrollUp => {
+                self.scroll(s, focus, -1);
+                self.moved(s, focus);
+            }
+            Action::ScrollDown => {
+                self.scroll(s, focus, 1);
+                self.moved(s, focus);
+            }
             Action::PageUp | Action::PageDown | Action::HalfPageUp | Action::HalfPageDown => {
                 let n = self.page(focus, action);
                 self.scroll(s, focus, n);
+                self.moved(s, focus);
             }
-            Action::Top => self.top(s, focus),
+            Action::Top => {
+                self.top(s, focus);
+                self.moved(s, focus);
+            }
             Action::Bottom => {
                 let v = self.view_mut(focus);
                 v.anchor = None;
                 v.cursor = None;
                 v.unread = 0;
+                self.moved(s, focus);
             }
+            Action::Sync => {
+                let on = self.toggle_sync(s);
+                let key = keys.name(Context::Log, Action::Sync);
+                return Some(vec![Effect::say(if on {
+                    format!("sync on: every pane shows the focused pane's moment ({key}: off)")
+                } else {
+                    format!("sync off: each pane scrolls on its own ({key}: on)")
+                })]);
+            }
+            Action::AllMachines => return Some(self.toggle_merged(s)),
+            Action::Mark => return Some(self.toggle_mark(s)),
+            Action::NextMark => return Some(self.next_mark(s)),
+            Action::Marks => {
+                return Some(vec![Effect::Prompt(Prompting::Palette, "mark ".into())]);
+            }
+            Action::NextError
+            | Action::PrevError
+            | Action::NextWarning
+            | Action::PrevWarning
+            | Action::NextStepEdge
+            | Action::PrevStepEdge => return Some(self.next_of_kind(s, action)),
             Action::ScrollLeft => {
                 let v = self.view_mut(focus);
                 v.hscroll = v.hscroll.saturating_sub(8);
@@ -188,8 +275,16 @@ impl LogViews {
                     "no search yet: {slash} searches"
                 ))]);
             }
-            Action::SearchOlder => return Some(self.jump_to_match(s, focus, true, false)),
-            Action::SearchNewer => return Some(self.jump_to_match(s, focus, false, false)),
+            Action::SearchOlder => {
+                let said = self.jump_to_match(s, focus, true, false);
+                self.moved(s, focus);
+                return Some(said);
+            }
+            Action::SearchNewer => {
+                let said = self.jump_to_match(s, focus, false, false);
+                self.moved(s, focus);
+                return Some(said);
+            }
             Action::Wrap => {
                 self.wrap = !self.wrap;
                 for v in self.views.values_mut() {
@@ -394,10 +489,16 @@ impl LogViews {
         }
     }
 
-    /// Panes in focus order: the machines, then the driver, then its terminal.
-    pub fn order(t: &Test, command: bool) -> Vec<Pane> {
-        let mut v: Vec<Pane> = (0..t.machines.len()).map(Pane::Machine).collect();
-        v.push(Pane::Driver);
+    /// Panes in focus order: the machines, then the driver, then its terminal (the merged
+    /// view, when on, stands for the machines and the driver).
+    pub fn order(&self, t: &Test, command: bool) -> Vec<Pane> {
+        let mut v: Vec<Pane> = if self.merged {
+            vec![Pane::All]
+        } else {
+            let mut v: Vec<Pane> = (0..t.machines.len()).map(Pane::Machine).collect();
+            v.push(Pane::Driver);
+            v
+        };
         if command {
             v.push(Pane::Command);
         }

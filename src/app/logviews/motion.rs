@@ -8,7 +8,13 @@ use crate::app::effect::{Effect, Message};
 use crate::app::view::{Matcher, Pane, PaneLines};
 
 impl LogViews {
-    /// Moves a pane's view by `n` lines (the driver pane moves its cursor).
+    /// Whether `pane` moves a cursor line (the driver's tree, the merged view, and every
+    /// pane with sync on, where the cursor is the moment) rather than its view alone.
+    pub fn has_cursor(&self, pane: Pane) -> bool {
+        matches!(pane, Pane::Driver | Pane::All) || self.sync
+    }
+
+    /// Moves a pane's view by `n` lines (a pane with a cursor moves its cursor).
     pub fn scroll(&mut self, s: &Shown<'_>, pane: Pane, n: i64) {
         let (last, new_anchor, new_cursor) = {
             let lines = self.lines(s, pane);
@@ -17,7 +23,7 @@ impl LogViews {
             };
             let view = self.view(pane);
             let h = self.height(pane).max(1) as i64;
-            if pane == Pane::Driver {
+            if self.has_cursor(pane) {
                 let cur = view.cursor.or(view.anchor).unwrap_or(last);
                 let cursor = lines.step_by(cur, n);
                 // Keep the cursor on screen.
@@ -61,9 +67,10 @@ impl LogViews {
             let h = self.height(pane).max(1) as i64;
             (lines.step_by(first, top_rows(&lines, h)), first)
         };
+        let cursor_moves = self.has_cursor(pane);
         let v = self.view_mut(pane);
         v.anchor = Some(anchor);
-        if pane == Pane::Driver {
+        if cursor_moves {
             v.cursor = Some(cursor);
         }
     }
@@ -75,9 +82,10 @@ impl LogViews {
             let h = self.height(pane).max(1) as i64;
             lines.step_by(seq, h / 2)
         };
+        let cursor_moves = self.has_cursor(pane);
         let v = self.view_mut(pane);
         v.anchor = Some(anchor);
-        if pane == Pane::Driver {
+        if cursor_moves {
             v.cursor = Some(seq);
         }
     }
@@ -104,7 +112,7 @@ impl LogViews {
             let Some(last) = lines.last() else {
                 return Vec::new();
             };
-            let from = if pane == Pane::Driver || !first {
+            let from = if self.has_cursor(pane) || !first {
                 // Continue from the current match, kept as the cursor.
                 view.cursor.or(view.anchor).unwrap_or(last)
             } else {
@@ -156,14 +164,18 @@ impl LogViews {
         };
         let lines = self.lines(s, pane);
         let seq = match (to.parse::<u64>(), crate::app::palette::parse_time(to)) {
-            (Ok(n), _) => lines
-                .first()
-                .map(|f| f + n.saturating_sub(1))
-                .filter(|seq| lines.get(*seq).is_some()),
+            // An input line: the last line of the pane at or before it.
+            (Ok(n), _) => lines.prev(
+                lines
+                    .store
+                    .end_at(crate::vm::store::Stamp::line_start(n + 1) - 1)
+                    .min(lines.end),
+            ),
+            // A time, real or estimated.
             (_, Some(ms)) => lines
                 .store
                 .iter()
-                .find(|(_, l)| l.time().is_some_and(|t| t >= ms))
+                .find(|(_, l)| l.stamp().time_or_estimate().is_some_and(|t| t >= ms))
                 .map(|(seq, _)| seq),
             _ => return vec![Effect::warn(format!("goto {to}: a line number or MM:SS"))],
         };
@@ -173,6 +185,7 @@ impl LogViews {
         self.focus = pane;
         self.reveal(s, pane, seq);
         self.view_mut(pane).cursor = Some(seq);
+        self.moved(s, pane);
         Vec::new()
     }
 

@@ -3,23 +3,85 @@
 
 use std::path::PathBuf;
 
-use super::{LogViews, Shown};
+use std::fmt::Write as _;
+
+use super::{LogViews, Shown, origin_name};
 use crate::app::action::Action;
 use crate::app::effect::Effect;
 use crate::app::palette::Run;
 use crate::app::view::Pane;
 use crate::vm::model::{Test, line_kind};
+use crate::vm::store::Stamp;
+
+/// The width of the merged view's pane tags: the longest machine name, `driver` at least.
+pub fn tag_width(t: &Test) -> usize {
+    t.machines
+        .iter()
+        .map(|m| m.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(6, 16)
+}
 
 impl LogViews {
-    /// Plain text of everything a pane holds.
+    /// Plain text of everything a pane holds (the merged view's lines tagged with their
+    /// pane, as shown).
     pub fn text(&self, s: &Shown<'_>, pane: Pane) -> String {
         let lines = self.lines(s, pane);
+        let width = tag_width(s.test);
         let mut out = String::new();
-        for (_, l) in lines.store.iter() {
-            if !lines.driver || l.kind != line_kind::STEP_END {
-                out.push_str(&l.plain());
-                out.push('\n');
+        for (seq, l) in lines.store.iter() {
+            if lines.only.is_some() && !lines.visible(seq, &l) {
+                continue;
             }
+            if let Some(o) = lines.store.origin(seq) {
+                let _ = write!(out, "{:<width$} │ ", origin_name(s.test, o));
+            } else if lines.driver && l.kind == line_kind::STEP_END {
+                continue;
+            }
+            out.push_str(&l.plain());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// `:export`: the marks, then every line held in input order, marked lines flagged.
+    pub fn export_text(&self, s: &Shown<'_>) -> String {
+        let t = s.test;
+        let width = tag_width(t);
+        let mut out = String::new();
+        let name = t.name.as_deref().unwrap_or("(unnamed test)");
+        let _ = writeln!(out, "# vmscope export: {name}");
+        let marks: Vec<_> = self.marks.iter().filter(|m| m.test == self.test).collect();
+        let _ = writeln!(out, "\n## marks ({})\n", marks.len());
+        let saved = self.saved_marks(std::slice::from_ref(t));
+        for (i, m) in marks.iter().enumerate() {
+            let text = saved
+                .iter()
+                .find(|x| x.pane == origin_name(t, m.origin) && x.line == m.at / Stamp::PARTS)
+                .map_or("", |x| x.text.as_str());
+            let _ = writeln!(
+                out,
+                "{:>3}. {:<width$} line {:>6}  {text}",
+                i + 1,
+                origin_name(t, m.origin),
+                m.at / Stamp::PARTS
+            );
+        }
+        let _ = writeln!(out, "\n## every line held, in input order (» marked)\n");
+        let lines = crate::app::view::PaneLines::new(t, Pane::All, self.collapsed(), None);
+        for (seq, l) in lines.store.iter() {
+            let Some(o) = lines.store.origin(seq) else {
+                continue;
+            };
+            let mark = if self.is_marked(o, l.at) { "»" } else { " " };
+            let _ = writeln!(
+                out,
+                "{mark} {:>6} {:<width$} │ {}",
+                l.input_line(),
+                origin_name(t, o),
+                l.plain()
+            );
         }
         out
     }
@@ -39,6 +101,7 @@ impl LogViews {
         let pane = match self.focus {
             Pane::Driver => "driver".to_string(),
             Pane::Command => "command".to_string(),
+            Pane::All => "all".to_string(),
             Pane::Machine(m) => t
                 .machines
                 .get(m)
@@ -79,6 +142,20 @@ impl LogViews {
                 vec![Effect::Save {
                     path: PathBuf::from(path.trim()),
                     text,
+                }]
+            }
+            Run::JumpTo(origin, at) => {
+                self.go_to(s, origin, at);
+                Vec::new()
+            }
+            Run::Only(names) => self.only(s.test, &names),
+            Run::Export(p) => {
+                let path = p.filter(|p| !p.trim().is_empty()).unwrap_or_else(|| {
+                    self.save_path(s.test).trim_end_matches(".log").to_string() + "-export.txt"
+                });
+                vec![Effect::Save {
+                    path: PathBuf::from(path.trim()),
+                    text: self.export_text(s),
                 }]
             }
         }

@@ -67,7 +67,7 @@ impl Drop for TerminalGuard {
     }
 }
 
-fn install_panic_hook() {
+pub(crate) fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore_terminal();
@@ -226,6 +226,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                 match Recorder::start(&dir, &command, warn) {
                     Ok(r) => {
                         app.input.archive = Some(dir.display().to_string());
+                        app.input.session_dir = Some(dir.clone());
                         recorder = Some(r);
                     }
                     Err(e) => {
@@ -324,7 +325,17 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                     // A chunk at a time, each a bounded slice of work; a key, or a frame
                     // that is due, comes between two.
                     while let Some(ev) = next.take() {
+                        let ended = matches!(ev, SourceEvent::End);
                         app.ingest(ev);
+                        if ended {
+                            // A recording read whole: the marks kept with it come back, a
+                            // replay starts.
+                            let key = app.key(crate::app::action::Action::NextMark);
+                            if let Some(said) = app.input.restore_marks(&mut app.views, &key) {
+                                app.overlay.message = Some(said);
+                            }
+                            app.step_replay(None);
+                        }
                         let frame_due = app.dirty && app.urgent && last_draw.elapsed() >= FRAME;
                         if started.elapsed() > INGEST_BUDGET || !user_rx.is_empty() || frame_due {
                             break;
@@ -342,6 +353,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                     }
                     let effects = app.poll_tabs();
                     perform(&mut app, child.as_mut(), &mut tabs, effects);
+                    app.step_replay(Some(Instant::now()));
                 }
                 // Killed or its terminal closed: leave cleanly, with the shell's status for it.
                 _ = term_sig.recv() => return anyhow::Ok(Some(128 + libc::SIGTERM)),
@@ -402,7 +414,13 @@ fn next_wake(app: &App) -> Option<Instant> {
         let e = input.start.elapsed();
         now + (Duration::from_secs(e.as_secs() + 1).saturating_sub(e))
     });
-    [pending.then_some(now + POLL), clock, config]
+    // A replay that plays moves a frame at a time.
+    let replay = app
+        .replay
+        .as_ref()
+        .filter(|r| r.loaded && r.playing)
+        .map(|_| now + FRAME * 2);
+    [pending.then_some(now + POLL), clock, config, replay]
         .into_iter()
         .flatten()
         .min()

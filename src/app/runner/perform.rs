@@ -29,6 +29,14 @@ pub(super) fn perform(
                     .map(|_| n);
                 app.saved(&path, result);
             }
+            Effect::WriteQuietly { path, text } => {
+                if let Err(e) = std::fs::write(&path, text) {
+                    app.overlay
+                        .warn(format!("cannot write {}: {e}", path.display()));
+                }
+            }
+            // Made a write by the router.
+            Effect::KeepMarks => {}
             Effect::WritePty(bytes) => {
                 if let Some(c) = child.as_deref_mut()
                     && let Err(e) = c.write(&bytes)

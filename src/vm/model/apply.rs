@@ -4,8 +4,8 @@ use super::super::classify as c;
 use super::super::event::{Applied, FailureChange, RunEvent};
 use super::super::store::LineStore;
 use super::{
-    Failure, FailureKind, Machine, MachineEvent, MachineState, Outcome, ROOT, Step, StepId,
-    StepKind, StepState, Subtest, Test, line_kind as k,
+    Failure, FailureKind, Machine, MachineEvent, MachineState, Origin, Outcome, ROOT, Step, StepId,
+    StepKind, StepState, Subtest, Test, axis, line_kind as k,
 };
 
 /// Siblings an implied step takes in at most, and driver lines it retags.
@@ -36,7 +36,12 @@ impl Test {
                 time,
                 kind,
                 tag,
-            } => Applied::Line(self.driver.push(display, plain, time, kind, tag)),
+            } => {
+                self.last = time;
+                let seq = self.driver.push(display, plain, time, kind, tag);
+                self.merged.push(Origin::Driver, seq);
+                Applied::Line(seq)
+            }
             RunEvent::SerialLine {
                 machine,
                 display,
@@ -44,17 +49,22 @@ impl Test {
                 time,
                 continued,
             } => {
+                self.last = time;
                 if let Some(m) = self.machines.get_mut(machine) {
+                    let from = m.serial.end_seq();
                     if !continued {
                         // Before the line is stored: a new boot's separator comes first.
                         let text = plain.unwrap_or(display);
-                        m.apply(MachineEvent::Console {
-                            time,
-                            kernel_start: text.starts_with("[    0.000000] Linux version "),
-                        });
+                        let kernel_start = text.starts_with("[    0.000000] Linux version ");
+                        m.apply(MachineEvent::Console { kernel_start }, time);
+                        m.axis.line(time);
                     }
                     m.serial.push(display, plain, time, 0, 0);
                     m.serial_lines += 1;
+                    let to = m.serial.end_seq();
+                    for seq in from..to {
+                        self.merged.push(Origin::Machine(machine), seq);
+                    }
                 }
                 Applied::Nothing
             }
@@ -103,9 +113,13 @@ impl Test {
                 if self.global_timeout_secs.is_none() {
                     self.global_timeout_secs = secs;
                     self.global_timeout_at_ms = at_ms;
+                    self.clock.armed(secs);
                 }
             }
-            E::TimedOut => self.timed_out = true,
+            E::TimedOut => {
+                self.timed_out = true;
+                self.clock.timed_out();
+            }
             E::Pdb(host, port) => self.pdb = Some((host.to_string(), port)),
             E::Ssh(entry) => self.ssh.push(entry.clone()),
             E::Breakpoint(bp) => self.breakpoint = Some(bp.clone()),
@@ -136,13 +150,20 @@ impl Test {
                     serial_lines: 0,
                     boots: 0,
                     boot_fresh: false,
+                    axis: super::MachineAxis::default(),
                 }));
             }
             E::MachineRenamed { machine, name } => self.rename_machine(machine, name),
             E::MachineRefused => self.machines_refused += 1,
-            E::Machine { machine, event } => {
+            E::Machine { machine, event, at } => {
+                self.last = at;
                 if let Some(m) = self.machines.get_mut(machine) {
-                    m.apply(event);
+                    let from = m.serial.end_seq();
+                    m.apply(event, at);
+                    // A new boot's separator line.
+                    for seq in from..m.serial.end_seq() {
+                        self.merged.push(Origin::Machine(machine), seq);
+                    }
                 }
             }
             E::KillUnanswered { pid } => {
@@ -152,7 +173,7 @@ impl Test {
                         MachineState::ShutDown | MachineState::Crashed | MachineState::Killed
                     )
                 {
-                    m.apply(MachineEvent::Killed { pid: Some(pid) });
+                    m.apply(MachineEvent::Killed { pid: Some(pid) }, self.last);
                 }
             }
 
@@ -179,16 +200,19 @@ impl Test {
                 end,
                 machine,
             } => {
+                let ended = self.driver.get(end).map_or(self.last, |l| l.stamp());
                 let Some(step) = self.steps.get_mut(id as usize) else {
                     return Applied::Nothing;
                 };
                 step.state = StepState::Passed;
                 step.secs = secs;
                 step.end = Some(end);
-                let head = step.head;
+                step.ended = Some(ended);
+                let (head, began) = (step.head, step.began);
                 if step.machine.is_none() {
                     step.machine = machine.map(str::to_string);
                 }
+                self.clock.step_ended(began, secs);
                 if let Some(d) = self.driver.get_mut(end) {
                     d.tag = id;
                 }
@@ -207,7 +231,15 @@ impl Test {
                 }
                 let machine = machine.map(str::to_string);
                 let id = self.open_step(title, machine, parent, end, StepState::Passed);
-                self.steps[id as usize].secs = secs;
+                let step = &mut self.steps[id as usize];
+                step.secs = secs;
+                // Its start is not in the input: it began its duration before its end.
+                let ended = step.began;
+                step.ended = Some(ended);
+                if let (Some(ms), Some(secs)) = (ended.time_or_estimate(), secs) {
+                    let back = (secs.max(0.0) * 1000.0).min(f64::from(ms)) as u32;
+                    step.began.ms = axis::time_field(Some(ms - back), ended.estimated());
+                }
                 self.finish_subtest(title, StepState::Passed, secs);
                 if let Some(d) = self.driver.get_mut(end) {
                     d.tag = id;
@@ -225,7 +257,12 @@ impl Test {
             } => {
                 let id = self.promote(head, title, StepState::Passed, end);
                 self.close_activity(head);
-                self.steps[id as usize].secs = Some(secs);
+                let ended = self.driver.get(end).map_or(self.last, |l| l.stamp());
+                let step = &mut self.steps[id as usize];
+                step.secs = Some(secs);
+                step.ended = Some(ended);
+                let began = step.began;
+                self.clock.step_ended(began, Some(secs));
                 if let Some(d) = self.driver.get_mut(end) {
                     d.tag = id;
                 }
@@ -237,6 +274,7 @@ impl Test {
                         continue;
                     };
                     s.state = StepState::Failed;
+                    s.ended = s.ended.or(Some(self.last));
                     if let Some(name) = s.title.strip_prefix("subtest: ") {
                         let name = name.to_string();
                         if let Some(sub) = self.subtest_mut(&name) {
@@ -324,6 +362,7 @@ impl Test {
         } else {
             StepKind::Step
         };
+        let began = self.driver.get(head).map_or(self.last, |l| l.stamp());
         self.steps.push(Step {
             title: title.to_string(),
             machine,
@@ -334,6 +373,8 @@ impl Test {
             children: Vec::new(),
             head,
             end: None,
+            began,
+            ended: None,
         });
         self.insert_child(parent, id);
         if let Some(orphans) = self.steps.evict() {
@@ -433,7 +474,10 @@ impl Test {
             }
         }
         if state == StepState::Passed {
-            self.steps[id as usize].end = Some(end);
+            let ended = self.driver.get(end).map_or(self.last, |l| l.stamp());
+            let step = &mut self.steps[id as usize];
+            step.end = Some(end);
+            step.ended = Some(ended);
         }
         id
     }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::ops::{Index, IndexMut};
 
 use super::{ROOT, Step, StepId, StepKind, StepState};
+use crate::vm::store::Stamp;
 
 /// What an evicted step reads as.
 static EVICTED: Step = Step {
@@ -18,6 +19,8 @@ static EVICTED: Step = Step {
     children: Vec::new(),
     head: 0,
     end: None,
+    began: Stamp::NONE,
+    ended: None,
 };
 
 #[derive(Debug, Clone)]

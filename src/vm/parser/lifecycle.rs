@@ -7,6 +7,19 @@ use super::super::model::{FailureKind, MachineEvent, MachineState, line_kind as 
 use super::{Dest, MAX_MACHINES, Parser};
 
 impl Parser {
+    /// What happened to machine `m` of test `t`, at the line being read.
+    pub(super) fn machine_event(&mut self, t: usize, m: usize, event: MachineEvent) {
+        let at = self.here(t);
+        self.emit(
+            t,
+            RunEvent::Machine {
+                machine: m,
+                event,
+                at,
+            },
+        );
+    }
+
     pub(super) fn serial(
         &mut self,
         t: usize,
@@ -23,7 +36,7 @@ impl Parser {
             self.push_driver(t, display, plain, has_sgr, k::OUTPUT);
             return;
         };
-        let time = self.stamp();
+        let time = self.stamp(t);
         let text_plain = &plain[off..];
         let mut text = if has_sgr {
             &display[c::display_offset(display, off)..]
@@ -55,12 +68,12 @@ impl Parser {
             // kill that named no machine).
             let pid = self.states[t].pending_kill.take();
             let event = MachineEvent::Killed { pid };
-            self.emit(t, RunEvent::Machine { machine: m, event });
+            self.machine_event(t, m, event);
         }
         self.last_dest = Some(Dest::Serial(t, m));
         if c::is_kernel_panic(text_plain) {
             let event = MachineEvent::Crashed;
-            self.emit(t, RunEvent::Machine { machine: m, event });
+            self.machine_event(t, m, event);
             let already =
                 self.test(t).failures.iter().any(|f| {
                     f.kind == FailureKind::KernelPanic && f.machine.as_deref() == Some(name)

@@ -165,7 +165,7 @@ impl Parser {
                 c::needs_shell(title).then_some(MachineEvent::CommandRan)
             };
             if let Some(event) = event {
-                self.emit(t, RunEvent::Machine { machine: m, event });
+                self.machine_event(t, m, event);
             }
         }
         if title == "run the VM test script" {
@@ -314,7 +314,7 @@ impl Parser {
     ) {
         if let Some(m) = machine {
             let event = match *form {
-                Form::StartingVm => Some(MachineEvent::Starting { time: self.stamp() }),
+                Form::StartingVm => Some(MachineEvent::Starting),
                 Form::Running(pid) => Some(MachineEvent::Running { pid }),
                 Form::Connected => Some(MachineEvent::Connected),
                 // The Perl driver ran a command.
@@ -331,7 +331,7 @@ impl Parser {
                 self.states[t].script_started = true;
             }
             if let Some(event) = event {
-                self.emit(t, RunEvent::Machine { machine: m, event });
+                self.machine_event(t, m, event);
             }
             return;
         }
@@ -407,7 +407,7 @@ impl Parser {
         match target {
             Some(m) => {
                 let event = MachineEvent::Killed { pid };
-                self.emit(t, RunEvent::Machine { machine: m, event });
+                self.machine_event(t, m, event);
             }
             // The machine's QEMU says next that it was terminated.
             None if !msg.starts_with("kill vlan") => self.states[t].pending_kill = pid,

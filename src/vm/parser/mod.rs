@@ -38,7 +38,7 @@ use super::model::{ROOT, Source, StepId, Test, TestRun, TriggerKind, line_kind a
 use super::sanitize;
 use super::spans::SgrSpans;
 use super::splitter::{LineSplitter, Piece};
-use super::store::Caps;
+use super::store::{Caps, EST_FLAG, NO_TIME, Stamp};
 
 /// How far back an early-driver `(N seconds)` close looks for its start.
 const EARLY_CLOSE_LOOKBACK: usize = 4000;
@@ -166,6 +166,8 @@ pub struct Parser {
     spans: SgrSpans,
     plain_buf: String,
     time_ms: u32,
+    /// Lines stored so far from the input line being read: the next one's part.
+    part: u64,
     /// Lines of the driver's terminal (stdout), read only for the blocks that name machines.
     term_splitter: LineSplitter,
     term_block: TermBlock,
@@ -209,6 +211,7 @@ impl Parser {
             spans: SgrSpans::default(),
             plain_buf: String::new(),
             time_ms: super::store::NO_TIME,
+            part: 0,
             term_splitter: LineSplitter::new(max_line),
             term_block: TermBlock::None,
             term_closed: false,
@@ -228,6 +231,20 @@ impl Parser {
                 .ok()
                 .filter(|s| s.starts_with('/')),
             ..ParseOptions::default()
+        }
+    }
+
+    /// The input stopped in the middle of a line.
+    pub fn mid_line(&self) -> bool {
+        self.splitter.mid_line()
+    }
+
+    /// Input read from the middle of a stream: its first line is line `n + 1`, and these
+    /// machines are known from the start, in this order (a window of a recording).
+    pub fn start_at(&mut self, n: u64, machines: &[String]) {
+        self.run.lines = n;
+        for name in machines {
+            let _ = self.ensure_machine(0, name, false);
         }
     }
 
@@ -283,12 +300,22 @@ impl Parser {
     }
 
     /// What lines stored now carry: their arrival time, or their input line number.
-    fn stamp(&self) -> u32 {
-        if self.time_ms == super::store::NO_TIME {
-            super::store::line_stamp(self.run.lines)
+    /// Where the line being read stands, for what it says about test `t`: its position,
+    /// and its arrival time (or, in a saved log, the time `t`'s clock estimates).
+    fn here(&self, t: usize) -> Stamp {
+        let ms = if self.time_ms == NO_TIME {
+            EST_FLAG | self.test(t).clock.now_ms()
         } else {
             self.time_ms
-        }
+        };
+        Stamp::new(self.run.lines, self.part, ms)
+    }
+
+    /// The stamp of the next line stored from the line being read.
+    fn stamp(&mut self, t: usize) -> Stamp {
+        let s = self.here(t);
+        self.part += 1;
+        s
     }
 
     /// Feeds bytes that arrived at `time_ms` (milliseconds since start, or `NO_TIME`).
@@ -375,6 +402,7 @@ impl Parser {
             self.run.split_lines += 1;
         } else {
             self.run.lines += 1;
+            self.part = 0;
         }
         // A line that is already safe is used where it lies; others are cleaned in a buffer.
         let mut buf = std::mem::take(&mut self.display);
@@ -439,7 +467,10 @@ impl Parser {
             self.strip_into(display, &mut p);
             p
         });
-        let time = self.stamp();
+        let t = match dest {
+            Dest::Driver(t, _) | Dest::Serial(t, _) => t,
+        };
+        let time = self.stamp(t);
         match dest {
             Dest::Driver(t, kind) => {
                 let tag = self.states[t].container();
@@ -778,7 +809,7 @@ impl Parser {
         kind: u8,
     ) -> u64 {
         let tag = self.states[t].container();
-        let time = self.stamp();
+        let time = self.stamp(t);
         self.last_dest = Some(Dest::Driver(t, kind));
         if let Some(sink) = &mut self.sink {
             sink(t, None, plain);
