@@ -307,3 +307,66 @@ fn inspect_json_places_steps_and_machine_states_on_the_axis() {
         ]
     );
 }
+
+#[test]
+fn a_replay_reads_a_moment_memory_no_longer_holds_again_from_the_recording() {
+    use vmscope::app::replay::Replay;
+    use vmscope::vm::source::{Input, ReadMode, pump};
+    // 5000 console lines of one machine, line N at N ms; each pane keeps 100 lines.
+    let dir = tempfile::tempdir().unwrap();
+    let mut rec = vmscope::vm::recording::Recorder::start(dir.path(), &[], |_| {}).unwrap();
+    rec.record(
+        vmscope::vm::recording::Stream::Stderr,
+        0,
+        b"machine: starting vm\n",
+    );
+    for n in 1..=5000u32 {
+        let line = format!("\x1b[2mmachine # line {n}\x1b[0m\n");
+        rec.record(vmscope::vm::recording::Stream::Stderr, n, line.as_bytes());
+    }
+    assert!(rec.finish(std::time::Duration::from_secs(10)));
+    let caps = Caps {
+        max_lines: 100,
+        ..Caps::default()
+    };
+    let mut app = App::new(caps, Keymap::defaults(), "rec".into(), false);
+    app.input.session_dir = Some(dir.path().to_path_buf());
+    app.replay = Some(Replay::new(0, false));
+    app.failure.until = Some(0);
+    let input = Input::open(dir.path().to_str().unwrap()).unwrap();
+    let mode = ReadMode {
+        follow: false,
+        timed: false,
+    };
+    pump(input, mode, std::time::Instant::now(), |ev| {
+        app.ingest(ev);
+        true
+    });
+    app.step_replay(None);
+    let real_first = app.input.test(0).machines[0].serial.first_at().unwrap();
+    assert!(
+        real_first > 4000 * 16,
+        "memory holds the last 100 lines only"
+    );
+    // To 1.234 s: line 1234 of the machine (input line 1235) is the last one shown.
+    app.replay.as_mut().unwrap().seek(1234);
+    app.step_replay(None);
+    let r = app.replay.as_ref().unwrap();
+    let w = r.window.as_ref().expect("the moment is read again");
+    assert!(w.covers(1235), "{}..{}", w.from_line, w.to_line);
+    let shown = app.shown();
+    let lines = app.views.lines(&shown, Pane::Machine(0));
+    let last = lines.get(lines.last().unwrap()).unwrap();
+    assert_eq!(last.plain(), "line 1234");
+    assert_eq!(last.input_line(), 1235);
+    // Back where memory holds the lines: the window goes.
+    app.replay.as_mut().unwrap().seek(4990);
+    app.step_replay(None);
+    assert!(app.replay.as_ref().unwrap().window.is_none());
+    let shown = app.shown();
+    let lines = app.views.lines(&shown, Pane::Machine(0));
+    assert_eq!(
+        lines.get(lines.last().unwrap()).unwrap().plain(),
+        "line 4990"
+    );
+}

@@ -26,6 +26,9 @@ pub struct SeekPoint {
 /// Points read before the moment and after it: a few megabytes of context on each side.
 const BEFORE: usize = 3;
 const AFTER: usize = 3;
+/// What each pane of a window keeps at least.
+const WINDOW_LINES: usize = 200_000;
+const WINDOW_BYTES: usize = 16 << 20;
 
 /// The run as read again around input line `line`.
 #[derive(Debug)]
@@ -69,6 +72,12 @@ pub fn read(
             ms: 0,
         });
     let stop = index.get(at + AFTER + 1).map(|p| p.offset);
+    // The window holds what it reads whatever the run's caps: it is a few MiB at most.
+    let caps = Caps {
+        max_lines: caps.max_lines.max(WINDOW_LINES),
+        max_bytes: caps.max_bytes.max(WINDOW_BYTES),
+        ..caps
+    };
     let mut parser = Parser::new(caps, Parser::env_options());
     // A line cut by the point is skipped: it is counted as read.
     let mut skip = start.mid_line;

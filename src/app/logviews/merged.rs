@@ -14,7 +14,10 @@ impl LogViews {
             Pane::Command => Pane::Driver,
             p => p,
         };
-        let at = self.position(s, from);
+        // A pane that follows the run hands on following it.
+        let at = self
+            .position(s, from)
+            .filter(|_| !self.view(from).following() || self.sync);
         if self.merged {
             let origin = self
                 .pointed(s, Pane::All)
@@ -32,6 +35,9 @@ impl LogViews {
         }
         self.merged = true;
         self.focus = Pane::All;
+        let v = self.view_mut(Pane::All);
+        v.anchor = None;
+        v.cursor = None;
         if let Some(at) = at {
             self.show_in(s, Pane::All, at);
         }

@@ -4,6 +4,16 @@
 use std::collections::HashSet;
 
 use super::{LogViews, Shown, top_rows};
+
+/// The bottom line of a view of `h` rows with `seq` in its middle: near the first line, the
+/// first screen (a full one, not a half empty).
+pub(super) fn centred(lines: &PaneLines<'_>, seq: u64, h: i64) -> u64 {
+    let mid = lines.step_by(seq, h / 2);
+    match lines.first() {
+        Some(first) => mid.max(lines.step_by(first, top_rows(lines, h))),
+        None => mid,
+    }
+}
 use crate::app::effect::{Effect, Message};
 use crate::app::view::{Matcher, Pane, PaneLines};
 
@@ -80,7 +90,7 @@ impl LogViews {
         let anchor = {
             let lines = self.lines(s, pane);
             let h = self.height(pane).max(1) as i64;
-            lines.step_by(seq, h / 2)
+            centred(&lines, seq, h)
         };
         let cursor_moves = self.has_cursor(pane);
         let v = self.view_mut(pane);

@@ -64,10 +64,7 @@ impl LogViews {
                 let h = self.height(pane).max(1) as i64;
                 let end = lines.store.end_at(at).min(lines.end);
                 match lines.prev(end) {
-                    Some(seq) => {
-                        let anchor = lines.step_by(seq, h / 2);
-                        (Some(seq), Some(anchor))
-                    }
+                    Some(seq) => (Some(seq), Some(super::motion::centred(&lines, seq, h))),
                     None => {
                         let top = lines.first().map(|f| lines.step_by(f, h - 1));
                         (None, top)

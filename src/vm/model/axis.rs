@@ -88,31 +88,39 @@ pub const MAX_HISTORY: usize = 256;
 /// width when the run outgrows them.
 #[derive(Debug, Clone)]
 pub struct Rate {
-    width: u64,
+    /// Each bucket is `1 << shift` wide: a line is counted with a shift, not a division.
+    shift: u32,
     counts: Vec<u32>,
 }
 
 impl Rate {
     pub const BUCKETS: usize = 256;
 
-    fn new(width: u64) -> Self {
+    fn new(shift: u32) -> Self {
         Self {
-            width,
+            shift,
             counts: Vec::new(),
         }
     }
 
+    fn width(&self) -> u64 {
+        1 << self.shift
+    }
+
     fn add(&mut self, x: u64) {
-        while x / self.width >= Self::BUCKETS as u64 {
-            let halves: Vec<u32> = self
-                .counts
-                .chunks(2)
-                .map(|c| c.iter().fold(0u32, |a, b| a.saturating_add(*b)))
-                .collect();
-            self.counts = halves;
-            self.width *= 2;
+        let mut i = (x >> self.shift) as usize;
+        if i >= Self::BUCKETS {
+            while x >> self.shift >= Self::BUCKETS as u64 {
+                let halves: Vec<u32> = self
+                    .counts
+                    .chunks(2)
+                    .map(|c| c.iter().fold(0u32, |a, b| a.saturating_add(*b)))
+                    .collect();
+                self.counts = halves;
+                self.shift += 1;
+            }
+            i = (x >> self.shift) as usize;
         }
-        let i = (x / self.width) as usize;
         if self.counts.len() <= i {
             self.counts.resize(i + 1, 0);
         }
@@ -124,9 +132,9 @@ impl Rate {
         if to <= from {
             return 0.0;
         }
-        let w = self.width as f64;
-        let first = (from / self.width) as usize;
-        let last = (to.saturating_sub(1) / self.width) as usize;
+        let w = self.width() as f64;
+        let first = (from >> self.shift) as usize;
+        let last = (to.saturating_sub(1) >> self.shift) as usize;
         (first..=last.min(self.counts.len().saturating_sub(1)))
             .map(|i| {
                 let (lo, hi) = (i as f64 * w, (i + 1) as f64 * w);
@@ -200,8 +208,8 @@ impl Default for MachineAxis {
         Self {
             history: Vec::new(),
             history_dropped: 0,
-            by_line: Rate::new(1),
-            by_time: Rate::new(16),
+            by_line: Rate::new(0),
+            by_time: Rate::new(4),
             silences: Vec::new(),
             last_line: None,
         }
@@ -211,14 +219,27 @@ impl Default for MachineAxis {
 impl MachineAxis {
     /// A console line arrived.
     pub fn line(&mut self, at: Stamp) {
-        self.by_line.add(at.input_line());
-        if let Some(ms) = at.time_or_estimate() {
+        let line = at.input_line();
+        self.by_line.add(line);
+        let ms = at.time_or_estimate();
+        if let Some(ms) = ms {
             self.by_time.add(u64::from(ms));
         }
         if let Some(prev) = self.last_line {
-            let gap = Silence::between(prev, at);
-            if gap.key() > (0, 0) {
-                self.note_silence(gap);
+            // Most lines come right after the last: a silence is made only when it is one
+            // of the longest.
+            let gap_ms = match (prev.time_or_estimate(), ms) {
+                (Some(a), Some(b)) => b.saturating_sub(a),
+                _ => 0,
+            };
+            let gap_lines = line.saturating_sub(prev.input_line() + 1);
+            let floor = if self.silences.len() == MAX_SILENCES {
+                self.silences.last().map_or((0, 0), Silence::key)
+            } else {
+                (0, 0)
+            };
+            if (gap_ms, gap_lines) > floor {
+                self.note_silence(Silence::between(prev, at));
             }
         }
         self.last_line = Some(at);
@@ -316,14 +337,14 @@ mod tests {
 
     #[test]
     fn rates_keep_their_total_as_buckets_widen() {
-        let mut r = Rate::new(1);
+        let mut r = Rate::new(0);
         for x in 0..10_000u64 {
             r.add(x);
         }
         assert!(r.counts.len() <= Rate::BUCKETS);
         assert!((r.between(0, u64::MAX / 2) - 10_000.0).abs() < 1e-6);
         let half = r.between(0, 5_000);
-        assert!((half - 5_000.0).abs() < r.width as f64, "{half}");
+        assert!((half - 5_000.0).abs() < r.width() as f64, "{half}");
     }
 
     #[test]
