@@ -370,3 +370,17 @@ fn a_replay_reads_a_moment_memory_no_longer_holds_again_from_the_recording() {
         "line 4990"
     );
 }
+
+#[test]
+fn a_machine_silent_while_a_command_ran_in_a_transcript() {
+    // 02 (mayastor, 2020): the initiator's kernel printed at 6.646 s (line 43) and next at
+    // 22.396 s (line 97): the 15.74 s `fio` run of line 48 lies between, and the driver's
+    // `(15.74 seconds)` on line 49 says as much.
+    let (_, bytes) = common::log_fixture("02-");
+    let run = Parser::parse_all(&bytes, Caps::default(), ParseOptions::default());
+    let t = &run.tests[0];
+    let m = t.machine("initiator").unwrap();
+    let s = t.machines[m].axis.silences_until(t.last)[0];
+    assert_eq!((s.from_line, s.to_line), (43, Some(97)), "{s:?}");
+    assert!((15_700..=15_900).contains(&s.ms), "{}", s.ms);
+}

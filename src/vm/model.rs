@@ -150,6 +150,7 @@ impl Machine {
     fn new_boot(&mut self, at: Stamp) {
         self.boots += 1;
         self.boot_fresh = true;
+        self.axis.boot();
         if self.boots > 1 && self.serial_lines > 0 {
             // Drawn bold yellow, so a console line with the same text is told apart.
             let plain = format!("── boot {} ──", self.boots);

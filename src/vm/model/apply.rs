@@ -57,7 +57,12 @@ impl Test {
                         let text = plain.unwrap_or(display);
                         let kernel_start = text.starts_with("[    0.000000] Linux version ");
                         m.apply(MachineEvent::Console { kernel_start }, time);
-                        m.axis.line(time);
+                        let uptime = if text.starts_with('[') {
+                            axis::uptime_ms(text)
+                        } else {
+                            None
+                        };
+                        m.axis.line(time, uptime);
                     }
                     m.serial.push(display, plain, time, 0, 0);
                     m.serial_lines += 1;

@@ -201,6 +201,8 @@ pub struct MachineAxis {
     pub silences: Vec<Silence>,
     /// The newest console line's stamp.
     pub last_line: Option<Stamp>,
+    /// The kernel's (or the journal's) uptime on the newest line that had one, in ms.
+    last_uptime: Option<u32>,
 }
 
 impl Default for MachineAxis {
@@ -212,13 +214,15 @@ impl Default for MachineAxis {
             by_time: Rate::new(4),
             silences: Vec::new(),
             last_line: None,
+            last_uptime: None,
         }
     }
 }
 
 impl MachineAxis {
-    /// A console line arrived.
-    pub fn line(&mut self, at: Stamp) {
+    /// A console line arrived, with the machine's uptime when the line shows it (a saved
+    /// log's silences are timed by the machine's own clock where the driver's says less).
+    pub fn line(&mut self, at: Stamp, uptime: Option<u32>) {
         let line = at.input_line();
         self.by_line.add(line);
         let ms = at.time_or_estimate();
@@ -228,10 +232,15 @@ impl MachineAxis {
         if let Some(prev) = self.last_line {
             // Most lines come right after the last: a silence is made only when it is one
             // of the longest.
-            let gap_ms = match (prev.time_or_estimate(), ms) {
+            let mut gap_ms = match (prev.time_or_estimate(), ms) {
                 (Some(a), Some(b)) => b.saturating_sub(a),
                 _ => 0,
             };
+            if at.estimated() || ms.is_none() {
+                if let (Some(a), Some(b)) = (self.last_uptime, uptime) {
+                    gap_ms = gap_ms.max(b.saturating_sub(a));
+                }
+            }
             let gap_lines = line.saturating_sub(prev.input_line() + 1);
             let floor = if self.silences.len() == MAX_SILENCES {
                 self.silences.last().map_or((0, 0), Silence::key)
@@ -239,10 +248,20 @@ impl MachineAxis {
                 (0, 0)
             };
             if (gap_ms, gap_lines) > floor {
-                self.note_silence(Silence::between(prev, at));
+                let mut gap = Silence::between(prev, at);
+                gap.ms = gap.ms.max(gap_ms);
+                self.note_silence(gap);
             }
         }
         self.last_line = Some(at);
+        if uptime.is_some() {
+            self.last_uptime = uptime;
+        }
+    }
+
+    /// A new boot: the machine's uptime starts again.
+    pub fn boot(&mut self) {
+        self.last_uptime = None;
     }
 
     fn note_silence(&mut self, gap: Silence) {
@@ -300,6 +319,19 @@ impl MachineAxis {
     }
 }
 
+/// The uptime a console line starts with (`[   12.345678] …`, the kernel's and the
+/// journal's short-monotonic form), in milliseconds.
+pub fn uptime_ms(text: &str) -> Option<u32> {
+    let r = text.strip_prefix('[')?;
+    let close = r.bytes().take(24).position(|c| c == b']')?;
+    let (secs, frac) = r[..close].trim_start().split_once('.')?;
+    if secs.is_empty() || frac.len() < 3 || !secs.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let ms: u32 = frac.get(..3)?.parse().ok()?;
+    secs.parse::<u32>().ok()?.checked_mul(1000)?.checked_add(ms)
+}
+
 /// `ms` as a stamp's time field says it: estimated or real, or none.
 pub fn time_field(ms: Option<u32>, estimated: bool) -> u32 {
     match ms {
@@ -351,7 +383,7 @@ mod tests {
     fn the_longest_silences_are_kept_longest_first() {
         let mut a = MachineAxis::default();
         for (line, ms) in [(1, 0), (2, 100), (3, 5_100), (10, 5_200), (11, 9_000)] {
-            a.line(est(line, ms));
+            a.line(est(line, ms), None);
         }
         let ms: Vec<u32> = a.silences.iter().map(|s| s.ms).collect();
         assert_eq!(ms, vec![5_000, 3_800, 100, 100]);
@@ -363,6 +395,19 @@ mod tests {
         let all = a.silences_until(est(40, 30_000));
         assert_eq!(all[0].ms, 21_000);
         assert_eq!((all[0].from_line, all[0].to_line), (11, None));
+    }
+
+    #[test]
+    fn a_machines_own_clock_times_its_silences_in_a_log_without_durations() {
+        assert_eq!(uptime_ms("[   12.345678] kernel: x"), Some(12_345));
+        assert_eq!(uptime_ms("[  OK  ] Started x"), None);
+        assert_eq!(uptime_ms("[    0.000000] Linux version"), Some(0));
+        let mut a = MachineAxis::default();
+        a.line(est(1, 0), uptime_ms("[    1.000000] a"));
+        a.line(est(2, 0), None);
+        a.line(est(3, 0), uptime_ms("[  601.500000] b"));
+        assert_eq!(a.silences[0].ms, 600_500);
+        assert_eq!((a.silences[0].from_line, a.silences[0].to_line), (2, Some(3)));
     }
 
     #[test]
