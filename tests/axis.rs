@@ -145,7 +145,10 @@ fn the_merged_view_is_the_input_in_its_order_every_line_once() {
             continue;
         }
         let bytes = std::fs::read(&path).unwrap();
-        let run = Parser::parse_all(&bytes, Caps::default(), ParseOptions::default());
+        let mut run = Parser::parse_all(&bytes, Caps::default(), ParseOptions::default());
+        run.tests
+            .iter_mut()
+            .for_each(vmscope::vm::model::Test::merge);
         let lines = input_lines(&bytes);
         let mut seen = vec![0usize; lines.len() + 1];
         let mut last = 0;

@@ -92,6 +92,14 @@ impl Input {
         views.restore_from(&self.parser.run.tests, self.session_dir.as_deref()?, next)
     }
 
+    /// Makes the merged order of every test when `wanted` (the merged view, `:only` and
+    /// `:export` read it): made once, then kept up as lines come.
+    pub fn merge(&mut self, wanted: bool) {
+        if wanted {
+            self.parser.run.tests.iter_mut().for_each(Test::merge);
+        }
+    }
+
     /// Test `i` (the last one when `i` is past the end).
     pub fn test(&self, i: usize) -> &Test {
         let tests = &self.parser.run.tests;

@@ -89,15 +89,8 @@ impl App {
 
     /// What decides which commands can run now.
     pub fn facts(&self) -> Facts<'_> {
-        let (test, replay) = (self.current_test(), self.replay.is_some());
-        Facts::new(
-            test,
-            self.views.test,
-            &self.input,
-            &self.failure,
-            &self.sessions,
-            replay,
-        )
+        let (t, i, replay) = (self.current_test(), self.views.test, self.replay.is_some());
+        Facts::new(t, i, &self.input, &self.failure, &self.sessions, replay)
     }
 
     /// Whether `action` can do anything now: keys that cannot are left out of the hints.
@@ -107,11 +100,8 @@ impl App {
 
     /// Where the keyboard is.
     pub fn scope(&self) -> Scope {
-        Scope::of(&self.overlay, &self.sessions, self.under())
-    }
-
-    fn under(&self) -> Under {
-        Under::new(self.failure.open, self.timeline.open, self.views.focus)
+        let under = Under::new(self.failure.open, self.timeline.open, self.views.focus);
+        Scope::of(&self.overlay, &self.sessions, under)
     }
 
     /// The key of `action` where the user is, as it is typed (for messages).
@@ -311,6 +301,8 @@ impl App {
     }
 
     fn route(&mut self, action: Action) -> Vec<Effect> {
+        self.input
+            .merge(self.views.merged || action == Action::AllMachines);
         let scope = self.scope();
         if let Some(effects) = self.terminal_action(scope, action) {
             return effects;
@@ -470,6 +462,8 @@ impl App {
     /// A command of the palette or a prompt.
     fn run_command(&mut self, run: Run) -> Vec<Effect> {
         let Run::Action(action) = run else {
+            self.input
+                .merge(self.views.merged || matches!(run, Run::Only(_) | Run::Export(_)));
             let shown = shown!(self);
             let terminal = self.sessions.command_screen(self.views.focus);
             return self.views.command(&shown, run, terminal);
@@ -487,7 +481,8 @@ impl App {
 
     /// The context under the overlay, whose keys the palette shows.
     pub fn views_context(&self) -> Context {
-        Scope::beneath(&self.sessions, self.under()).context()
+        let under = Under::new(self.failure.open, self.timeline.open, self.views.focus);
+        Scope::beneath(&self.sessions, under).context()
     }
 
     /// `s`, `1`…`9`: a shell into machine `n` (1-based), from the host or inside the sandbox.

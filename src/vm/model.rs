@@ -94,6 +94,7 @@ impl Machine {
     /// wait after it.
     pub fn apply(&mut self, event: MachineEvent, at: Stamp) {
         use MachineState as S;
+        let was = (self.state, self.boots);
         match event {
             MachineEvent::Starting => {
                 self.state = S::Booting;
@@ -133,7 +134,7 @@ impl Machine {
                 self.pid = self.pid.or(pid);
             }
         }
-        if self.state != S::NotStarted {
+        if self.state != S::NotStarted && (self.state, self.boots) != was {
             self.axis.changed(at, self.state, self.boots);
         }
     }
@@ -383,9 +384,9 @@ pub struct Freeze {
     /// The same per machine (machines that appeared later had none).
     #[serde(skip)]
     pub serial_end: Vec<u64>,
-    /// The same in the test's merged order.
+    /// The newest point of the run then (where the merged order ends).
     #[serde(skip)]
-    pub merged_end: u64,
+    pub at: u64,
     /// The failure that triggered it: the driver lines that complete its report (traceback,
     /// exception, the breakpoint) belong to the moment too.
     #[serde(skip)]
@@ -605,7 +606,7 @@ impl Test {
             ms,
             driver_end: self.driver.end_seq(),
             serial_end: self.machines.iter().map(|m| m.serial.end_seq()).collect(),
-            merged_end: self.merged.end_seq(),
+            at: self.last.at,
             failure: None,
         });
         true
@@ -657,6 +658,22 @@ impl Test {
         self.activity.retain(|a| a.head != head);
     }
 
+    /// Makes the merged order of the test's lines, once: from what the stores hold, then
+    /// kept up as lines come.
+    pub fn merge(&mut self) {
+        if self.merged.on {
+            return;
+        }
+        let mut held = vec![(Origin::Driver, positions(&self.driver))];
+        held.extend(
+            self.machines
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (Origin::Machine(i), positions(&m.serial))),
+        );
+        self.merged.make(held);
+    }
+
     /// The stores of the test: the driver's, then each machine's.
     pub fn stores(&self) -> impl Iterator<Item = &LineStore> {
         std::iter::once(&self.driver).chain(self.machines.iter().map(|m| &m.serial))
@@ -693,6 +710,11 @@ impl Test {
         }
         d
     }
+}
+
+/// Each line a store holds as (its position, its number).
+fn positions(store: &LineStore) -> Vec<(u64, u64)> {
+    store.iter().map(|(seq, l)| (l.at, seq)).collect()
 }
 
 /// Machine names are short keys looked up once per console line: foldhash reads them a

@@ -124,6 +124,10 @@ pub struct LineMeta {
     pub tag: u32,
     /// Owner-defined kind.
     pub kind: u8,
+    /// The display form holds SGR sequences (kept here, where the record has room).
+    styled: bool,
+    /// The part of its input line it is (`Stamp::at`'s low bits).
+    part: u8,
 }
 
 /// Where a line's text is. Only its display form is kept: the plain form of a styled line
@@ -135,10 +139,22 @@ struct Rec {
     block: u32,
     start: u32,
     display: u32,
-    /// The display form holds SGR sequences.
-    styled: bool,
+    /// The input line (`Stamp::input_line`), saturated at 2^32 - 1: 28 bytes a record.
+    line: u32,
     meta: LineMeta,
-    at: u64,
+}
+
+impl Rec {
+    fn at(&self) -> u64 {
+        u64::from(self.line) * Stamp::PARTS + u64::from(self.meta.part)
+    }
+
+    fn stamp(&self) -> Stamp {
+        Stamp {
+            at: self.at(),
+            ms: self.meta.time_ms,
+        }
+    }
 }
 
 /// One stored line as the store hands it out.
@@ -266,13 +282,14 @@ impl LineStore {
             block: block_index as u32,
             start,
             display: display.len() as u32,
-            styled,
+            line: u32::try_from(stamp.input_line()).unwrap_or(u32::MAX),
             meta: LineMeta {
                 time_ms: stamp.ms,
                 tag,
                 kind,
+                styled,
+                part: (stamp.at % Stamp::PARTS) as u8,
             },
-            at: stamp.at,
         });
         self.bytes += need + LINE_OVERHEAD;
         while self.recs.len() > 1
@@ -319,8 +336,8 @@ impl LineStore {
         let start = rec.start as usize;
         StoredLine {
             display: &block[start..start + rec.display as usize],
-            styled: rec.styled,
-            at: rec.at,
+            styled: rec.meta.styled,
+            at: rec.at(),
             time_ms: rec.meta.time_ms,
             tag: rec.meta.tag,
             kind: rec.meta.kind,
@@ -377,7 +394,7 @@ impl LineStore {
     /// One past the newest line held at or before position `at` (`first_seq` when none
     /// is): lines are stored in the order of the input, so their positions only grow.
     pub fn end_at(&self, at: u64) -> u64 {
-        self.first_seq + self.recs.partition_point(|r| r.at <= at) as u64
+        self.first_seq + self.recs.partition_point(|r| r.at() <= at) as u64
     }
 
     /// The first line held whose time (or estimate) is at or after `ms`: times only grow
@@ -385,7 +402,7 @@ impl LineStore {
     pub fn from_time(&self, ms: u32) -> Option<Stamp> {
         let time = |r: &Rec| {
             Stamp {
-                at: r.at,
+                at: r.at(),
                 ms: r.meta.time_ms,
             }
             .time_or_estimate()
@@ -394,23 +411,20 @@ impl LineStore {
             .recs
             .partition_point(|r| time(r).is_none_or(|t| t < ms));
         self.recs.get(i).map(|r| Stamp {
-            at: r.at,
+            at: r.at(),
             ms: r.meta.time_ms,
         })
     }
 
     /// The newest line held at or before position `at`.
     pub fn stamp_at(&self, at: u64) -> Option<Stamp> {
-        let i = self.recs.partition_point(|r| r.at <= at).checked_sub(1)?;
-        self.recs.get(i).map(|r| Stamp {
-            at: r.at,
-            ms: r.meta.time_ms,
-        })
+        let i = self.recs.partition_point(|r| r.at() <= at).checked_sub(1)?;
+        self.recs.get(i).map(Rec::stamp)
     }
 
     /// The position of the oldest line held.
     pub fn first_at(&self) -> Option<u64> {
-        self.recs.front().map(|r| r.at)
+        self.recs.front().map(Rec::at)
     }
 
     pub fn get(&self, seq: u64) -> Option<StoredLine<'_>> {

@@ -105,6 +105,12 @@ pub fn read(
         true
     })?;
     parser.finish();
+    // A window is shown as the run was, the merged view too.
+    parser
+        .run
+        .tests
+        .iter_mut()
+        .for_each(super::model::Test::merge);
     let to_line = parser.run.lines;
     Ok(Window {
         run: parser.run,

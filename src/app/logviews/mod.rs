@@ -41,7 +41,17 @@ impl Shown<'_> {
         let frozen = self.freeze.and_then(|f| match pane {
             Pane::Driver => Some(f.driver_end),
             Pane::Machine(m) => Some(f.serial_end(m)),
-            Pane::All => Some(f.merged_end),
+            // What the merged order held at the freeze: up to its point, and the end of
+            // the failure's report in the driver's pane.
+            Pane::All => {
+                let report = self
+                    .test
+                    .driver
+                    .get(f.driver_end.saturating_sub(1))
+                    .map_or(0, |l| l.at);
+                let at = f.at.max(report);
+                Some(crate::app::view::Source::Merged(&self.test.merged, self.test).end_at(at))
+            }
             Pane::Command => None,
         });
         let cut = self.cut.and_then(|at| {

@@ -236,10 +236,10 @@ impl MachineAxis {
                 (Some(a), Some(b)) => b.saturating_sub(a),
                 _ => 0,
             };
-            if at.estimated() || ms.is_none() {
-                if let (Some(a), Some(b)) = (self.last_uptime, uptime) {
-                    gap_ms = gap_ms.max(b.saturating_sub(a));
-                }
+            if let (true, Some(a), Some(b)) =
+                (at.estimated() || ms.is_none(), self.last_uptime, uptime)
+            {
+                gap_ms = gap_ms.max(b.saturating_sub(a));
             }
             let gap_lines = line.saturating_sub(prev.input_line() + 1);
             let floor = if self.silences.len() == MAX_SILENCES {
@@ -322,14 +322,38 @@ impl MachineAxis {
 /// The uptime a console line starts with (`[   12.345678] …`, the kernel's and the
 /// journal's short-monotonic form), in milliseconds.
 pub fn uptime_ms(text: &str) -> Option<u32> {
-    let r = text.strip_prefix('[')?;
-    let close = r.bytes().take(24).position(|c| c == b']')?;
-    let (secs, frac) = r[..close].trim_start().split_once('.')?;
-    if secs.is_empty() || frac.len() < 3 || !secs.bytes().all(|c| c.is_ascii_digit()) {
+    // Read by hand: it is asked of every console line of a saved log.
+    let b = text.as_bytes();
+    if b.first() != Some(&b'[') {
         return None;
     }
-    let ms: u32 = frac.get(..3)?.parse().ok()?;
-    secs.parse::<u32>().ok()?.checked_mul(1000)?.checked_add(ms)
+    let mut i = 1;
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let mut secs: u32 = 0;
+    let start = i;
+    while let Some(d) = b.get(i).filter(|c| c.is_ascii_digit()) {
+        secs = secs.checked_mul(10)?.checked_add(u32::from(d - b'0'))?;
+        i += 1;
+    }
+    if i == start || b.get(i) != Some(&b'.') {
+        return None;
+    }
+    let mut ms: u32 = 0;
+    let mut frac = 0;
+    i += 1;
+    while let Some(d) = b.get(i).filter(|c| c.is_ascii_digit()) {
+        if frac < 3 {
+            ms = ms * 10 + u32::from(d - b'0');
+        }
+        frac += 1;
+        i += 1;
+    }
+    if frac < 3 || b.get(i) != Some(&b']') || i > 24 {
+        return None;
+    }
+    secs.checked_mul(1000)?.checked_add(ms)
 }
 
 /// `ms` as a stamp's time field says it: estimated or real, or none.
@@ -407,7 +431,10 @@ mod tests {
         a.line(est(2, 0), None);
         a.line(est(3, 0), uptime_ms("[  601.500000] b"));
         assert_eq!(a.silences[0].ms, 600_500);
-        assert_eq!((a.silences[0].from_line, a.silences[0].to_line), (2, Some(3)));
+        assert_eq!(
+            (a.silences[0].from_line, a.silences[0].to_line),
+            (2, Some(3))
+        );
     }
 
     #[test]
