@@ -387,3 +387,32 @@ fn a_machine_silent_while_a_command_ran_in_a_transcript() {
     assert_eq!((s.from_line, s.to_line), (43, Some(97)), "{s:?}");
     assert!((15_700..=15_900).contains(&s.ms), "{}", s.ms);
 }
+
+#[test]
+fn a_click_on_the_timeline_moves_its_cursor_and_picks_the_row() {
+    use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    let (mut app, mut term) = app("fail.stderr");
+    app.update(Action::Timeline);
+    common::screen(&mut app, &mut term);
+    let plot = app.screen.drawn.timeline.expect("the plot as drawn");
+    let click = |column, row| MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    // The plot's first column is the run's start; machine2's row is the last.
+    let rows = vmscope::app::timeline::rows(app.current_test());
+    app.on_mouse(click(plot.x, plot.y + rows.len() as u16 - 1));
+    assert_eq!(app.timeline.cursor, 0);
+    assert_eq!(
+        rows[app.timeline.row],
+        vmscope::app::timeline::Row::Machine(1)
+    );
+    // Its last column is the end; Enter goes there.
+    app.on_mouse(click(plot.x + plot.width - 1, plot.y));
+    let end = vmscope::app::timeline::Axis::of(app.current_test()).end();
+    assert_eq!(app.timeline.cursor, end);
+    app.update(Action::JumpHere);
+    assert!(!app.timeline.open);
+}

@@ -18,8 +18,20 @@ pub struct Drawn {
     pub tab_size: Option<(u16, u16)>,
     /// The column of the border between the grid and the driver column, for dragging.
     pub divider: Option<u16>,
-    /// The timeline's plot width, when it is shown.
-    pub timeline_width: Option<u16>,
+    /// Where the timeline's plot was drawn, when it is shown.
+    pub timeline: Option<Plot>,
+}
+
+/// The timeline's plot as drawn: its columns, and its rows of steps and machines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Plot {
+    pub x: u16,
+    pub width: u16,
+    /// The screen row of the first row shown, how many rows are shown, and which row of the
+    /// timeline the first is.
+    pub y: u16,
+    pub rows: u16,
+    pub first_row: usize,
 }
 
 /// The screen as the user arranged it: where things were drawn, the mouse reporting, the
@@ -101,6 +113,12 @@ pub enum Mouse {
     Tab(Option<usize>),
     /// A pane, or a machine of the list, was clicked.
     Focus(Pane),
+    /// The timeline's plot was clicked: its column (of the plot's width) and row.
+    Timeline {
+        column: u16,
+        width: u16,
+        row: usize,
+    },
     /// The driver column's border was taken, to drag.
     Grab,
     /// Dragged to where the driver column is this wide.
@@ -134,7 +152,16 @@ impl Drawn {
         let at = Position::new(ev.column, ev.row);
         match ev.kind {
             MouseEventKind::Down(MouseButton::Left) => {
-                if let Some(&(tab, _)) = self.tabs.iter().find(|(_, r)| r.contains(at)) {
+                if let Some(p) = self.timeline.filter(|p| {
+                    (p.x..p.x + p.width).contains(&ev.column)
+                        && (p.y..p.y + p.rows).contains(&ev.row)
+                }) {
+                    Mouse::Timeline {
+                        column: ev.column - p.x,
+                        width: p.width,
+                        row: p.first_row + usize::from(ev.row - p.y),
+                    }
+                } else if let Some(&(tab, _)) = self.tabs.iter().find(|(_, r)| r.contains(at)) {
                     Mouse::Tab(tab)
                 } else if self.divider == Some(ev.column) {
                     Mouse::Grab

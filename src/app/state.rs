@@ -144,6 +144,9 @@ impl App {
         let machines = self.current_test().machines.len();
         match self.screen.mouse_event(&ev, machines) {
             Mouse::Tab(tab) => self.sessions.show_tab(tab),
+            Mouse::Timeline { column, width, row } => {
+                self.timeline.click(shown_test!(self), column, width, row);
+            }
             Mouse::Focus(p) => {
                 self.set_focus(p);
                 // A click in a terminal is coming to type in it.
@@ -258,8 +261,8 @@ impl App {
         if let Some(size) = drawn.tab_size {
             self.sessions.tab_size = size;
         }
-        if let Some(w) = drawn.timeline_width {
-            self.timeline.width = w;
+        if let Some(p) = drawn.timeline {
+            self.timeline.width = p.width;
         }
         self.views
             .laid_out(self.input.test(self.views.test), &drawn.panes);

@@ -237,6 +237,18 @@ impl Timeline {
         (None, Vec::new())
     }
 
+    /// A click on the plot: the cursor to its column (of `width`), the row selected.
+    pub fn click(&mut self, t: &Test, column: u16, width: u16, row: usize) {
+        let end = Axis::of(t).end();
+        self.cursor = u64::try_from(
+            u128::from(column) * u128::from(end) / u128::from(width.saturating_sub(1).max(1)),
+        )
+        .unwrap_or(end)
+        .min(end);
+        self.row = row.min(rows(t).len().saturating_sub(1));
+        self.next_silence = 0;
+    }
+
     /// `n`: the selected machine's next longest silence (on another row, the longest of
     /// any machine), with the cursor at its start.
     fn silence(&mut self, t: &Test, axis: Axis) -> Vec<Effect> {

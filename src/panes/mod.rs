@@ -71,9 +71,9 @@ pub fn draw(f: &mut Frame<'_>, app: &App) -> Drawn {
     }
     let tabs = status_bar::draw_top(f, l.top, app);
     app.screen.cache.retain(&l.panes);
-    let mut timeline_width = None;
+    let mut timeline = None;
     let (panes, machine_list) = if app.timeline.open {
-        timeline_width = Some(timeline::draw(f, body_of(&l, area), app));
+        timeline = Some(self::timeline::draw(f, body_of(&l, area), app));
         (Vec::new(), None)
     } else if app.failure.open {
         (draw_failure_view(f, area, &l, app), None)
@@ -103,7 +103,7 @@ pub fn draw(f: &mut Frame<'_>, app: &App) -> Drawn {
         tabs,
         tab_size,
         divider,
-        timeline_width,
+        timeline,
     }
 }
 

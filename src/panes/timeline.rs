@@ -7,6 +7,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use super::log_pane::{machine_color, state_color};
+use crate::app::layout::Plot;
 use crate::app::state::App;
 use crate::app::timeline::{Axis, Row, rows};
 use crate::vm::model::{FailureKind, MachineState, StepState, Test};
@@ -17,8 +18,9 @@ const LABEL_MIN: u16 = 16;
 const LABEL_MAX: u16 = 36;
 const SPARK: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
-/// Draws the timeline in `area`; returns the plot's width (columns per cursor step).
-pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) -> u16 {
+/// Draws the timeline in `area`; returns where its plot went (for the keys' steps and the
+/// mouse).
+pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) -> Plot {
     let t = app.current_test();
     let axis = Axis::of(t);
     let what = match axis {
@@ -40,7 +42,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) -> u16 {
     f.render_widget(block, area);
     let label = (inner.width / 5).clamp(LABEL_MIN, LABEL_MAX);
     if inner.width <= label + 4 || inner.height < 4 {
-        return 0;
+        return Plot::default();
     }
     let plot_w = inner.width - label;
     let tl = &app.timeline;
@@ -93,7 +95,13 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) -> u16 {
     for (i, row) in lines.iter().enumerate().take(inner.height as usize) {
         super::text::put_line(buf, inner.x, inner.y + i as u16, row, inner.width);
     }
-    plot_w
+    Plot {
+        x: inner.x + label,
+        width: plot_w,
+        y: inner.y + 1,
+        rows: (all.len() - first).min(body_h) as u16,
+        first_row: first,
+    }
 }
 
 /// A label cut or padded to `w` columns.
