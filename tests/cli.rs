@@ -89,7 +89,7 @@ fn inspect_json_on_every_fixture_and_on_stdin() {
 
 #[test]
 fn inspect_json_documents_the_fail_capture() {
-    let p = common::shared().join("fixtures/real-driver/fail.stderr");
+    let p = common::fixtures().join("real-driver/fail.stderr");
     let doc = json(&vmscope(&["inspect", "--json", p.to_str().unwrap()], None));
     let t = &doc["tests"][0];
     assert_eq!(doc["outcome"], "failed");
@@ -110,8 +110,7 @@ fn inspect_json_documents_the_fail_capture() {
 
 #[test]
 fn inspect_json_gives_backdoor_addresses() {
-    let p = common::shared()
-        .join("fixtures/logs/12-prefixed-debughook-breakpoint-sshbackdoor-docs.log");
+    let p = common::fixtures().join("logs/12-prefixed-debughook-breakpoint-sshbackdoor-docs.log");
     let doc = json(&vmscope(&["inspect", "--json", p.to_str().unwrap()], None));
     let t = &doc["tests"][0];
     assert_eq!(t["ssh"][0]["address"]["kind"], "vsock_mux");
@@ -191,7 +190,7 @@ fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn split_removes_prefixes_and_keeps_the_driver_apart() {
-    let p = common::shared().join("fixtures/logs/08-prefixed-serveur-client-boot-interleaved.log");
+    let p = common::fixtures().join("logs/08-prefixed-serveur-client-boot-interleaved.log");
     let dir = tempfile::tempdir().unwrap();
     let out = vmscope(
         &[

@@ -9,11 +9,7 @@ use common::pty::{Term, find};
 use vmscope::vm::recording::{Recorder, Stream};
 
 fn fixture(path: &str) -> String {
-    common::shared()
-        .join("fixtures")
-        .join(path)
-        .display()
-        .to_string()
+    common::fixtures().join(path).display().to_string()
 }
 
 /// A recording of `real-driver/FILE` whose lines came evenly over `secs` seconds, with the
@@ -174,8 +170,8 @@ fn a_replay_at_ten_times_reaches_the_failure_in_a_tenth_of_the_time() {
 fn diff_names_the_first_step_that_differs_between_two_runs() {
     // A passing and a failing run of the same test (nix-alien's, fixtures 05 and 04): the
     // ping that passed in 2.08 s fails.
-    let good = common::shared().join("fixtures/logs/05-prefixed-nix-alien-ping-pass-tail.log");
-    let bad = common::shared().join("fixtures/logs/04-prefixed-nix-alien-ping-fail-traceback.log");
+    let good = common::fixtures().join("logs/05-prefixed-nix-alien-ping-pass-tail.log");
+    let bad = common::fixtures().join("logs/04-prefixed-nix-alien-ping-fail-traceback.log");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmscope"))
         .args(["diff", "--text"])
         .arg(&good)

@@ -104,7 +104,7 @@ fn tab_moves_past_the_terminal_and_tab_while_typing_goes_to_the_program() {
 
 #[test]
 fn esc_backs_out_one_thing_at_a_time() {
-    let log = common::shared().join("fixtures/real-driver/pass.stderr");
+    let log = common::fixtures().join("real-driver/pass.stderr");
     let mut t = Term::spawn(&["log", log.to_str().unwrap()], 140, 40);
     t.wait_text("0 driver", 10);
     // Zoom a machine pane, filter it, search in it, open the help: four things on top of
@@ -171,7 +171,7 @@ fn clipboard(raw: &[u8]) -> Option<String> {
 
 #[test]
 fn yank_puts_the_line_on_the_clipboard_with_osc52() {
-    let log = common::shared().join("fixtures/real-driver/pass.stderr");
+    let log = common::fixtures().join("real-driver/pass.stderr");
     let mut t = Term::spawn(&["log", log.to_str().unwrap()], 140, 40);
     t.wait_text("0 driver", 10);
     // The driver pane's cursor line, then the whole pane.

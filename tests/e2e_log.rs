@@ -5,11 +5,7 @@ mod common;
 use common::pty::{Term, find};
 
 fn fixture(path: &str) -> String {
-    common::shared()
-        .join("fixtures")
-        .join(path)
-        .display()
-        .to_string()
+    common::fixtures().join(path).display().to_string()
 }
 
 #[test]

@@ -1475,3 +1475,40 @@ fn c25_py2020_bare_assert_without_message() {
         }],
     );
 }
+
+/// Where the workplace's shared fixtures are when they sit beside the repository.
+fn shared_fixtures() -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("VMSCOPE_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+        .join("fixtures");
+    dir.is_dir().then_some(dir)
+}
+
+#[test]
+fn the_repository_holds_every_shared_fixture_as_it_is() {
+    // A clone alone (a Nix build) has nothing to compare with: its fixtures are its own.
+    let Some(shared) = shared_fixtures() else {
+        eprintln!("no shared fixtures beside the repository: nothing to compare");
+        return;
+    };
+    for sub in ["logs", "real-driver"] {
+        for entry in std::fs::read_dir(shared.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap();
+            let ours = common::fixtures().join(sub).join(name);
+            let theirs = std::fs::read(&path).unwrap();
+            let mine = std::fs::read(&ours).unwrap_or_else(|_| {
+                panic!(
+                    "{} is not in tests/fixtures: copy it there, with its provenance and expectations",
+                    path.display()
+                )
+            });
+            assert!(
+                mine == theirs,
+                "{} differs from the shared copy",
+                ours.display()
+            );
+        }
+    }
+}

@@ -23,7 +23,7 @@ fn writes_over(t: &Term, secs: u64) -> (usize, usize) {
 
 #[test]
 fn a_static_screen_writes_nothing() {
-    let log = common::shared().join("fixtures/real-driver/pass.stderr");
+    let log = common::fixtures().join("real-driver/pass.stderr");
     let mut t = Term::spawn(&["log", log.to_str().unwrap()], 140, 40);
     t.wait_text("0 driver", 10);
     std::thread::sleep(Duration::from_millis(500));

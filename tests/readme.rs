@@ -86,7 +86,7 @@ fn readme_json_example_has_the_fields_of_the_real_output() {
     // The example is the real driver's failing run; its warnings are the passing run's.
     for (capture, check_warnings) in [("fail.stderr", false), ("pass.stderr", true)] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/fixtures/real-driver")
+            .join("tests/fixtures/real-driver")
             .join(capture);
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmscope"))
             .args(["inspect", "--json"])

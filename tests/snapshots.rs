@@ -19,7 +19,7 @@ use vmscope::vm::source::SourceEvent;
 const SIZES: [(u16, u16); 3] = [(80, 24), (120, 40), (200, 60)];
 
 fn real(name: &str) -> Vec<u8> {
-    std::fs::read(common::shared().join("fixtures/real-driver").join(name)).unwrap()
+    std::fs::read(common::fixtures().join("real-driver").join(name)).unwrap()
 }
 
 fn saved(name: &str) -> App {

@@ -20,7 +20,7 @@ use vmscope::vm::Caps;
 use vmscope::vm::source::SourceEvent;
 
 fn saved(name: &str) -> App {
-    let bytes = std::fs::read(common::shared().join("fixtures/real-driver").join(name)).unwrap();
+    let bytes = std::fs::read(common::fixtures().join("real-driver").join(name)).unwrap();
     let mut app = App::new(Caps::default(), Keymap::defaults(), name.into(), false);
     app.ingest(SourceEvent::Data(bytes, u32::MAX));
     app.ingest(SourceEvent::End);

@@ -6,22 +6,14 @@ pub mod sshd;
 
 use std::path::PathBuf;
 
-/// `../shared` beside the repository (or `$VMSCOPE_SHARED`). Missing fixtures fail the
-/// test: they are never skipped.
-pub fn shared() -> PathBuf {
-    let dir = std::env::var_os("VMSCOPE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    assert!(
-        dir.join("fixtures/logs").is_dir(),
-        "fixtures not found at {} (clone the shared directory beside the repository or set VMSCOPE_SHARED)",
-        dir.display()
-    );
-    dir
+/// The real transcripts and captures the tests read: `tests/fixtures` (public data, with
+/// their provenance in `tests/fixtures/README.md` and `logs/INDEX.md`).
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 pub fn log_fixture(prefix: &str) -> (String, Vec<u8>) {
-    let dir = shared().join("fixtures/logs");
+    let dir = fixtures().join("logs");
     let mut found = std::fs::read_dir(&dir)
         .expect("fixtures/logs readable")
         .filter_map(|e| e.ok())
@@ -39,11 +31,11 @@ pub fn log_fixture(prefix: &str) -> (String, Vec<u8>) {
 }
 
 pub fn real_driver(file: &str) -> Vec<u8> {
-    std::fs::read(shared().join("fixtures/real-driver").join(file)).expect("capture readable")
+    std::fs::read(fixtures().join("real-driver").join(file)).expect("capture readable")
 }
 
 pub fn all_log_fixtures() -> Vec<String> {
-    let dir = shared().join("fixtures/logs");
+    let dir = fixtures().join("logs");
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .expect("fixtures/logs readable")
         .filter_map(|e| e.ok())
@@ -57,10 +49,10 @@ pub fn all_log_fixtures() -> Vec<String> {
 /// Every transcript and every capture of the real driver (its stderr and the terminal
 /// stream of an interactive run).
 pub fn all_inputs() -> Vec<PathBuf> {
-    let shared = shared();
+    let dir = fixtures();
     let mut v: Vec<PathBuf> = all_log_fixtures()
         .into_iter()
-        .map(|n| shared.join("fixtures/logs").join(n))
+        .map(|n| dir.join("logs").join(n))
         .collect();
     for f in [
         "pass.stderr",
@@ -68,7 +60,7 @@ pub fn all_inputs() -> Vec<PathBuf> {
         "timeout.stderr",
         "interactive.pane.raw",
     ] {
-        v.push(shared.join("fixtures/real-driver").join(f));
+        v.push(dir.join("real-driver").join(f));
     }
     v
 }

@@ -27,11 +27,24 @@ pub fn run(program: &str, args: &[&str]) {
     );
 }
 
-fn sshd_program() -> &'static str {
-    if Path::new("/usr/sbin/sshd").exists() {
-        "/usr/sbin/sshd"
-    } else {
-        panic!("/usr/sbin/sshd is needed (scripts/test installs openssh-server)")
+/// OpenSSH's server: `$VMSCOPE_TEST_SSHD`, else `sshd` on `PATH` (as a Nix build's
+/// check inputs give it), else Debian's `/usr/sbin/sshd`.
+fn sshd_program() -> String {
+    if let Some(p) = std::env::var_os("VMSCOPE_TEST_SSHD") {
+        return p.to_string_lossy().into_owned();
+    }
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join("sshd"))
+            .find(|p| p.is_file())
+    });
+    match on_path {
+        Some(p) => p.display().to_string(),
+        None if Path::new("/usr/sbin/sshd").exists() => "/usr/sbin/sshd".to_string(),
+        None => panic!(
+            "OpenSSH's sshd is needed: put it on PATH, set VMSCOPE_TEST_SSHD, or run \
+             scripts/test (it installs openssh-server)"
+        ),
     }
 }
 
