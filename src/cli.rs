@@ -130,6 +130,15 @@ pub enum Command {
         #[arg(default_value_t = 22)]
         port: u16,
     },
+    /// Print the manual page (roff), for `man -l -` or to install as vmscope.1.
+    Man,
+    /// Print a shell's completions for vmscope.
+    ///
+    /// Example: vmscope completions bash > /etc/bash_completion.d/vmscope
+    Completions {
+        /// The shell: bash, zsh or fish.
+        shell: CompletionShell,
+    },
     /// Replay a simulated test run: three machines, subtests, a failure. No Nix, no KVM.
     Demo {
         /// Replay speed factor (2 = twice as fast).
@@ -138,6 +147,14 @@ pub enum Command {
         #[command(flatten)]
         caps: CapArgs,
     },
+}
+
+/// The shells `vmscope completions` writes for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -217,8 +234,38 @@ fn open(file: &str) -> anyhow::Result<Input> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
+    // What describes the command line itself needs no configuration.
+    match cli.command {
+        Command::Man => {
+            let mut out = std::io::stdout().lock();
+            let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            return match page.render(&mut out) {
+                // A reader that stopped early (`| head`) is no error.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(0),
+            };
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let out = &mut std::io::stdout().lock();
+            match shell {
+                CompletionShell::Bash => {
+                    clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, "vmscope", out)
+                }
+                CompletionShell::Zsh => {
+                    clap_complete::generate(clap_complete::Shell::Zsh, &mut cmd, "vmscope", out)
+                }
+                CompletionShell::Fish => {
+                    clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, "vmscope", out)
+                }
+            }
+            return Ok(0);
+        }
+        _ => {}
+    }
     let config = app::config::Config::load()?;
     match cli.command {
+        Command::Man | Command::Completions { .. } => Ok(0),
         Command::Inspect { file, json, caps } => {
             let input = open(&file)?;
             let what = input.describe();

@@ -341,3 +341,60 @@ fn json_failure_lines_are_one_based_like_the_trigger() {
     assert_eq!(t["failures"][0]["line"], 3, "{t}");
     assert_eq!(t["trigger"]["line"], 3, "{t}");
 }
+
+#[test]
+fn the_manual_page_and_completions_describe_every_subcommand() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmscope"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let man = run(&["man"]);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH vmscope 1"),
+        "{man}"
+    );
+    assert!(man.contains(".TH vmscope 1"));
+    let subcommands = [
+        "log",
+        "inspect",
+        "diff",
+        "split",
+        "run",
+        "interactive",
+        "build",
+        "proxy",
+        "man",
+        "completions",
+        "demo",
+    ];
+    for sub in subcommands {
+        assert!(
+            man.contains(&format!("vmscope\\-{sub}")) || man.contains(sub),
+            "{sub}"
+        );
+    }
+    let bash = run(&["completions", "bash"]);
+    assert!(bash.contains("complete -F _vmscope"), "{bash}");
+    let checked = std::process::Command::new("bash")
+        .arg("-n")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(bash.as_bytes())?;
+            c.wait()
+        })
+        .unwrap();
+    assert!(checked.success(), "bash reads its completions");
+    let zsh = run(&["completions", "zsh"]);
+    assert!(zsh.starts_with("#compdef vmscope"), "{zsh}");
+    let fish = run(&["completions", "fish"]);
+    for sub in subcommands {
+        assert!(bash.contains(sub) && zsh.contains(sub), "{sub} completes");
+        assert!(fish.contains(&format!("-a \"{sub}\"")), "{sub} in fish");
+    }
+}
