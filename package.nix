@@ -18,6 +18,7 @@ rustPlatform.buildRustPackage (finalAttrs: {
     fileset = lib.fileset.unions [
       ./Cargo.toml
       ./Cargo.lock
+      ./build.rs
       ./src
       ./assets
       ./benches

@@ -15,7 +15,8 @@ pub const EXIT_INPUT: i32 = 2;
 #[derive(Debug, ClapParser)]
 #[command(
     name = "vmscope",
-    version,
+    // With the git revision it was built from, when it was built from git (build.rs).
+    version = env!("VMSCOPE_VERSION"),
     about = "A full-screen terminal debugger for NixOS VM integration tests"
 )]
 pub struct Cli {
