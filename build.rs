@@ -24,8 +24,8 @@ fn main() {
     if let Some(head) = git(&["rev-parse", "--git-path", "HEAD"]) {
         println!("cargo:rerun-if-changed={head}");
     }
-    if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"])
-        .and_then(|r| git(&["rev-parse", "--git-path", &r]))
+    if let Some(r) =
+        git(&["symbolic-ref", "-q", "HEAD"]).and_then(|r| git(&["rev-parse", "--git-path", &r]))
     {
         println!("cargo:rerun-if-changed={r}");
     }

@@ -36,6 +36,11 @@ pub enum Command {
         /// Replay a recording (a session directory) as it ran: SPEED is 1, 10, 100 or max.
         #[arg(long, value_name = "SPEED", num_args = 0..=1, default_missing_value = "1")]
         replay: Option<String>,
+        /// Print instead of drawing: a line per finished step, failures in full, a summary
+        /// (what happens anyway when stdout is no terminal). Exit status: 0 passed, 1 failed
+        /// or timed out, 2 bad input.
+        #[arg(long)]
+        plain: bool,
         #[command(flatten)]
         caps: CapArgs,
     },
@@ -333,9 +338,19 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             file,
             follow,
             replay,
+            plain,
             caps,
         } => {
             let input = open(&file)?;
+            use std::io::IsTerminal;
+            if plain || !std::io::stdout().is_terminal() {
+                let what = input.describe();
+                let mut parser = Parser::new(caps.caps(config.caps), Parser::env_options());
+                read_all(input, &mut parser).map_err(|e| anyhow::anyhow!("reading {what}: {e}"))?;
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                let _ = crate::plain::Plain::default().finish(&parser.run, &mut out);
+                return Ok(crate::plain::status(parser.run.outcome()));
+            }
             let replay = match replay {
                 None => None,
                 Some(_) if !matches!(input, Input::Recording(_)) => {

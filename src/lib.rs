@@ -6,6 +6,7 @@
 pub mod app;
 pub mod cli;
 pub mod panes;
+pub mod plain;
 pub mod split;
 pub mod vm;
 pub mod vsock;

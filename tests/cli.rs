@@ -406,7 +406,10 @@ fn the_version_names_the_git_revision_it_was_built_from() {
         .output()
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with(&format!("vmscope {}", env!("CARGO_PKG_VERSION"))), "{text}");
+    assert!(
+        text.starts_with(&format!("vmscope {}", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
     // Built from a git checkout (as the tests are): the revision is one git knows.
     let git = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".git");
     if git.exists() {
@@ -415,7 +418,10 @@ fn the_version_names_the_git_revision_it_was_built_from() {
             .nth(1)
             .and_then(|r| r.split(')').next())
             .unwrap_or_else(|| panic!("no revision in {text}"));
-        assert!(rev.len() >= 7 && rev.chars().all(|c| c.is_ascii_hexdigit()), "{rev}");
+        assert!(
+            rev.len() >= 7 && rev.chars().all(|c| c.is_ascii_hexdigit()),
+            "{rev}"
+        );
         let known = std::process::Command::new("git")
             .args(["cat-file", "-e", &format!("{rev}^{{commit}}")])
             .current_dir(env!("CARGO_MANIFEST_DIR"))

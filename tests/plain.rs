@@ -1,0 +1,102 @@
+//! Plain mode: `vmscope log` with stdout a pipe prints what CI reads, and exits with the
+//! outcome. The lines expected were read off the captures.
+
+mod common;
+
+fn plain(file: &str, extra: &[&str]) -> (String, Option<i32>) {
+    let path = common::fixtures().join("real-driver").join(file);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmscope"))
+        .arg("log")
+        .args(extra)
+        .arg(&path)
+        .output()
+        .unwrap();
+    (String::from_utf8(out.stdout).unwrap(), out.status.code())
+}
+
+/// The index of the first line of `text` that is `line` exactly.
+fn at(text: &str, line: &str) -> usize {
+    text.lines()
+        .position(|l| l == line)
+        .unwrap_or_else(|| panic!("{line:?} not in:\n{text}"))
+}
+
+#[test]
+fn a_failing_log_prints_its_steps_the_failure_in_full_and_a_summary() {
+    let (text, code) = plain("fail.stderr", &[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        !text.contains('\x1b'),
+        "no escape sequence in plain output:\n{text}"
+    );
+    // Steps as they ended, nested by indentation, with their durations.
+    let things = at(&text, "  ✓ subtest: things that work (1.52 s)");
+    let false_ = at(&text, "    ✗ machine2: must succeed: false");
+    let fails = at(&text, "  ✗ subtest: this one fails");
+    // The failure where it was reported: after the steps it ended, before cleanup.
+    let failed = at(
+        &text,
+        "FAILED RequestedAssertionFailed: command `false` failed (exit code 1) (line 187)",
+    );
+    let cleanup = at(&text, "✓ cleanup (0.00 s)");
+    assert!(things < fails && fails < false_ && false_ < failed && failed < cleanup);
+    for line in [
+        "  machine: machine2",
+        "  subtest: this one fails",
+        "  command: false",
+        "    File \"<string>\", line 14, in <module>",
+        "      machine2.succeed(\"false\")",
+        "  machine2's last console lines:",
+    ] {
+        at(&text, line);
+    }
+    // machine2's console before the failure ended with `Starting Network Setup...` (line 177).
+    let last = at(&text, "  machine2's last console lines:") + 12;
+    assert_eq!(
+        text.lines().nth(last),
+        Some("             Starting Network Setup...")
+    );
+    assert_eq!(
+        text.lines().last(),
+        Some("test: FAILED · 2 machines · 10 steps passed, 3 failed · 1 failure")
+    );
+}
+
+#[test]
+fn a_passing_log_exits_0_and_a_timed_out_one_1() {
+    let (text, code) = plain("pass.stderr", &[]);
+    assert_eq!(code, Some(0));
+    for sub in [
+        "all machines reach multi-user.target (1.51 s)",
+        "run commands on every machine (0.01 s)",
+        "wait until a file appears (2.02 s)",
+        "services (0.03 s)",
+        "shut down machine3 (0.17 s)",
+    ] {
+        at(&text, &format!("  ✓ subtest: {sub}"));
+    }
+    assert!(text.ends_with("test: PASSED · 3 machines · 24 steps passed, 0 failed · 2 warnings\n"));
+    let (text, code) = plain("timeout.stderr", &[]);
+    assert_eq!(code, Some(1));
+    at(
+        &text,
+        "FAILED the global timeout of 15 seconds was reached (line 108)",
+    );
+    at(&text, "    machine1 login:");
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .starts_with("test: TIMED OUT · 1 machine")
+    );
+}
+
+#[test]
+fn plain_is_asked_for_even_on_a_terminal() {
+    let path = common::fixtures().join("real-driver/pass.stderr");
+    let mut t = common::pty::Term::spawn(&["log", "--plain", path.to_str().unwrap()], 120, 40);
+    assert_eq!(t.wait_exit(10), 0);
+    let raw = String::from_utf8_lossy(&t.raw.lock().unwrap()).into_owned();
+    assert!(raw.contains("test: PASSED · 3 machines"), "{raw}");
+    assert!(!raw.contains("\x1b[?1049h"), "no full screen");
+}
