@@ -41,6 +41,10 @@ pub enum Command {
         /// or timed out, 2 bad input.
         #[arg(long)]
         plain: bool,
+        /// With the plain output, GitHub Actions' annotations (::error, ::warning) and a job
+        /// summary appended to $GITHUB_STEP_SUMMARY (on by itself when GITHUB_ACTIONS=true).
+        #[arg(long)]
+        github: bool,
         #[command(flatten)]
         caps: CapArgs,
     },
@@ -235,6 +239,20 @@ pub fn main() -> i32 {
     }
 }
 
+/// Appends the job summary to `$GITHUB_STEP_SUMMARY`, where GitHub Actions sets it.
+fn summarize(run: &crate::vm::TestRun) -> anyhow::Result<()> {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("GITHUB_STEP_SUMMARY {}: {e}", path.to_string_lossy()))?;
+    f.write_all(crate::plain::github_summary(run).as_bytes())?;
+    Ok(())
+}
+
 fn open(file: &str) -> anyhow::Result<Input> {
     Ok(Input::open(file)?)
 }
@@ -339,6 +357,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             follow,
             replay,
             plain,
+            github,
             caps,
         } => {
             let input = open(&file)?;
@@ -349,6 +368,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 read_all(input, &mut parser).map_err(|e| anyhow::anyhow!("reading {what}: {e}"))?;
                 let mut out = std::io::BufWriter::new(std::io::stdout().lock());
                 let _ = crate::plain::Plain::default().finish(&parser.run, &mut out);
+                if github || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+                    let _ = crate::plain::github(&parser.run, &mut out);
+                    summarize(&parser.run)?;
+                }
                 return Ok(crate::plain::status(parser.run.outcome()));
             }
             let replay = match replay {

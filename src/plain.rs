@@ -187,3 +187,134 @@ pub fn status(o: Outcome) -> i32 {
         _ => 0,
     }
 }
+
+/// GitHub Actions' workflow commands: an `::error` per failure and a `::warning` per
+/// warning text, what they say escaped so that no text (a guest's, in a failing command's
+/// output) can end the command and start another.
+pub fn github(run: &TestRun, out: &mut impl Write) -> io::Result<()> {
+    for (_, t) in run.visible_tests() {
+        let name = t.name.as_deref().unwrap_or("NixOS test");
+        for f in &t.failures {
+            let what = match &f.exception {
+                Some(e) => format!("{e}: {}", f.message),
+                None => f.message.clone(),
+            };
+            let mut title = format!("{name} failed");
+            if let Some(m) = &f.machine {
+                title.push_str(&format!(" on {m}"));
+            }
+            writeln!(
+                out,
+                "::error title={}::{} (line {})",
+                escape_property(&title),
+                escape_data(&what),
+                f.line + 1
+            )?;
+        }
+        for w in &t.warnings {
+            writeln!(
+                out,
+                "::warning title={}::{} ({}x, first on line {})",
+                escape_property(&format!("{name}: a driver warning")),
+                escape_data(&w.text),
+                w.count,
+                w.first_line + 1
+            )?;
+        }
+    }
+    out.flush()
+}
+
+/// A workflow command's message: `%`, CR and LF escaped.
+pub fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property: also `:` and `,`.
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// The job summary (Markdown, for `$GITHUB_STEP_SUMMARY`): each test's outcome, its steps
+/// that failed, its failures with the failing machine's last lines. What the run printed is
+/// set in code blocks whose fence is longer than any backtick run in it, so it stays text.
+pub fn github_summary(run: &TestRun) -> String {
+    let mut md = String::new();
+    for (_, t) in run.visible_tests() {
+        let name = t.name.as_deref().unwrap_or("NixOS test");
+        let outcome = t.outcome(run.live);
+        let mark = match outcome {
+            Outcome::Passed => "✅",
+            Outcome::Failed | Outcome::TimedOut => "❌",
+            _ => "⚪",
+        };
+        md.push_str(&format!(
+            "### {mark} {} — {}\n\n",
+            code(name),
+            outcome.label()
+        ));
+        md.push_str("| machines | steps passed | steps failed | failures | warnings |\n");
+        md.push_str("|---:|---:|---:|---:|---:|\n");
+        let passed = t
+            .steps
+            .iter()
+            .filter(|s| s.state == StepState::Passed)
+            .count();
+        let failed = t
+            .steps
+            .iter()
+            .filter(|s| s.state == StepState::Failed)
+            .count();
+        let warnings: u64 = t.warnings.iter().map(|w| w.count).sum();
+        md.push_str(&format!(
+            "| {} | {passed} | {failed} | {} | {warnings} |\n\n",
+            t.machines.len(),
+            t.failures.len()
+        ));
+        for f in &t.failures {
+            let mut text = Vec::new();
+            let _ = failure(t, f, "", &mut text);
+            md.push_str(&fenced(&String::from_utf8_lossy(&text)));
+        }
+    }
+    md
+}
+
+/// Text as inline code, its backticks outnumbered by the fence.
+fn code(s: &str) -> String {
+    let fence = "`".repeat(longest_run(s, '`') + 1);
+    format!("{fence} {s} {fence}")
+}
+
+fn fenced(s: &str) -> String {
+    let fence = "`".repeat((longest_run(s, '`') + 1).max(3));
+    format!("{fence}text\n{}\n{fence}\n\n", s.trim_end())
+}
+
+fn longest_run(s: &str, c: char) -> usize {
+    let (mut best, mut run) = (0, 0);
+    for x in s.chars() {
+        run = if x == c { run + 1 } else { 0 };
+        best = best.max(run);
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_text_ends_a_workflow_command_or_a_code_block() {
+        assert_eq!(
+            escape_data("a\n::set-env name=X::y\r100%"),
+            "a%0A::set-env name=X::y%0D100%25"
+        );
+        assert_eq!(escape_property("x: a, b"), "x%3A a%2C b");
+        let block = fenced("```\n# not a heading\n````");
+        assert!(block.starts_with("`````text\n"), "{block}");
+        assert!(block.ends_with("\n`````\n\n"));
+    }
+}

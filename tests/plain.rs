@@ -100,3 +100,52 @@ fn plain_is_asked_for_even_on_a_terminal() {
     assert!(raw.contains("test: PASSED · 3 machines"), "{raw}");
     assert!(!raw.contains("\x1b[?1049h"), "no full screen");
 }
+
+#[test]
+fn on_github_actions_failures_and_warnings_are_annotated_and_summarised() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    let run = |file: &str, flag: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vmscope"));
+        cmd.arg("log");
+        if flag {
+            cmd.arg("--github");
+        } else {
+            cmd.env("GITHUB_ACTIONS", "true");
+        }
+        let out = cmd
+            .arg(common::fixtures().join("real-driver").join(file))
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .output()
+            .unwrap();
+        (String::from_utf8(out.stdout).unwrap(), out.status.code())
+    };
+    let (text, code) = run("fail.stderr", true);
+    assert_eq!(code, Some(1));
+    at(
+        &text,
+        "::error title=NixOS test failed on machine2::RequestedAssertionFailed: command `false` failed (exit code 1) (line 187)",
+    );
+    // The passing run's two bare-number timeouts are warnings, each once with its count.
+    let (text, code) = run("pass.stderr", false);
+    assert_eq!(code, Some(0));
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("::warning "))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{text}");
+    assert!(
+        warnings
+            .iter()
+            .all(|w| w.contains("passing a bare int/float as a duration"))
+    );
+    // Both runs appended their summaries.
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("### ❌ ` NixOS test ` — FAILED"), "{md}");
+    assert!(md.contains("### ✅ ` NixOS test ` — PASSED"), "{md}");
+    assert!(
+        md.contains("```text\nFAILED RequestedAssertionFailed"),
+        "{md}"
+    );
+    assert!(md.contains("| 2 | 10 | 3 | 1 | 0 |"), "{md}");
+}
