@@ -53,8 +53,12 @@ pub enum Command {
         /// The log file, or `-` for standard input.
         file: String,
         /// Print the JSON document described in the README.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "junit")]
         json: bool,
+        /// Print JUnit XML as the driver's reporter writes it: a test case per subtest
+        /// (`main` when there are none).
+        #[arg(long)]
+        junit: bool,
         #[command(flatten)]
         caps: CapArgs,
     },
@@ -290,7 +294,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let config = app::config::Config::load()?;
     match cli.command {
         Command::Man | Command::Completions { .. } => Ok(0),
-        Command::Inspect { file, json, caps } => {
+        Command::Inspect {
+            file,
+            json,
+            junit,
+            caps,
+        } => {
             let input = open(&file)?;
             let what = input.describe();
             let caps = Caps {
@@ -301,7 +310,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             read_all(input, &mut parser).map_err(|e| anyhow::anyhow!("reading {what}: {e}"))?;
             let run = parser.run;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            if json {
+            if junit {
+                let _ = out.write_all(crate::vm::junit::xml(&run).as_bytes());
+            } else if json {
                 let _ = crate::vm::export::json_to(&run, &mut out);
                 let _ = writeln!(out);
             } else {

@@ -149,3 +149,72 @@ fn on_github_actions_failures_and_warnings_are_annotated_and_summarised() {
     );
     assert!(md.contains("| 2 | 10 | 3 | 1 | 0 |"), "{md}");
 }
+
+fn junit(path: &std::path::Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmscope"))
+        .args(["inspect", "--junit"])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The document without the text of `<system-out>` and `<system-err>`: its shape.
+fn skeleton(xml: &str) -> String {
+    let mut out = String::new();
+    let mut rest = xml;
+    while let Some(i) = rest.find("<system-") {
+        out.push_str(&rest[..i]);
+        let tag_end = rest[i..].find('>').unwrap() + i + 1;
+        let tag = &rest[i + 1..tag_end - 1];
+        let close = format!("</{tag}>");
+        let j = rest[tag_end..].find(&close).unwrap() + tag_end;
+        out.push_str(&format!("<{tag}>…{close}"));
+        rest = &rest[j + close.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn junit_has_the_drivers_reporter_shape() {
+    // The shape of nixpkgs' golden junit_xml_output.xml (tab-indented, a case per subtest,
+    // `failure message="test case failed"` and the error in system-err), with the subtests
+    // of fail.stderr: `things that work` passed in 1.52 s, `this one fails` failed.
+    let xml = junit(&common::fixtures().join("real-driver/fail.stderr"));
+    let want = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
+<testsuites tests=\"2\" failures=\"1\" errors=\"0\" skipped=\"0\" time=\"1.52\">\n\
+\t<testsuite name=\"NixOS integration test\" tests=\"2\" errors=\"0\" failures=\"1\" skipped=\"0\" time=\"1.52\">\n\
+\t\t<testcase name=\"things that work\" time=\"1.52\">\n\
+\t\t\t<system-out>…</system-out>\n\
+\t\t</testcase>\n\
+\t\t<testcase name=\"this one fails\" time=\"0\">\n\
+\t\t\t<failure message=\"test case failed\"/>\n\
+\t\t\t<system-out>…</system-out>\n\
+\t\t\t<system-err>…</system-err>\n\
+\t\t</testcase>\n\
+\t</testsuite>\n\
+</testsuites>\n";
+    assert_eq!(skeleton(&xml), want, "{xml}");
+    assert!(xml.contains("<system-err>command `false` failed (exit code 1)\n</system-err>"));
+    assert!(xml.contains("machine1: must succeed: echo everything is fine"));
+    // Well-formed, as a JUnit reader takes it.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("results.xml");
+    std::fs::write(&file, &xml).unwrap();
+    let ok = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, xml.dom.minidom as m; m.parse(sys.argv[1])",
+        ])
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "python's XML parser takes it");
+    // Without subtests: one `main` case, passed in the script's 16.87 s.
+    let xml = junit(&common::fixtures().join("logs/05-prefixed-nix-alien-ping-pass-tail.log"));
+    assert!(
+        xml.contains("\t\t<testcase name=\"main\" time=\"16.87\"/>\n"),
+        "{xml}"
+    );
+}
