@@ -22,6 +22,10 @@ pub const EXIT_INPUT: i32 = 2;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Write vmscope's own diagnostics here (default: vmscope.log under
+    /// $XDG_STATE_HOME/vmscope; VMSCOPE_LOG=debug writes more).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,6 +175,25 @@ pub enum CompletionShell {
     Fish,
 }
 
+impl Command {
+    /// The subcommand as it is typed, for diagnostics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Log { .. } => "log",
+            Self::Inspect { .. } => "inspect",
+            Self::Diff { .. } => "diff",
+            Self::Split { .. } => "split",
+            Self::Run { .. } => "run",
+            Self::Interactive { .. } => "interactive",
+            Self::Build { .. } => "build",
+            Self::Proxy { .. } => "proxy",
+            Self::Man => "man",
+            Self::Completions { .. } => "completions",
+            Self::Demo { .. } => "demo",
+        }
+    }
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct RecordArgs {
     /// Record the session into this directory (default: a new one under
@@ -262,6 +285,8 @@ fn open(file: &str) -> anyhow::Result<Input> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
+    crate::diagnostics::init(cli.log_file.clone());
+    let _span = tracing::info_span!("command", name = cli.command.name()).entered();
     // What describes the command line itself needs no configuration.
     match cli.command {
         Command::Man => {

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod diagnostics;
 pub mod panes;
 pub mod plain;
 pub mod split;

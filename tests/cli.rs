@@ -430,3 +430,42 @@ fn the_version_names_the_git_revision_it_was_built_from() {
         assert!(known.success(), "{rev} is a commit here");
     }
 }
+
+#[test]
+fn diagnostics_go_to_a_file_never_to_the_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("diag/vmscope.log");
+    let capture = common::fixtures().join("real-driver/fail.stderr");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmscope"))
+        .arg("--log-file")
+        .arg(&log)
+        .args(["inspect", "--json"])
+        .arg(&capture)
+        .env("VMSCOPE_LOG", "debug")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is the JSON alone");
+    let text = std::fs::read_to_string(&log).expect("the diagnostics file");
+    assert!(text.contains("vmscope starts"), "{text}");
+    assert!(text.contains("command{name=\"inspect\"}"), "{text}");
+    assert!(
+        text.contains("bytes=") && text.contains("lines=198"),
+        "{text}"
+    );
+    // Without --log-file: under the state directory.
+    let state = dir.path().join("state");
+    std::process::Command::new(env!("CARGO_BIN_EXE_vmscope"))
+        .args(["inspect"])
+        .arg(&capture)
+        .env("XDG_STATE_HOME", &state)
+        .output()
+        .unwrap();
+    assert!(state.join("vmscope/vmscope.log").is_file());
+}

@@ -294,6 +294,7 @@ fn write_jobs(sh: &Shared, rx: mpsc::Receiver<Job>, mut out: impl Write, warn: i
                     Err(e) => {
                         stopped = true;
                         sh.cut.store(true, Ordering::Relaxed);
+                        tracing::warn!(at_ms = last_ms, written, error = %e, "recording cut");
                         cut(last_ms, written, e.to_string());
                         warn(format!(
                             "the session recording stopped at {}: {e}; the run goes on",

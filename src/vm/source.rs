@@ -78,6 +78,20 @@ impl Input {
 
 /// Reads a whole input into a parser.
 pub fn read_all(input: Input, parser: &mut Parser) -> io::Result<()> {
+    let _span = tracing::info_span!("read_all", input = %input.describe()).entered();
+    let started = std::time::Instant::now();
+    let r = read_whole(input, parser);
+    tracing::info!(
+        bytes = parser.run.bytes,
+        lines = parser.run.lines,
+        ms = started.elapsed().as_millis() as u64,
+        ok = r.is_ok(),
+        "read"
+    );
+    r
+}
+
+fn read_whole(input: Input, parser: &mut Parser) -> io::Result<()> {
     let mut reader: Box<dyn Read> = match input {
         Input::Stdin => Box::new(io::stdin().lock()),
         Input::File(_, f) => Box::new(f),
@@ -156,6 +170,7 @@ pub fn pump(
         }
     };
     let mut buf = vec![0u8; SLICE];
+    tracing::info!(input = %input.describe(), follow = mode.follow, "reading");
     match input {
         Input::Recording(dir) => {
             // How far into the session file, said every slice, for the progress of loading.

@@ -101,6 +101,7 @@ pub struct LiveSpec {
 /// Runs the screen until the user quits. Returns vmscope's exit status: the driver's for a
 /// live run, 128 + the signal when vmscope was told to stop.
 pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
+    let _span = tracing::info_span!("screen", origin = %app.input.origin).entered();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

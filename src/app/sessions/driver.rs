@@ -237,8 +237,10 @@ impl Child {
                 // A process the driver left behind (a QEMU) may hold stderr open: wait for
                 // the reader only a moment.
                 let _ = drained.recv_timeout(STDERR_DRAIN);
+                tracing::info!(pid, code, "the driver exited");
                 send(ChildEvent::Exited(code));
             })?;
+        tracing::info!(pid, program = %program.to_string_lossy(), args = args.len(), "the driver started");
         Ok(Self {
             pid,
             master: master_file,

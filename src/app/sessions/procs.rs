@@ -80,6 +80,7 @@ impl TabProcs {
         (cols, rows): (u16, u16),
     ) -> io::Result<()> {
         self.close(id);
+        tracing::info!(id, program = %program.to_string_lossy(), "a tab starts");
         let pair = native_pty_system()
             .openpty(size(cols, rows))
             .map_err(other)?;
