@@ -26,6 +26,32 @@ pub struct Cli {
     /// $XDG_STATE_HOME/vmscope; VMSCOPE_LOG=debug writes more).
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+    /// Colours on the screen: auto (unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// The theme the screen uses: the configured one, unless colour is off (`never`, or
+    /// `auto` with NO_COLOR set to anything but nothing).
+    pub fn theme(self, configured: crate::panes::theme::Theme) -> crate::panes::theme::Theme {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        match self {
+            Self::Never => crate::panes::theme::Theme::NoColor,
+            Self::Auto if no_color => crate::panes::theme::Theme::NoColor,
+            Self::Always if configured == crate::panes::theme::Theme::NoColor => {
+                crate::panes::theme::Theme::Default
+            }
+            _ => configured,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -316,7 +342,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         _ => {}
     }
-    let config = app::config::Config::load()?;
+    let mut config = app::config::Config::load()?;
+    config.theme = cli.color.theme(config.theme);
     match cli.command {
         Command::Man | Command::Completions { .. } => Ok(0),
         Command::Inspect {

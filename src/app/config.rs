@@ -24,6 +24,14 @@ struct File {
     terminal: TerminalSection,
     #[serde(default)]
     ssh: SshSection,
+    #[serde(default)]
+    screen: ScreenSection,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ScreenSection {
+    theme: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -57,6 +65,8 @@ pub struct Config {
     pub ssh_options: Vec<String>,
     /// ssh tabs reach `vsock/N` through the system's ssh configuration, not `vmscope proxy`.
     pub ssh_system_proxy: bool,
+    /// The screen's colours.
+    pub theme: crate::panes::theme::Theme,
 }
 
 impl Default for Config {
@@ -67,6 +77,7 @@ impl Default for Config {
             leave: Chord::parse(DEFAULT_LEAVE).unwrap_or_else(|| unreachable!()),
             ssh_options: Vec::new(),
             ssh_system_proxy: false,
+            theme: crate::panes::theme::Theme::Default,
         }
     }
 }
@@ -116,6 +127,13 @@ fn apply(config: &mut Config, text: &str) -> anyhow::Result<()> {
     }
     if let Some(system) = f.ssh.system_proxy {
         config.ssh_system_proxy = system;
+    }
+    if let Some(t) = &f.screen.theme {
+        config.theme = crate::panes::theme::Theme::parse(t).ok_or_else(|| {
+            anyhow::anyhow!(
+                "[screen] theme: {t:?} is none of default, light, high-contrast, no-color"
+            )
+        })?;
     }
     let (caps, leave) = (&mut config.caps, &mut config.leave);
     if let Some(l) = &f.terminal.leave {

@@ -47,6 +47,8 @@ pub struct Screen {
     dragging: bool,
     /// Panes as the last frame drew them.
     pub cache: crate::panes::cache::PaneCache,
+    /// The colours the screen is drawn in.
+    pub theme: crate::panes::theme::Theme,
 }
 
 impl Default for Screen {
@@ -57,6 +59,7 @@ impl Default for Screen {
             driver_width: None,
             dragging: false,
             cache: Default::default(),
+            theme: Default::default(),
         }
     }
 }

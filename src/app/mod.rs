@@ -43,6 +43,7 @@ pub fn run_log(
 ) -> anyhow::Result<i32> {
     let live = follow || input.is_stdin();
     let mut app = App::new(caps, config.keymap, input.describe(), live);
+    app.screen.theme = config.theme;
     if let Some(speed) = replay {
         app.replay = Some(replay::Replay::new(speed, true));
         // Nothing has happened yet: what went wrong comes when the replay gets there.
@@ -121,6 +122,7 @@ pub fn run_demo(speed: f64, caps: Caps, config: config::Config) -> anyhow::Resul
         return status;
     }
     let mut app = App::new(caps, config.keymap, "demo".into(), true);
+    app.screen.theme = config.theme;
     app.overlay
         .say("python3 is not installed: replaying a recorded run (no REPL)");
     let start: Instant = app.input.start;
@@ -194,6 +196,7 @@ fn run_live(
         |n| n.to_string_lossy().into_owned(),
     );
     let mut app = App::new(caps, config.keymap, name, true);
+    app.screen.theme = config.theme;
     app.sessions.ssh_options = config.ssh_options;
     app.sessions.ssh_system_proxy = config.ssh_system_proxy;
     app.checks.mode = mode;

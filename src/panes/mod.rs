@@ -10,6 +10,7 @@ pub mod palette;
 pub mod status_bar;
 pub mod terminal_pane;
 pub mod text;
+pub mod theme;
 pub mod timeline;
 
 use ratatui::Frame;
@@ -26,9 +27,15 @@ use crate::app::sessions::TabKind;
 use crate::app::state::{App, Drawn};
 use crate::app::view::Pane;
 
-/// Draws the whole screen and returns where things went (for the mouse, paging and the
-/// terminals' sizes).
+/// Draws the whole screen in the theme's colours and returns where things went (for the
+/// mouse, paging and the terminals' sizes).
 pub fn draw(f: &mut Frame<'_>, app: &App) -> Drawn {
+    let drawn = draw_screen(f, app);
+    theme::apply(f.buffer_mut(), app.screen.theme);
+    drawn
+}
+
+fn draw_screen(f: &mut Frame<'_>, app: &App) -> Drawn {
     let area = f.area();
     let test = app.current_test();
     let focus = app.views.focus;
