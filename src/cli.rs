@@ -174,6 +174,20 @@ pub enum Command {
         #[arg(default_value_t = 22)]
         port: u16,
     },
+    /// Write a recording (a session directory) to share: an asciicast of the screen as it was
+    /// shown (asciinema plays it).
+    ///
+    /// Example: vmscope export --cast run.cast ~/.local/state/vmscope/sessions/1765000000-foo-42
+    Export {
+        /// Write an asciicast (v2) here.
+        #[arg(long, value_name = "FILE")]
+        cast: PathBuf,
+        /// The screen's size, COLSxROWS.
+        #[arg(long, value_name = "COLSxROWS", default_value = "160x45")]
+        size: String,
+        /// The recording's directory.
+        recording: PathBuf,
+    },
     /// Print the manual page (roff), for `man -l -` or to install as vmscope.1.
     Man,
     /// Print a shell's completions for vmscope.
@@ -214,6 +228,7 @@ impl Command {
             Self::Build { .. } => "build",
             Self::Proxy { .. } => "proxy",
             Self::Man => "man",
+            Self::Export { .. } => "export",
             Self::Completions { .. } => "completions",
             Self::Demo { .. } => "demo",
         }
@@ -346,6 +361,30 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     config.theme = cli.color.theme(config.theme);
     match cli.command {
         Command::Man | Command::Completions { .. } => Ok(0),
+        Command::Export {
+            cast,
+            size,
+            recording,
+        } => {
+            if !crate::vm::recording::is_recording(&recording) {
+                anyhow::bail!(
+                    "{}: not a recording (a session directory that holds {})",
+                    recording.display(),
+                    crate::vm::recording::RECORD_FILE
+                );
+            }
+            let (w, h) = size
+                .split_once('x')
+                .and_then(|(w, h)| Some((w.parse::<u16>().ok()?, h.parse::<u16>().ok()?)))
+                .filter(|&(w, h)| w >= 40 && h >= 8)
+                .ok_or_else(|| anyhow::anyhow!("--size {size}: COLSxROWS, 40x8 at least"))?;
+            let file = std::fs::File::create(&cast)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", cast.display()))?;
+            let mut out = std::io::BufWriter::new(file);
+            app::runner::cast::cast(&recording, &mut out, (w, h))?;
+            eprintln!("vmscope: wrote {}", cast.display());
+            Ok(0)
+        }
         Command::Inspect {
             file,
             json,

@@ -6,27 +6,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::pty::{Term, find};
-use vmscope::vm::recording::{Recorder, Stream};
 
 fn fixture(path: &str) -> String {
     common::fixtures().join(path).display().to_string()
-}
-
-/// A recording of `real-driver/FILE` whose lines came evenly over `secs` seconds, with the
-/// driver's exit status.
-fn recording(file: &str, secs: u32, exit: i32) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let bytes = common::real_driver(file);
-    let lines: Vec<&[u8]> = bytes.split_inclusive(|&b| b == b'\n').collect();
-    let mut r = Recorder::start(dir.path(), &["nixos-test-driver".into()], |_| {}).unwrap();
-    let n = lines.len() as u32;
-    for (i, line) in lines.iter().enumerate() {
-        let ms = i as u32 * secs * 1000 / n;
-        r.record(Stream::Stderr, ms, line);
-    }
-    r.exit(exit);
-    assert!(r.finish(Duration::from_secs(10)));
-    dir
 }
 
 /// The text of row `row` of the screen, and whether any of its cells is underlined.
@@ -99,7 +81,7 @@ fn the_timeline_shows_steps_as_bars_and_enter_goes_there() {
 
 #[test]
 fn marks_are_kept_with_a_recording_and_come_back() {
-    let rec = recording("fail.stderr", 4, 1);
+    let rec = common::recording("fail.stderr", 4, 1);
     let dir = rec.path().display().to_string();
     let mut t = Term::spawn(&["log", &dir], 200, 60);
     t.wait_text("TEST FAILED", 10);
@@ -139,7 +121,7 @@ fn marks_are_kept_with_a_recording_and_come_back() {
 fn a_replay_at_ten_times_reaches_the_failure_in_a_tenth_of_the_time() {
     // The failure's report (line 187 of 198) comes about 7.6 s into an 8 s recording: at
     // 10x, well under a second after the replay starts; at 1x it would take 7.6 s.
-    let rec = recording("fail.stderr", 8, 1);
+    let rec = common::recording("fail.stderr", 8, 1);
     let dir = rec.path().display().to_string();
     let mut t = Term::spawn(&["log", &dir, "--replay", "10"], 200, 50);
     t.wait_text("▶ replay 10x", 10);

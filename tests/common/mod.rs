@@ -213,3 +213,22 @@ pub fn app_with_store(
 pub fn key(c: char) -> crossterm::event::KeyEvent {
     crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char(c))
 }
+
+/// A recording of `real-driver/FILE` whose lines came evenly over `secs` seconds, with the
+/// driver's exit status.
+pub fn recording(file: &str, secs: u32, exit: i32) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = real_driver(file);
+    let lines: Vec<&[u8]> = bytes.split_inclusive(|&b| b == b'\n').collect();
+    let mut r =
+        vmscope::vm::recording::Recorder::start(dir.path(), &["nixos-test-driver".into()], |_| {})
+            .unwrap();
+    let n = lines.len() as u32;
+    for (i, line) in lines.iter().enumerate() {
+        let ms = i as u32 * secs * 1000 / n;
+        r.record(vmscope::vm::recording::Stream::Stderr, ms, line);
+    }
+    r.exit(exit);
+    assert!(r.finish(std::time::Duration::from_secs(10)));
+    dir
+}
