@@ -188,6 +188,18 @@ pub enum Command {
         /// The recording's directory.
         recording: PathBuf,
     },
+    /// Group the failures of many logs by what failed: the same flake in forty CI logs is
+    /// one line with its count.
+    ///
+    /// Example: vmscope triage ci-logs/ ; ls *.log | vmscope triage -
+    Triage {
+        /// Logs, recordings, directories of them, or `-` for a list of paths on stdin.
+        #[arg(required = true)]
+        logs: Vec<String>,
+        /// Print the groups as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the manual page (roff), for `man -l -` or to install as vmscope.1.
     Man,
     /// Print a shell's completions for vmscope.
@@ -229,6 +241,7 @@ impl Command {
             Self::Proxy { .. } => "proxy",
             Self::Man => "man",
             Self::Export { .. } => "export",
+            Self::Triage { .. } => "triage",
             Self::Completions { .. } => "completions",
             Self::Demo { .. } => "demo",
         }
@@ -361,6 +374,56 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     config.theme = cli.color.theme(config.theme);
     match cli.command {
         Command::Man | Command::Completions { .. } => Ok(0),
+        Command::Triage { logs, json } => {
+            let mut paths: Vec<PathBuf> = Vec::new();
+            for l in logs {
+                if l == "-" {
+                    let mut list = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut list)?;
+                    paths.extend(
+                        list.lines()
+                            .filter(|l| !l.trim().is_empty())
+                            .map(PathBuf::from),
+                    );
+                    continue;
+                }
+                let p = PathBuf::from(&l);
+                if p.is_dir() && !crate::vm::recording::is_recording(&p) {
+                    let mut inside: Vec<PathBuf> = std::fs::read_dir(&p)
+                        .map_err(|e| anyhow::anyhow!("{l}: {e}"))?
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.is_file() || crate::vm::recording::is_recording(p))
+                        .collect();
+                    inside.sort();
+                    paths.extend(inside);
+                } else {
+                    paths.push(p);
+                }
+            }
+            let mut triage = crate::vm::triage::Triage::default();
+            for p in &paths {
+                let name = p.display().to_string();
+                let input = open(&name)?;
+                let mut parser = Parser::new(
+                    Caps {
+                        keep_serial: false,
+                        ..config.caps
+                    },
+                    Parser::env_options(),
+                );
+                read_all(input, &mut parser).map_err(|e| anyhow::anyhow!("reading {name}: {e}"))?;
+                triage.add(&name, &parser.run);
+            }
+            let triage = triage.sorted();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&triage)?);
+            } else {
+                print!("{}", triage.text());
+            }
+            Ok(i32::from(
+                !triage.groups.is_empty() || !triage.unexplained.is_empty(),
+            ))
+        }
         Command::Export {
             cast,
             size,

@@ -15,6 +15,7 @@ pub mod source;
 pub mod spans;
 pub mod splitter;
 pub mod store;
+pub mod triage;
 pub mod window;
 
 pub use model::{Outcome, TestRun};
