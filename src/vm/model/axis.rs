@@ -135,7 +135,7 @@ impl Rate {
         let w = self.width() as f64;
         let first = (from >> self.shift) as usize;
         let last = (to.saturating_sub(1) >> self.shift) as usize;
-        (first..=last.min(self.counts.len().saturating_sub(1)))
+        (first..(last + 1).min(self.counts.len()))
             .map(|i| {
                 let (lo, hi) = (i as f64 * w, (i + 1) as f64 * w);
                 let inside = (hi.min(to as f64) - lo.max(from as f64)).max(0.0);
@@ -452,5 +452,17 @@ mod tests {
         assert_eq!(a.history[0].line, 1);
         assert_eq!(a.history.last().map(|c| c.line), Some(1000));
         assert_eq!(a.history_dropped, 1000 - MAX_HISTORY as u64);
+    }
+
+    #[test]
+    fn a_machine_that_printed_nothing_has_no_lines_anywhere() {
+        let r = Rate::new(0);
+        assert_eq!(r.between(0, 1), 0.0);
+        assert_eq!(r.between(5, 900), 0.0);
+        let mut r = Rate::new(0);
+        r.add(3);
+        assert_eq!(r.between(0, 3), 0.0);
+        assert_eq!(r.between(0, 4), 1.0);
+        assert_eq!(r.between(10, 20), 0.0);
     }
 }
