@@ -47,7 +47,7 @@ impl Plain {
                 .collect();
             // Failures come where they were reported among the steps that ended.
             let failures = (self.failures[ti]..t.failures.len()).map(|i| {
-                let at = crate::vm::store::Stamp::line_start(t.failures[i].line + 2) - 1;
+                let at = crate::vm::store::Stamp::line_end(t.failures[i].line + 1);
                 (at, u32::MAX, i)
             });
             ended.extend(failures);

@@ -375,7 +375,7 @@ impl FailureView {
             cut: None,
         };
         views.sync = true;
-        let at = Stamp::line_start(f.line + 2) - 1;
+        let at = Stamp::line_end(f.line + 1);
         views.sync_to(&shown, at, Some(Pane::Driver));
     }
 }

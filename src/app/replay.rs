@@ -157,7 +157,7 @@ impl Replay {
         match action {
             Action::JumpToFailure => {
                 if let Some(f) = t.failure_freeze() {
-                    self.seek_to(t, crate::vm::store::Stamp::line_start(f.line + 2) - 1);
+                    self.seek_to(t, crate::vm::store::Stamp::line_end(f.line + 1));
                 }
                 return None;
             }

@@ -60,7 +60,7 @@ impl Axis {
                     None => t.last.at,
                 }
             }
-            Self::Lines { .. } => Stamp::line_start(x + 1) - 1,
+            Self::Lines { .. } => Stamp::line_end(x),
         }
     }
 

@@ -193,7 +193,7 @@ fn events_row(app: &App, t: &Test, axis: Axis, col_of: &dyn Fn(u64) -> u16, w: u
 
 /// The stamp of input line `line` (1-based), with the time the panes have for it.
 fn stamp_of_line(t: &Test, line: u64) -> Stamp {
-    let at = Stamp::line_start(line + 1) - 1;
+    let at = Stamp::line_end(line);
     t.time_at(at).map_or(
         Stamp {
             at,

@@ -64,6 +64,11 @@ impl Stamp {
         n * Self::PARTS
     }
 
+    /// The position of the last part of input line `n`: after all it printed.
+    pub fn line_end(n: u64) -> u64 {
+        Self::line_start(n + 1) - 1
+    }
+
     /// The time it arrived (live runs, recordings).
     pub fn time(&self) -> Option<u32> {
         (self.ms & EST_FLAG == 0).then_some(self.ms)

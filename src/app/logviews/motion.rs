@@ -178,7 +178,7 @@ impl LogViews {
             (Ok(n), _) => lines.prev(
                 lines
                     .store
-                    .end_at(crate::vm::store::Stamp::line_start(n + 1) - 1)
+                    .end_at(crate::vm::store::Stamp::line_end(n))
                     .min(lines.end),
             ),
             // A time, real or estimated.
