@@ -66,15 +66,8 @@ pub enum Command {
         /// Replay a recording (a session directory) as it ran: SPEED is 1, 10, 100 or max.
         #[arg(long, value_name = "SPEED", num_args = 0..=1, default_missing_value = "1")]
         replay: Option<String>,
-        /// Print instead of drawing: a line per finished step, failures in full, a summary
-        /// (what happens anyway when stdout is no terminal). Exit status: 0 passed, 1 failed
-        /// or timed out, 2 bad input.
-        #[arg(long)]
-        plain: bool,
-        /// With the plain output, GitHub Actions' annotations (::error, ::warning) and a job
-        /// summary appended to $GITHUB_STEP_SUMMARY (on by itself when GITHUB_ACTIONS=true).
-        #[arg(long)]
-        github: bool,
+        #[command(flatten)]
+        plain: PlainArgs,
         #[command(flatten)]
         caps: CapArgs,
     },
@@ -121,6 +114,8 @@ pub enum Command {
     /// Example: vmscope run -- ./result/bin/nixos-test-driver -I
     Run {
         #[command(flatten)]
+        plain: PlainArgs,
+        #[command(flatten)]
         caps: CapArgs,
         #[command(flatten)]
         rec: RecordArgs,
@@ -155,6 +150,8 @@ pub enum Command {
         /// The attribute for --nix-build.
         #[arg(short = 'A', long = "attr", value_name = "ATTR")]
         attr: Option<String>,
+        #[command(flatten)]
+        plain: PlainArgs,
         #[command(flatten)]
         caps: CapArgs,
         #[command(flatten)]
@@ -248,6 +245,38 @@ impl Command {
     }
 }
 
+/// Plain output, for CI.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct PlainArgs {
+    /// Print instead of drawing: a line per finished step with its duration, failures in
+    /// full with the failing machine's last console lines, a summary. This is what happens
+    /// anyway when stdout is no terminal.
+    #[arg(long)]
+    pub plain: bool,
+    /// With the plain output, every machine's console lines too, prefixed with its name.
+    #[arg(long)]
+    pub serial: bool,
+    /// With the plain output, GitHub Actions' annotations (::error, ::warning) and a job
+    /// summary appended to $GITHUB_STEP_SUMMARY (on by itself when GITHUB_ACTIONS=true).
+    #[arg(long)]
+    pub github: bool,
+}
+
+impl PlainArgs {
+    /// Whether to print rather than draw: asked for, or stdout is no terminal.
+    pub fn on(self) -> bool {
+        use std::io::IsTerminal;
+        self.plain || !std::io::stdout().is_terminal()
+    }
+
+    pub fn options(self) -> crate::plain::live::Options {
+        crate::plain::live::Options {
+            serial: self.serial,
+            github: crate::plain::github_on(self.github),
+        }
+    }
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct RecordArgs {
     /// Record the session into this directory (default: a new one under
@@ -318,20 +347,6 @@ pub fn main() -> i32 {
             EXIT_INPUT
         }
     }
-}
-
-/// Appends the job summary to `$GITHUB_STEP_SUMMARY`, where GitHub Actions sets it.
-fn summarize(run: &crate::vm::TestRun) -> anyhow::Result<()> {
-    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
-        return Ok(());
-    };
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| anyhow::anyhow!("GITHUB_STEP_SUMMARY {}: {e}", path.to_string_lossy()))?;
-    f.write_all(crate::plain::github_summary(run).as_bytes())?;
-    Ok(())
 }
 
 fn open(file: &str) -> anyhow::Result<Input> {
@@ -522,20 +537,21 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             follow,
             replay,
             plain,
-            github,
             caps,
         } => {
             let input = open(&file)?;
-            use std::io::IsTerminal;
-            if plain || !std::io::stdout().is_terminal() {
+            if plain.on() {
                 let what = input.describe();
                 let mut parser = Parser::new(caps.caps(config.caps), Parser::env_options());
                 read_all(input, &mut parser).map_err(|e| anyhow::anyhow!("reading {what}: {e}"))?;
                 let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-                let _ = crate::plain::Plain::default().finish(&parser.run, &mut out);
-                if github || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+                let mut printer = crate::plain::Plain::new(plain.serial);
+                let _ = printer.finish(&parser.run, &mut out);
+                let opts = plain.options();
+                if opts.github {
                     let _ = crate::plain::github(&parser.run, &mut out);
-                    summarize(&parser.run)?;
+                    let _ = out.flush();
+                    crate::plain::summarize(&parser.run)?;
                 }
                 return Ok(crate::plain::status(parser.run.outcome()));
             }
@@ -562,11 +578,28 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         },
         Command::Demo { speed, caps } => app::run_demo(speed, caps.caps(config.caps), config),
         Command::Run {
+            plain,
             caps,
             rec,
             mut command,
         } => {
             let program = command.remove(0);
+            if plain.on() {
+                if command.iter().any(|a| a == "-I" || a == "--interactive") {
+                    anyhow::bail!(
+                        "the driver's REPL (-I) needs vmscope on a terminal; without -I the test \
+                         script runs and its steps are printed"
+                    );
+                }
+                let record = app::record_dir(rec.choice(), &program)?;
+                return crate::plain::live::run(
+                    program,
+                    command,
+                    record,
+                    caps.caps(config.caps),
+                    plain.options(),
+                );
+            }
             app::run_driver(
                 program,
                 command,
@@ -591,6 +624,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             installable,
             nix_build,
             attr,
+            plain,
             caps,
             rec,
             nix_args,
@@ -611,6 +645,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     }
                 };
             args.extend(nix_args);
+            if plain.on() {
+                let record = app::record_dir(rec.choice(), std::ffi::OsStr::new(program))?;
+                return crate::plain::live::run(
+                    program.into(),
+                    args,
+                    record,
+                    caps.caps(config.caps),
+                    plain.options(),
+                );
+            }
             app::run_build(program, args, rec.choice(), caps.caps(config.caps), config)
         }
     }

@@ -237,6 +237,45 @@ pub enum Record {
     Off,
 }
 
+/// The directory a run without a screen is recorded into (`program` names a new one); a
+/// default one that cannot be made is said on stderr, and the run goes on unrecorded.
+pub fn record_dir(
+    record: Record,
+    program: &std::ffi::OsStr,
+) -> anyhow::Result<Option<std::path::PathBuf>> {
+    Ok(match record {
+        Record::Off => None,
+        Record::Into(dir) => Some(dir),
+        Record::Default => {
+            let name = std::path::Path::new(program)
+                .file_name()
+                .unwrap_or(program)
+                .to_string_lossy()
+                .into_owned();
+            match recording::new_session_dir(&name) {
+                Ok(dir) => Some(dir),
+                Err(e) => {
+                    eprintln!("vmscope: not recording this run: {e}");
+                    None
+                }
+            }
+        }
+    })
+}
+
+/// Why `program` could not start; the session directory made for it stays empty, so it
+/// goes too.
+pub fn cannot_start(
+    program: &std::ffi::OsStr,
+    record: Option<&std::path::Path>,
+    e: std::io::Error,
+) -> anyhow::Error {
+    if let Some(dir) = record {
+        let _ = std::fs::remove_dir(dir);
+    }
+    anyhow::anyhow!("cannot start {}: {e}", program.to_string_lossy())
+}
+
 /// `vmscope interactive INSTALLABLE [-- NIX ARGS]`: builds the interactive driver (its
 /// output shown as it builds), then runs it live.
 pub fn run_interactive(

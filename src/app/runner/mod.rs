@@ -207,13 +207,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                 send,
                 Some(&last_words),
             )
-            .map_err(|e| {
-                // The session directory made for it stays empty: it goes too.
-                if let Some(dir) = &record {
-                    let _ = std::fs::remove_dir(dir);
-                }
-                anyhow::anyhow!("cannot start {}: {e}", program.to_string_lossy())
-            })?;
+            .map_err(|e| crate::app::cannot_start(&program, record.as_deref(), e))?;
             app.checks.driver_pid = Some(spawned.pid());
             child = Some(spawned);
             if let Some(dir) = record {

@@ -1,7 +1,13 @@
 //! Plain output for CI, where stdout is no terminal (or with `--plain`): a line per step as
 //! it finishes, with its duration and outcome, each failure in full with the failing
 //! machine's last console lines, and a closing summary. What is printed never changes once
-//! printed, so it can be written as a live run goes and read as a log.
+//! printed, so it can be written as a live run goes and read as a log. With `serial`, each
+//! machine's console lines come too, prefixed with its name, in the order they were read.
+//!
+//! Every line printed starts with text of vmscope's own (a mark, an indent, a machine's
+//! name): no guest line can pass for a CI runner's command, such as GitHub's `::error::`.
+
+pub mod live;
 
 use std::collections::HashSet;
 use std::io::{self, Write};
@@ -16,13 +22,32 @@ const LAST_LINES: usize = 12;
 /// What has been printed of a run so far.
 #[derive(Debug, Default)]
 pub struct Plain {
+    /// Print the machines' console lines too.
+    pub serial: bool,
     /// Steps printed, per test.
     steps: HashSet<(usize, StepId)>,
     /// Failures printed, per test (their count).
     failures: Vec<usize>,
+    /// Console lines printed, per test and machine (the next sequence number).
+    consoles: Vec<Vec<u64>>,
+}
+
+/// What `update` prints, in the order it was read.
+enum Item {
+    Step(StepId, usize),
+    Failure(usize),
+    Serial(usize, u64),
 }
 
 impl Plain {
+    /// A printer; `serial`: the machines' console lines too.
+    pub fn new(serial: bool) -> Self {
+        Self {
+            serial,
+            ..Default::default()
+        }
+    }
+
     /// Prints what finished since the last call: steps that ended, failures reported.
     pub fn update(&mut self, run: &TestRun, out: &mut impl Write) -> io::Result<()> {
         let many = run.visible_tests().count() > 1;
@@ -36,43 +61,70 @@ impl Plain {
                 String::new()
             };
             // Steps in the order they ended; a step still open waits.
-            let mut ended: Vec<(u64, StepId, usize)> = crate::vm::export::walk(t)
+            let mut items: Vec<(u64, Item)> = crate::vm::export::walk(t)
                 .into_iter()
                 .filter_map(|(id, depth)| {
                     let s = t.step(id)?;
                     let done = matches!(s.state, StepState::Passed | StepState::Failed);
                     (done && !s.title.is_empty() && !self.steps.contains(&(ti, id)))
-                        .then(|| (s.ended.map_or(u64::MAX, |e| e.at), id, depth))
+                        .then(|| (s.ended.map_or(u64::MAX, |e| e.at), Item::Step(id, depth)))
                 })
                 .collect();
             // Failures come where they were reported among the steps that ended.
             let failures = (self.failures[ti]..t.failures.len()).map(|i| {
                 let at = crate::vm::store::Stamp::line_end(t.failures[i].line + 1);
-                (at, u32::MAX, i)
+                (at, Item::Failure(i))
             });
-            ended.extend(failures);
-            ended.sort();
-            for (_, id, depth) in ended {
-                if id == u32::MAX {
-                    failure(t, &t.failures[depth], &test, out)?;
-                    continue;
+            items.extend(failures);
+            if self.serial {
+                if self.consoles.len() <= ti {
+                    self.consoles.resize(ti + 1, Vec::new());
                 }
-                self.steps.insert((ti, id));
-                let s = &t.steps[id as usize];
-                let secs = s.secs.map(|x| format!(" ({x:.2} s)")).unwrap_or_default();
-                let who = s
-                    .machine
-                    .as_deref()
-                    .filter(|m| !s.title.starts_with(&format!("{m}: ")))
-                    .map(|m| format!("{m}: "))
-                    .unwrap_or_default();
-                writeln!(
-                    out,
-                    "{test}{}{} {who}{}{secs}",
-                    "  ".repeat(depth.min(8)),
-                    state_mark(s.state),
-                    s.title
-                )?;
+                let printed = &mut self.consoles[ti];
+                printed.resize(t.machines.len(), 0);
+                for (mi, m) in t.machines.iter().enumerate() {
+                    // Lines evicted before they could be printed are gone from memory.
+                    let from = printed[mi].max(m.serial.first_seq());
+                    items.extend(
+                        m.serial
+                            .iter_from(from)
+                            .map(|(seq, l)| (l.stamp().at, Item::Serial(mi, seq))),
+                    );
+                    printed[mi] = m.serial.end_seq();
+                }
+            }
+            // A stable sort: what shares a position keeps the order it was gathered in.
+            items.sort_by_key(|(at, _)| *at);
+            for (_, item) in items {
+                match item {
+                    Item::Failure(i) => failure(t, &t.failures[i], &test, out)?,
+                    Item::Serial(mi, seq) => {
+                        let m = &t.machines[mi];
+                        if let Some(l) = m.serial.get(seq) {
+                            let text = l.plain();
+                            let sep = if text.is_empty() { "" } else { " " };
+                            writeln!(out, "{test}{} |{sep}{text}", m.name)?;
+                        }
+                    }
+                    Item::Step(id, depth) => {
+                        self.steps.insert((ti, id));
+                        let s = &t.steps[id as usize];
+                        let secs = s.secs.map(|x| format!(" ({x:.2} s)")).unwrap_or_default();
+                        let who = s
+                            .machine
+                            .as_deref()
+                            .filter(|m| !s.title.starts_with(&format!("{m}: ")))
+                            .map(|m| format!("{m}: "))
+                            .unwrap_or_default();
+                        writeln!(
+                            out,
+                            "{test}{}{} {who}{}{secs}",
+                            "  ".repeat(depth.min(8)),
+                            state_mark(s.state),
+                            s.title
+                        )?;
+                    }
+                }
             }
             self.failures[ti] = t.failures.len();
         }
@@ -235,6 +287,25 @@ pub fn escape_data(s: &str) -> String {
 /// A workflow command's property: also `:` and `,`.
 pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Appends the job summary to `$GITHUB_STEP_SUMMARY`, where GitHub Actions sets it.
+pub fn summarize(run: &crate::vm::TestRun) -> anyhow::Result<()> {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("GITHUB_STEP_SUMMARY {}: {e}", path.to_string_lossy()))?;
+    f.write_all(github_summary(run).as_bytes())?;
+    Ok(())
+}
+
+/// Whether GitHub Actions' annotations are wanted: asked for, or running there.
+pub fn github_on(asked: bool) -> bool {
+    asked || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
 }
 
 /// The job summary (Markdown, for `$GITHUB_STEP_SUMMARY`): each test's outcome, its steps
