@@ -66,6 +66,11 @@ pub enum Command {
         /// Replay a recording (a session directory) as it ran: SPEED is 1, 10, 100 or max.
         #[arg(long, value_name = "SPEED", num_args = 0..=1, default_missing_value = "1")]
         replay: Option<String>,
+        /// The driver's JUnit report of the same run (`--junit-xml`, or a build's
+        /// result-junitXmlReport/results.xml, read by itself when it lies beside the log):
+        /// subtests the log lacks and failures it does not show are taken from it.
+        #[arg(long, value_name = "FILE")]
+        junit_xml: Option<PathBuf>,
         #[command(flatten)]
         plain: PlainArgs,
         #[command(flatten)]
@@ -82,6 +87,9 @@ pub enum Command {
         /// (`main` when there are none).
         #[arg(long)]
         junit: bool,
+        /// The driver's JUnit report of the same run, taken in as `log` does.
+        #[arg(long, value_name = "FILE")]
+        junit_xml: Option<PathBuf>,
         #[command(flatten)]
         caps: CapArgs,
     },
@@ -353,6 +361,28 @@ fn open(file: &str) -> anyhow::Result<Input> {
     Ok(Input::open(file)?)
 }
 
+/// The driver's JUnit report for `file`: the one given (an error when it cannot be read),
+/// or the one a build left beside it (said and passed over when it cannot be read).
+fn junit_for(
+    file: &str,
+    given: Option<PathBuf>,
+) -> anyhow::Result<Option<crate::vm::junit::report::Report>> {
+    use crate::vm::junit::report;
+    if let Some(path) = given {
+        return report::read(&path).map(Some).map_err(anyhow::Error::msg);
+    }
+    let found = (file != "-")
+        .then(|| report::beside(std::path::Path::new(file)))
+        .flatten();
+    Ok(found.and_then(|p| match report::read(&p) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("vmscope: {e}");
+            None
+        }
+    }))
+}
+
 fn run(cli: Cli) -> anyhow::Result<i32> {
     crate::diagnostics::init(cli.log_file.clone());
     let _span = tracing::info_span!("command", name = cli.command.name()).entered();
@@ -467,9 +497,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             file,
             json,
             junit,
+            junit_xml,
             caps,
         } => {
             let input = open(&file)?;
+            let report = junit_for(&file, junit_xml)?;
             let what = input.describe();
             let caps = Caps {
                 keep_serial: false,
@@ -477,6 +509,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             };
             let mut parser = Parser::new(caps, Parser::env_options());
             read_all(input, &mut parser).map_err(|e| anyhow::anyhow!("reading {what}: {e}"))?;
+            if let Some(r) = report {
+                r.apply(&mut parser.run);
+            }
             let run = parser.run;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             if junit {
@@ -536,14 +571,19 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             file,
             follow,
             replay,
+            junit_xml,
             plain,
             caps,
         } => {
             let input = open(&file)?;
+            let report = junit_for(&file, junit_xml)?;
             if plain.on() {
                 let what = input.describe();
                 let mut parser = Parser::new(caps.caps(config.caps), Parser::env_options());
                 read_all(input, &mut parser).map_err(|e| anyhow::anyhow!("reading {what}: {e}"))?;
+                if let Some(r) = report {
+                    r.apply(&mut parser.run);
+                }
                 let mut out = std::io::BufWriter::new(std::io::stdout().lock());
                 let mut printer = crate::plain::Plain::new(plain.serial);
                 let _ = printer.finish(&parser.run, &mut out);
@@ -567,7 +607,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     anyhow::anyhow!("--replay {s}: the speed is 1, 10, 100 or max")
                 })?),
             };
-            app::run_log(input, follow, replay, caps.caps(config.caps), config)
+            app::run_log(
+                input,
+                follow,
+                replay,
+                report,
+                caps.caps(config.caps),
+                config,
+            )
         }
         Command::Proxy { host, port } => match crate::vsock::proxy::run(&host, port) {
             Ok(()) => Ok(0),

@@ -22,6 +22,8 @@ pub struct Input {
     pub live: bool,
     /// The live run's exit status, once it ended.
     pub exit_code: Option<i32>,
+    /// The driver's JUnit report given with the log: taken in once the log is read.
+    pub junit: Option<crate::vm::junit::report::Report>,
     /// The size of a file read whole, for the progress of its loading.
     pub total: Option<u64>,
     /// How much of it was read, where the reader says so (a recording).
@@ -49,6 +51,7 @@ impl Input {
             ended: None,
             live,
             exit_code: None,
+            junit: None,
             total: None,
             read: None,
             recording_cut: None,
@@ -166,6 +169,13 @@ impl Input {
             }),
             SourceEvent::End => {
                 self.finish();
+                let junit = self.parser.run.tests.iter().find_map(|t| t.junit.as_ref());
+                if let Some(j) = junit.filter(|j| !j.added.is_empty() || !j.disagree.is_empty()) {
+                    return (
+                        Vec::new(),
+                        vec![Effect::warn(crate::vm::junit::report::said(j))],
+                    );
+                }
                 if self.live {
                     let outcome = self.parser.run.outcome();
                     let text = format!("input ended: {}", outcome.label());
@@ -182,6 +192,9 @@ impl Input {
 
     fn finish(&mut self) {
         self.parser.finish();
+        if let Some(report) = self.junit.take() {
+            report.apply(&mut self.parser.run);
+        }
         self.ended = Some(self.start.elapsed());
         self.parser.run.live = false;
     }

@@ -38,11 +38,13 @@ pub fn run_log(
     input: Input,
     follow: bool,
     replay: Option<usize>,
+    junit: Option<crate::vm::junit::report::Report>,
     caps: Caps,
     config: config::Config,
 ) -> anyhow::Result<i32> {
     let live = follow || input.is_stdin();
     let mut app = App::new(caps, config.keymap, input.describe(), live);
+    app.input.junit = junit;
     app.screen.theme = config.theme;
     if let Some(speed) = replay {
         app.replay = Some(replay::Replay::new(speed, true));

@@ -168,6 +168,12 @@ impl Plain {
             if let Some(c) = t.exit_code {
                 line.push_str(&format!(" · exit {c}"));
             }
+            if let Some(j) = &t.junit {
+                writeln!(out, "{}", crate::vm::junit::report::said(j))?;
+                for d in &j.disagree {
+                    writeln!(out, "  ! {d}")?;
+                }
+            }
             writeln!(out, "{line}")?;
         }
         out.flush()

@@ -38,6 +38,9 @@ pub struct TestReport<'a> {
     /// Steps that left memory (the step cap): `steps` holds the newest.
     pub steps_evicted: u64,
     pub subtests: &'a [Subtest],
+    /// What the driver's JUnit report, read beside the log, added or told differently.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub junit: Option<&'a crate::vm::junit::report::Reconciled>,
     pub failures: Vec<FailureReport<'a>>,
     pub ssh: Vec<SshReport<'a>>,
     pub breakpoint: Option<BreakpointReport<'a>>,
@@ -192,6 +195,7 @@ fn test_report(t: &Test, live: bool) -> TestReport<'_> {
         steps: step_reports(t),
         steps_evicted: t.steps.evicted(),
         subtests: &t.subtests,
+        junit: t.junit.as_ref(),
         failures: t
             .failures
             .iter()
@@ -389,6 +393,12 @@ pub fn text(run: &TestRun) -> String {
                     .map(|e| format!(": {e}"))
                     .unwrap_or_default();
                 let _ = writeln!(out, "  {} {}{secs}{err}", state_mark(s.state), s.name);
+            }
+        }
+        if let Some(j) = &t.junit {
+            let _ = writeln!(out, "{}", crate::vm::junit::report::said(j));
+            for d in &j.disagree {
+                let _ = writeln!(out, "  ! {d}");
             }
         }
         if !t.failures.is_empty() {

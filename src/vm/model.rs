@@ -422,6 +422,8 @@ pub struct Test {
     /// Counts the events applied but console lines: what the driver pane is drawn from
     /// changed when it moved.
     pub revision: u64,
+    /// What the driver's JUnit report, read beside the log, added or told differently.
+    pub junit: Option<crate::vm::junit::report::Reconciled>,
     pub name: Option<String>,
     pub machines: Vec<Machine>,
     /// Machine index by name (kept by `add_machine` and `rename_machine`).
@@ -515,6 +517,7 @@ impl Test {
                 0
             }),
             last: Stamp::default(),
+            junit: None,
         }
     }
 

@@ -4,6 +4,8 @@
 //! failed, the subtest's lines in `<system-out>`; a single `main` case when the test has no
 //! subtests.
 
+pub mod report;
+
 use std::fmt::Write as _;
 
 use super::model::{StepKind, StepState, Test, TestRun};
