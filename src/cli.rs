@@ -179,19 +179,26 @@ pub enum Command {
         #[arg(default_value_t = 22)]
         port: u16,
     },
-    /// Write a recording (a session directory) to share: an asciicast of the screen as it was
-    /// shown (asciinema plays it).
+    /// Write a run to share: a self-contained HTML report of a log or a recording, or an
+    /// asciicast of a recording's screen as it was shown (asciinema plays it).
     ///
-    /// Example: vmscope export --cast run.cast ~/.local/state/vmscope/sessions/1765000000-foo-42
+    /// Example: vmscope export --html report.html result.log
+    #[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["html", "cast"])))]
     Export {
-        /// Write an asciicast (v2) here.
+        /// Write an HTML report here: the step tree, a tab per machine with its console,
+        /// the failures, search. One file, nothing fetched from the network.
         #[arg(long, value_name = "FILE")]
-        cast: PathBuf,
-        /// The screen's size, COLSxROWS.
+        html: Option<PathBuf>,
+        /// Write an asciicast (v2) of a recording here.
+        #[arg(long, value_name = "FILE")]
+        cast: Option<PathBuf>,
+        /// The cast's screen size, COLSxROWS.
         #[arg(long, value_name = "COLSxROWS", default_value = "160x45")]
         size: String,
-        /// The recording's directory.
-        recording: PathBuf,
+        /// The log file (or `-` for standard input), or a recording's directory.
+        input: String,
+        #[command(flatten)]
+        caps: CapArgs,
     },
     /// Group the failures of many logs by what failed: the same flake in forty CI logs is
     /// one line with its count.
@@ -361,6 +368,29 @@ fn open(file: &str) -> anyhow::Result<Input> {
     Ok(Input::open(file)?)
 }
 
+/// Writes `bytes` to `path` whole: into a temporary file beside it, then renamed, so that
+/// a full disk leaves the old file, not half a new one.
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    // Readable as any file the user writes: a temporary file is private.
+    use std::os::unix::fs::PermissionsExt;
+    tmp.write_all(bytes)
+        .and_then(|()| {
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))
+        })
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.error))?;
+    Ok(())
+}
+
 /// The driver's JUnit report for `file`: the one given (an error when it cannot be read),
 /// or the one a build left beside it (said and passed over when it cannot be read).
 fn junit_for(
@@ -470,27 +500,41 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             ))
         }
         Command::Export {
+            html,
             cast,
             size,
-            recording,
+            input,
+            caps,
         } => {
-            if !crate::vm::recording::is_recording(&recording) {
-                anyhow::bail!(
-                    "{}: not a recording (a session directory that holds {})",
-                    recording.display(),
-                    crate::vm::recording::RECORD_FILE
-                );
+            if let Some(path) = &html {
+                let source = open(&input)?;
+                let what = source.describe();
+                let mut parser = Parser::new(caps.caps(config.caps), Parser::env_options());
+                read_all(source, &mut parser)
+                    .map_err(|e| anyhow::anyhow!("reading {what}: {e}"))?;
+                let page = crate::vm::html::page(&parser.run, &what);
+                write_file(path, page.as_bytes())?;
+                eprintln!("vmscope: wrote {}", path.display());
             }
-            let (w, h) = size
-                .split_once('x')
-                .and_then(|(w, h)| Some((w.parse::<u16>().ok()?, h.parse::<u16>().ok()?)))
-                .filter(|&(w, h)| w >= 40 && h >= 8)
-                .ok_or_else(|| anyhow::anyhow!("--size {size}: COLSxROWS, 40x8 at least"))?;
-            let file = std::fs::File::create(&cast)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", cast.display()))?;
-            let mut out = std::io::BufWriter::new(file);
-            app::runner::cast::cast(&recording, &mut out, (w, h))?;
-            eprintln!("vmscope: wrote {}", cast.display());
+            if let Some(cast) = &cast {
+                let recording = PathBuf::from(&input);
+                if !crate::vm::recording::is_recording(&recording) {
+                    anyhow::bail!(
+                        "{input}: --cast needs a recording (a session directory that holds {})",
+                        crate::vm::recording::RECORD_FILE
+                    );
+                }
+                let (w, h) = size
+                    .split_once('x')
+                    .and_then(|(w, h)| Some((w.parse::<u16>().ok()?, h.parse::<u16>().ok()?)))
+                    .filter(|&(w, h)| w >= 40 && h >= 8)
+                    .ok_or_else(|| anyhow::anyhow!("--size {size}: COLSxROWS, 40x8 at least"))?;
+                let file = std::fs::File::create(cast)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", cast.display()))?;
+                let mut out = std::io::BufWriter::new(file);
+                app::runner::cast::cast(&recording, &mut out, (w, h))?;
+                eprintln!("vmscope: wrote {}", cast.display());
+            }
             Ok(0)
         }
         Command::Inspect {

@@ -6,6 +6,7 @@ pub mod config;
 pub mod diff;
 pub mod event;
 pub mod export;
+pub mod html;
 pub mod junit;
 pub mod model;
 pub mod parser;
