@@ -211,6 +211,9 @@ pub enum Command {
         /// Print the groups as JSON.
         #[arg(long)]
         json: bool,
+        /// Print the groups as text even on a terminal (where a screen over them opens).
+        #[arg(long)]
+        text: bool,
     },
     /// Print the manual page (roff), for `man -l -` or to install as vmscope.1.
     Man,
@@ -449,7 +452,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     config.theme = cli.color.theme(config.theme);
     match cli.command {
         Command::Man | Command::Completions { .. } => Ok(0),
-        Command::Triage { logs, json } => {
+        Command::Triage { logs, json, text } => {
             let mut paths: Vec<PathBuf> = Vec::new();
             for l in logs {
                 if l == "-" {
@@ -490,10 +493,18 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 triage.add(&name, &parser.run);
             }
             let triage = triage.sorted();
+            use std::io::IsTerminal;
             if json {
                 println!("{}", serde_json::to_string_pretty(&triage)?);
-            } else {
+            } else if text || !std::io::stdout().is_terminal() {
                 print!("{}", triage.text());
+            } else {
+                let color = match cli.color {
+                    ColorChoice::Auto => "auto",
+                    ColorChoice::Always => "always",
+                    ColorChoice::Never => "never",
+                };
+                app::triageview::run(&triage, &config.keymap, color)?;
             }
             Ok(i32::from(
                 !triage.groups.is_empty() || !triage.unexplained.is_empty(),

@@ -101,3 +101,45 @@ fn the_same_failure_in_many_runs_is_one_group_with_its_count() {
         "{text}"
     );
 }
+
+#[test]
+fn on_a_terminal_the_groups_open_their_logs_in_the_usual_view_and_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    variant(dir.path(), "a.log", "fail.stderr", &[]);
+    variant(dir.path(), "b.log", "fail.stderr", &[("26712", "41177")]);
+    variant(dir.path(), "t.log", "timeout.stderr", &[]);
+    let d = dir.path().display().to_string();
+    let mut t = common::pty::Term::spawn(&["triage", &d], 120, 32);
+    t.wait_text(
+        "vmscope triage  3 logs · 0 passed · 3 failures in 2 groups",
+        10,
+    );
+    t.wait_text(
+        "2x  #1   this one fails · RequestedAssertionFailed: command `false` failed",
+        5,
+    );
+    // The second group, then its log, then the log's own screen.
+    t.keys("j");
+    t.wait_text("the global timeout of 15 seconds was reached", 5);
+    t.keys("k");
+    t.keys("\r");
+    t.wait_text("Enter open the log in the usual view", 5);
+    t.keys("j");
+    t.keys("\r");
+    t.wait_text("b.log │ ●machine1 ●machine2", 10);
+    t.wait_text("TEST FAILED", 5);
+    t.keys("q");
+    // Back where it was: the group's logs, the second selected.
+    t.wait_text("Enter open the log in the usual view", 10);
+    let s = t.screen();
+    let (row, col) = common::pty::find(&s, &format!("{d}/b.log")).expect("b.log listed");
+    assert!(
+        s.cell(row, col).unwrap().inverse(),
+        "b.log is still selected:\n{}",
+        t.text()
+    );
+    t.esc();
+    t.wait_text("Enter its logs", 5);
+    t.keys("q");
+    assert_eq!(t.wait_exit(10), 1, "failures were found");
+}

@@ -2,13 +2,7 @@
 //! together; the rows that differ marked, the first of them selected; what got slower and
 //! the new error lines below.
 
-use std::io;
-
 use crossterm::event::{self, Event, KeyEventKind};
-use crossterm::terminal::{self, EnterAlternateScreen};
-use crossterm::{cursor, execute};
-use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -16,7 +10,6 @@ use ratatui::widgets::Paragraph;
 
 use super::action::Action;
 use super::keymap::{Context, Keymap};
-use super::runner::restore_terminal;
 use crate::vm::diff::{Diff, StepSide};
 use crate::vm::export::state_mark;
 use crate::vm::model::StepState;
@@ -29,23 +22,7 @@ struct View {
 
 /// Shows `d` until the user quits.
 pub fn run(d: &Diff, keys: &Keymap) -> anyhow::Result<()> {
-    super::runner::install_panic_hook();
-    terminal::enable_raw_mode()?;
-    struct Guard;
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            restore_terminal();
-        }
-    }
-    let _guard = Guard;
-    let mut out = io::stdout();
-    execute!(
-        out,
-        EnterAlternateScreen,
-        cursor::Hide,
-        terminal::Clear(terminal::ClearType::All)
-    )?;
-    let mut term = Terminal::new(CrosstermBackend::new(out))?;
+    let (mut term, _guard) = super::runner::key_screen()?;
     let mut v = View {
         row: d.first_difference.unwrap_or(0),
         top: 0,

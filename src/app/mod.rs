@@ -23,6 +23,7 @@ pub mod scope;
 pub mod sessions;
 pub mod state;
 pub mod timeline;
+pub mod triageview;
 pub mod trust;
 pub mod view;
 

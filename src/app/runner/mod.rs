@@ -60,12 +60,35 @@ pub fn restore_terminal() {
     let _ = out.flush();
 }
 
-struct TerminalGuard;
+/// Puts the terminal back when dropped, whatever way the screen ends.
+pub struct TerminalGuard;
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore_terminal();
     }
+}
+
+/// A screen of keys only (no mouse, no paste), for `diff` and `triage`: raw mode, the
+/// alternate screen, the cursor hidden; put back when the guard drops.
+pub fn key_screen() -> anyhow::Result<(
+    ratatui::Terminal<ratatui::backend::CrosstermBackend<io::Stdout>>,
+    TerminalGuard,
+)> {
+    install_panic_hook();
+    terminal::enable_raw_mode()?;
+    let guard = TerminalGuard;
+    let mut out = io::stdout();
+    execute!(
+        out,
+        EnterAlternateScreen,
+        cursor::Hide,
+        terminal::Clear(terminal::ClearType::All)
+    )?;
+    Ok((
+        ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(out))?,
+        guard,
+    ))
 }
 
 pub(crate) fn install_panic_hook() {
