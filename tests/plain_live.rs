@@ -374,3 +374,96 @@ fn build_prints_the_tests_steps_and_exits_with_nixs_status() {
     assert!(text.contains("  machine: machine2"), "{text}");
     assert!(text.contains("two-machines: FAILED"), "{text}");
 }
+
+/// A JUnit document with its times and the text of `<system-out>`/`<system-err>` left
+/// out: its shape.
+fn junit_shape(xml: &str) -> String {
+    let mut out = String::new();
+    let mut rest = xml;
+    while let Some(i) = rest.find(['<', '"']) {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        if let Some(tail) = rest.strip_prefix("<system-") {
+            let tag_end = tail.find('>').unwrap();
+            let tag = &tail[..tag_end];
+            let close = format!("</system-{tag}>");
+            let j = rest.find(&close).unwrap();
+            out.push_str(&format!("<system-{tag}>…{close}"));
+            rest = &rest[j + close.len()..];
+        } else if let Some(tail) = rest.strip_prefix('"') {
+            // An attribute's value: times differ by the clock, the rest must not.
+            let end = tail.find('"').unwrap();
+            let value = &tail[..end];
+            let timed = out.ends_with("time=");
+            out.push_str(if timed { "\"T\"" } else { "" });
+            if !timed {
+                out.push('"');
+                out.push_str(value);
+                out.push('"');
+            }
+            rest = &tail[end + 1..];
+        } else {
+            out.push('<');
+            rest = &rest[1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn a_live_runs_junit_has_the_drivers_own_shape_and_agrees_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    // The fake driver writes its own report as the driver's reporter does.
+    let out = vmscope()
+        .arg("run")
+        .arg("--record")
+        .arg(&rec)
+        .args([
+            "--",
+            "python3",
+            &common::fake_driver(),
+            "--scenario",
+            "fail",
+        ])
+        .args(["--speed", "20", "--junit-xml", "results.xml", "-o"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let drivers = std::fs::read_to_string(dir.path().join("results.xml")).unwrap();
+    let ours = vmscope()
+        .args(["inspect", "--junit"])
+        .arg(&rec)
+        .output()
+        .unwrap();
+    let ours = String::from_utf8(ours.stdout).unwrap();
+    assert_eq!(
+        junit_shape(&ours),
+        junit_shape(&drivers),
+        "{ours}\n---\n{drivers}"
+    );
+    // The scenario's three subtests, the last one failed.
+    assert!(
+        ours.contains("<testcase name=\"the database accepts connections\"")
+            && ours
+                .matches("<failure message=\"test case failed\"/>")
+                .count()
+                == 1,
+        "{ours}"
+    );
+    // Read beside the recording, the driver's report agrees with the log.
+    let text = vmscope()
+        .arg("log")
+        .arg(&rec)
+        .arg("--junit-xml")
+        .arg(dir.path().join("results.xml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("results.xml: 3 cases, 1 failed\n"),
+        "no subtest added, no disagreement:\n{text}"
+    );
+}

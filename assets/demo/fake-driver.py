@@ -254,6 +254,8 @@ class Driver:
         self.ssh_user = ssh_user
         self.timer = None
         self.script = ""
+        # The subtests as the driver's JUnit reporter keeps them: name, seconds, error.
+        self.cases = []
 
     def start_all(self):
         with nested("start all VMs"):
@@ -283,12 +285,39 @@ class Driver:
 
     @contextlib.contextmanager
     def subtest(self, name):
+        start = time.monotonic()
         with nested(f"subtest: {name}"):
             try:
                 yield
             except Exception as e:
                 log_test_error(f'Test "{name}" failed with error: "{e}"')
+                self.cases.append((name, time.monotonic() - start, str(e)))
                 raise
+        self.cases.append((name, time.monotonic() - start, None))
+
+    def write_junit(self, path):
+        """The report as the driver's reporter (junitparser, nixpkgs' golden
+        junit_xml_output.xml) writes it: tab-indented, a case per subtest, `main` when there
+        are none, `failure message="test case failed"` and the error in system-err."""
+        from xml.sax.saxutils import escape, quoteattr
+        cases = self.cases or [("main", 0.0, None)]
+        total = sum(c[1] for c in cases)
+        failed = sum(1 for c in cases if c[2] is not None)
+        out = ['<?xml version="1.0" encoding="utf-8"?>',
+               f'<testsuites tests="{len(cases)}" failures="{failed}" errors="0" skipped="0" time="{total:.2f}">',
+               f'\t<testsuite name="NixOS integration test" tests="{len(cases)}" errors="0" '
+               f'failures="{failed}" skipped="0" time="{total:.2f}">']
+        for name, secs, error in cases:
+            out.append(f'\t\t<testcase name={quoteattr(name)} time="{secs:.2f}">')
+            if error is not None:
+                out.append('\t\t\t<failure message="test case failed"/>')
+            out.append(f'\t\t\t<system-out>{escape("subtest: " + name)}</system-out>')
+            if error is not None:
+                out.append(f'\t\t\t<system-err>{escape(error)}</system-err>')
+            out.append('\t\t</testcase>')
+        out += ['\t</testsuite>', '</testsuites>', '']
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(out))
 
     def dump_machine_ssh(self):
         if not self.ssh_dir:
@@ -444,6 +473,10 @@ def main():
     p.add_argument("--flood", type=float, metavar="MB",
                    help="write MB of serial output across the machines as fast as possible, then exit")
     p.add_argument("--flood-report", metavar="FILE", help="with --flood: write the seconds it took here")
+    p.add_argument("-o", "--output_directory", default=".",
+                   help="where the JUnit report goes (the driver's: screenshots too)")
+    p.add_argument("--junit-xml", metavar="PATH",
+                   help="write the JUnit report here, relative to the output directory")
     p.add_argument("--then-repl", action="store_true",
                    help="with -I: run the scenario first, then open the REPL (the demo)")
     args = p.parse_args()
@@ -474,6 +507,8 @@ def main():
     finally:
         if sys.exc_info()[0] is not SystemExit:
             driver.cleanup()
+        if args.junit_xml:
+            driver.write_junit(os.path.join(args.output_directory, args.junit_xml))
 
 
 def flood(names, megabytes, report):
