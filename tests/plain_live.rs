@@ -293,10 +293,13 @@ fn the_repl_needs_a_terminal() {
     );
 }
 
-#[test]
-fn a_plain_run_is_recorded_as_under_the_screen() {
-    let dir = tempfile::tempdir().unwrap();
-    let rec = dir.path().join("rec");
+/// The fake driver's failing scenario run in plain mode, recorded into `dir/rec`; `extra`
+/// goes to the driver.
+fn record_fail(
+    dir: &Path,
+    extra: &[&std::ffi::OsStr],
+) -> (std::path::PathBuf, std::process::Output) {
+    let rec = dir.join("rec");
     let out = vmscope()
         .arg("run")
         .arg("--record")
@@ -309,8 +312,16 @@ fn a_plain_run_is_recorded_as_under_the_screen() {
             "fail",
         ])
         .args(["--speed", "20"])
+        .args(extra)
         .output()
         .unwrap();
+    (rec, out)
+}
+
+#[test]
+fn a_plain_run_is_recorded_as_under_the_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, out) = record_fail(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(1));
     let live = String::from_utf8(out.stdout).unwrap();
     // The recording read back prints the same steps and failure.
@@ -414,23 +425,16 @@ fn junit_shape(xml: &str) -> String {
 #[test]
 fn a_live_runs_junit_has_the_drivers_own_shape_and_agrees_with_it() {
     let dir = tempfile::tempdir().unwrap();
-    let rec = dir.path().join("rec");
     // The fake driver writes its own report as the driver's reporter does.
-    let out = vmscope()
-        .arg("run")
-        .arg("--record")
-        .arg(&rec)
-        .args([
-            "--",
-            "python3",
-            &common::fake_driver(),
-            "--scenario",
-            "fail",
-        ])
-        .args(["--speed", "20", "--junit-xml", "results.xml", "-o"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let (rec, out) = record_fail(
+        dir.path(),
+        &[
+            "--junit-xml".as_ref(),
+            "results.xml".as_ref(),
+            "-o".as_ref(),
+            dir.path().as_os_str(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
     let drivers = std::fs::read_to_string(dir.path().join("results.xml")).unwrap();
     let ours = vmscope()
