@@ -266,19 +266,6 @@ pub fn record_dir(
     })
 }
 
-/// Why `program` could not start; the session directory made for it stays empty, so it
-/// goes too.
-pub fn cannot_start(
-    program: &std::ffi::OsStr,
-    record: Option<&std::path::Path>,
-    e: std::io::Error,
-) -> anyhow::Error {
-    if let Some(dir) = record {
-        let _ = std::fs::remove_dir(dir);
-    }
-    anyhow::anyhow!("cannot start {}: {e}", program.to_string_lossy())
-}
-
 /// `vmscope interactive INSTALLABLE [-- NIX ARGS]`: builds the interactive driver (its
 /// output shown as it builds), then runs it live.
 pub fn run_interactive(

@@ -56,7 +56,7 @@ pub fn run(
         send,
         Some(&last_words),
     )
-    .map_err(|e| crate::app::cannot_start(&program, record.as_deref(), e))?;
+    .map_err(|e| crate::app::runner::cannot_start(&program, record.as_deref(), e))?;
     let start = Instant::now();
     let ms = || u32::try_from(start.elapsed().as_millis()).unwrap_or(u32::MAX - 2);
     let recorder = record.and_then(|dir| {

@@ -2,14 +2,11 @@
 //! The terminal is restored on every way out: normal quit, error, panic, SIGTERM, SIGHUP,
 //! SIGINT.
 
-use std::io::{self, Write};
+use std::io;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{
-    self, DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
-    Event, KeyEventKind,
-};
-use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::event::{self, EnableBracketedPaste, EnableMouseCapture, Event, KeyEventKind};
+use crossterm::terminal::{self, EnterAlternateScreen};
 use crossterm::{cursor, execute};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -18,6 +15,10 @@ use tokio::sync::mpsc;
 pub mod cast;
 mod frame_out;
 mod perform;
+mod terminal_state;
+
+pub(crate) use terminal_state::install_panic_hook;
+pub use terminal_state::{TerminalGuard, cannot_start, key_screen, restore_terminal};
 
 use super::sessions::TermPane;
 use super::sessions::driver::{Child, ChildEvent, GRACE, LastWords, StderrTo};
@@ -44,59 +45,6 @@ enum Msg {
     /// The session recording stopped short (a write failed); the run goes on.
     RecordingCut(String),
     TermGone(String),
-}
-
-/// Puts the terminal back as it was. Safe to call more than once.
-pub fn restore_terminal() {
-    let mut out = io::stdout();
-    let _ = execute!(
-        out,
-        DisableBracketedPaste,
-        DisableMouseCapture,
-        LeaveAlternateScreen,
-        cursor::Show
-    );
-    let _ = terminal::disable_raw_mode();
-    let _ = out.flush();
-}
-
-/// Puts the terminal back when dropped, whatever way the screen ends.
-pub struct TerminalGuard;
-
-impl Drop for TerminalGuard {
-    fn drop(&mut self) {
-        restore_terminal();
-    }
-}
-
-/// A screen of keys only (no mouse, no paste), for `diff` and `triage`: raw mode, the
-/// alternate screen, the cursor hidden; put back when the guard drops.
-pub fn key_screen() -> anyhow::Result<(
-    ratatui::Terminal<ratatui::backend::CrosstermBackend<io::Stdout>>,
-    TerminalGuard,
-)> {
-    install_panic_hook();
-    terminal::enable_raw_mode()?;
-    let guard = TerminalGuard;
-    let mut out = io::stdout();
-    execute!(
-        out,
-        EnterAlternateScreen,
-        cursor::Hide,
-        terminal::Clear(terminal::ClearType::All)
-    )?;
-    Ok((
-        ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(out))?,
-        guard,
-    ))
-}
-
-pub(crate) fn install_panic_hook() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        restore_terminal();
-        previous(info);
-    }));
 }
 
 /// A reader run on its own thread (file, stdin, demo); it returns when sending fails.
@@ -230,7 +178,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                 send,
                 Some(&last_words),
             )
-            .map_err(|e| crate::app::cannot_start(&program, record.as_deref(), e))?;
+            .map_err(|e| cannot_start(&program, record.as_deref(), e))?;
             app.checks.driver_pid = Some(spawned.pid());
             child = Some(spawned);
             if let Some(dir) = record {
