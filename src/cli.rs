@@ -71,6 +71,10 @@ pub enum Command {
         /// subtests the log lacks and failures it does not show are taken from it.
         #[arg(long, value_name = "FILE")]
         junit_xml: Option<PathBuf>,
+        /// Where the test's screenshots are (the driver's output directory, `-o`, or the
+        /// build's result); the log's own directory is looked in too.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
         #[command(flatten)]
         plain: PlainArgs,
         #[command(flatten)]
@@ -394,6 +398,27 @@ fn write_file(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where a log's screenshots may be: the directory given, then the log's own directory
+/// and the `result` link beside it (a build's output); a recording's own copies.
+fn shot_dirs(file: &str, given: Option<PathBuf>) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = given.into_iter().collect();
+    let path = std::path::Path::new(file);
+    if file != "-" {
+        if crate::vm::recording::is_recording(path) {
+            dirs.push(path.join(crate::vm::recording::SHOTS_DIR));
+        } else if let Some(parent) = path.parent() {
+            let parent = if parent.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                parent
+            };
+            dirs.push(parent.to_path_buf());
+            dirs.push(parent.join("result"));
+        }
+    }
+    dirs
+}
+
 /// The driver's JUnit report for `file`: the one given (an error when it cannot be read),
 /// or the one a build left beside it (said and passed over when it cannot be read).
 fn junit_for(
@@ -627,6 +652,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             follow,
             replay,
             junit_xml,
+            out_dir,
             plain,
             caps,
         } => {
@@ -662,11 +688,15 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     anyhow::anyhow!("--replay {s}: the speed is 1, 10, 100 or max")
                 })?),
             };
+            let extras = app::LogExtras {
+                junit: report,
+                shots: shot_dirs(&file, out_dir),
+            };
             app::run_log(
                 input,
                 follow,
                 replay,
-                report,
+                extras,
                 caps.caps(config.caps),
                 config,
             )

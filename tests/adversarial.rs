@@ -136,11 +136,13 @@ fn press_everything(app: &mut App) -> Vec<Effect> {
 fn check_effects(name: &str, effects: &[Effect]) {
     for e in effects {
         let text = match e {
-            Effect::OpenTab { program, args, .. } => std::iter::once(program)
-                .chain(args)
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join(" "),
+            Effect::OpenTab { program, args, .. } | Effect::Detach { program, args } => {
+                std::iter::once(program)
+                    .chain(args)
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
             Effect::OpenPdb { host, port, .. } => format!("{host}:{port}"),
             Effect::WriteTab(_, b) | Effect::WritePty(b) => String::from_utf8_lossy(b).into(),
             // The path is vmscope's; what a file holds is data, never run.

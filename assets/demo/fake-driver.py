@@ -17,10 +17,12 @@ import datetime
 import logging
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -28,6 +30,8 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOCK = threading.RLock()
 SPEED = 1.0
+# Where screenshots go: the driver's output directory (-o), the current one by default.
+OUT_DIR = "."
 # Like the real driver: threads write stderr without a common lock (--unlocked).
 UNLOCKED = False
 
@@ -100,6 +104,7 @@ class Machine:
         self.booted = threading.Event()
         self.connected = False
         self.crashed = False
+        self.logged_in = False
 
     def serial(self, line):
         eprint(f"{DIM}{self.name} # {line}{RESET}")
@@ -190,6 +195,76 @@ class Machine:
                         f"action timed out after {elapsed:.2f} seconds "
                         f"(timeout={timeout.total_seconds()})")
                 pause(1)
+
+    # What the machine's display shows: a login screen, then a desktop once logged in.
+    def screen_text(self):
+        return ["Welcome to NixOS", f"{self.name} login:"] if not self.logged_in else \
+            ["Desktop", "Terminal", "Files"]
+
+    def screendump(self, path):
+        """QEMU's monitor `screendump PATH`: the display as a binary PPM. The picture: a grey
+        title bar with a red mark at its right, a blue ground, and a white window with a
+        dark bar per line of text the screen shows."""
+        w, h = 320, 200
+        px = bytearray(bytes((30, 58, 95)) * (w * h))
+
+        def fill(x0, y0, x1, y1, rgb):
+            for y in range(y0, y1):
+                row = (y * w + x0) * 3
+                px[row:row + (x1 - x0) * 3] = bytes(rgb) * (x1 - x0)
+
+        fill(0, 0, w, 20, (200, 200, 200))
+        fill(280, 4, 300, 16, (220, 40, 40))
+        fill(20, 40, 300, 180, (240, 240, 240))
+        for i, text in enumerate(self.screen_text()):
+            fill(30, 52 + i * 14, 30 + min(260, 9 * len(text)), 60 + i * 14, (40, 40, 40))
+        with open(path, "wb") as f:
+            f.write(b"P6\n%d %d\n255\n" % (w, h) + bytes(px))
+
+    def screenshot(self, filename):
+        """As the driver does: a `screendump` into a temporary PPM, converted with
+        `pnmtopng` into the output directory."""
+        if "." not in filename:
+            filename += ".png"
+        if "/" not in filename:
+            filename = os.path.join(OUT_DIR, filename)
+        with nested(f"making screenshot {filename}", self.name):
+            self.connect()
+            with tempfile.TemporaryDirectory() as tmp:
+                ppm = os.path.join(tmp, "ppm")
+                self.screendump(ppm)
+                ret = subprocess.run(f"pnmtopng '{ppm}' > '{filename}'", shell=True)
+                if ret.returncode != 0:
+                    raise RuntimeError(
+                        f"Cannot convert screenshot (pnmtopng returned code {ret.returncode})")
+
+    def get_screen_text_variants(self):
+        text = "\n".join(self.screen_text())
+        return [text, text.replace("o", "0"), text.lower()]
+
+    def get_screen_text(self):
+        return self.get_screen_text_variants()[0]
+
+    def wait_for_text(self, regex, timeout=datetime.timedelta(seconds=3)):
+        with nested(f"waiting for {regex} to appear on screen", self.name):
+            self.connect()
+            start = time.monotonic()
+            while True:
+                variants = self.get_screen_text_variants()
+                if any(re.search(regex, v) for v in variants):
+                    return
+                elapsed = time.monotonic() - start
+                if elapsed > timeout.total_seconds():
+                    log(f"Last OCR attempt failed. Text was: {variants}", self.name)
+                    raise RequestedAssertionFailed(
+                        f"action timed out after {elapsed:.2f} seconds "
+                        f"(timeout={timeout.total_seconds()})")
+                pause(0.5)
+
+    def send_chars(self, chars):
+        with nested(f"sending keys {chars!r}", self.name):
+            if chars.endswith("\n"):
+                self.logged_in = True
 
     def shutdown(self):
         with nested("waiting for the VM to power off", self.name):
@@ -440,6 +515,19 @@ start_all()
 with subtest("fetch the page"):
     client.succeed('cat "$VMSCOPE_FORGED"; exit 22')
 ''',
+    # A graphical test: screenshots of the login screen and the desktop, OCR that finds the
+    # welcome text, then OCR that waits for a window that never comes.
+    "graphical": '''
+start_all()
+client.wait_for_unit("multi-user.target")
+with subtest("the login screen"):
+    client.wait_for_text("Welcome")
+    client.screenshot("login")
+with subtest("the desktop"):
+    client.send_chars("alice\\n")
+    client.screenshot("desktop")
+    client.wait_for_text("Firefox", datetime.timedelta(seconds=1))
+''',
     "crash": '''
 start_all()
 with subtest("machines boot"):
@@ -480,6 +568,8 @@ def main():
     p.add_argument("--then-repl", action="store_true",
                    help="with -I: run the scenario first, then open the REPL (the demo)")
     args = p.parse_args()
+    global OUT_DIR
+    OUT_DIR = os.path.abspath(args.output_directory)
     SPEED = max(args.speed, 0.01)
     UNLOCKED = args.unlocked
     if args.flood:

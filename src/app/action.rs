@@ -132,6 +132,16 @@ pub enum Action {
     NextMark,
     /// The marks, to pick one.
     Marks,
+    /// Show the machine's screenshot at the cursor beside its pane (again: hide it).
+    Screenshot,
+    /// The screenshot shown on the whole screen (again: back beside the pane).
+    ScreenshotFull,
+    /// The machine's next screenshot.
+    NextScreenshot,
+    /// The machine's previous screenshot.
+    PrevScreenshot,
+    /// Hand the screenshot shown to the desktop's image viewer (xdg-open).
+    OpenScreenshot,
     /// Go to the next error or failure.
     NextError,
     /// Go to the previous error or failure.
@@ -282,6 +292,13 @@ impl Action {
             Self::Mark => "mark the line (again: unmark it)",
             Self::NextMark => "next mark",
             Self::Marks => "the marks, to pick one",
+            Self::Screenshot => {
+                "the machine's screenshot at the cursor, beside its pane (again: hide)"
+            }
+            Self::ScreenshotFull => "the screenshot on the whole screen (again: beside the pane)",
+            Self::NextScreenshot => "the machine's next screenshot",
+            Self::PrevScreenshot => "the machine's previous screenshot",
+            Self::OpenScreenshot => "open the screenshot in the desktop's image viewer",
             Self::NextError => "next error or failure",
             Self::PrevError => "previous error or failure",
             Self::NextWarning => "next warning",
@@ -345,6 +362,7 @@ impl Action {
             Self::AllMachines => "all",
             Self::Timeline => "timeline",
             Self::Mark => "mark",
+            Self::Screenshot => "screenshot",
             Self::JumpHere => "go there",
             Self::NextSilence => "silence",
             Self::PlayPause => "play",

@@ -83,6 +83,12 @@ pub enum Effect {
     KeepMarks,
     /// Write `text` to `path`, saying only what failed.
     WriteQuietly { path: PathBuf, text: String },
+    /// Start a desktop program apart from vmscope's terminal (an image viewer), not waited
+    /// for.
+    Detach {
+        program: OsString,
+        args: Vec<OsString>,
+    },
 }
 
 impl Effect {

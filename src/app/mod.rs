@@ -21,6 +21,7 @@ pub mod replay;
 pub mod runner;
 pub mod scope;
 pub mod sessions;
+pub mod shots;
 pub mod state;
 pub mod timeline;
 pub mod triageview;
@@ -34,18 +35,28 @@ use crate::vm::recording;
 use crate::vm::source::{Input, ReadMode, pump};
 use state::App;
 
+/// What a log is read with besides itself.
+#[derive(Default)]
+pub struct LogExtras {
+    /// The driver's JUnit report of the same run.
+    pub junit: Option<crate::vm::junit::report::Report>,
+    /// Where its screenshots may be.
+    pub shots: Vec<std::path::PathBuf>,
+}
+
 /// `vmscope log`: a saved log (or stdin, or a growing file) on the screen.
 pub fn run_log(
     input: Input,
     follow: bool,
     replay: Option<usize>,
-    junit: Option<crate::vm::junit::report::Report>,
+    extras: LogExtras,
     caps: Caps,
     config: config::Config,
 ) -> anyhow::Result<i32> {
     let live = follow || input.is_stdin();
     let mut app = App::new(caps, config.keymap, input.describe(), live);
-    app.input.junit = junit;
+    app.input.junit = extras.junit;
+    app.shots.add_dirs(extras.shots);
     app.screen.theme = config.theme;
     if let Some(speed) = replay {
         app.replay = Some(replay::Replay::new(speed, true));

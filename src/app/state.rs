@@ -40,6 +40,7 @@ pub struct App {
     pub overlay: Overlay,
     pub failure: FailureView,
     pub timeline: Timeline,
+    pub shots: super::shots::Shots,
     /// A recording replayed (`--replay`).
     pub replay: Option<Replay>,
     pub sessions: Sessions,
@@ -63,6 +64,7 @@ impl App {
             overlay: Overlay::default(),
             failure: FailureView::default(),
             timeline: Timeline::default(),
+            shots: Default::default(),
             replay: None,
             sessions: Sessions::new(),
             checks: Checks::default(),
@@ -126,8 +128,6 @@ impl App {
         let effects = self.input.keep_marks(effects, &self.views);
         self.overlay.take(effects)
     }
-
-    // ----- input -----
 
     pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         match self.scope().resolve(&self.keymap, key) {
@@ -276,8 +276,6 @@ impl App {
         self.dirty = true;
     }
 
-    // ----- actions -----
-
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
         self.sessions.last_key = Some(Instant::now());
         // A key typed into the terminal changes nothing on screen until its echo comes
@@ -347,6 +345,10 @@ impl App {
             _ => {}
         }
         let shown = shown!(self);
+        let pid = self.checks.driver_pid;
+        if let Some(effects) = self.shots.act(action, &shown, &mut self.views, pid) {
+            return effects;
+        }
         if let Some(effects) = self.views.act(&shown, action, &self.keymap) {
             return effects;
         }

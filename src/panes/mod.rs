@@ -7,6 +7,7 @@ pub mod help;
 pub mod log_pane;
 pub mod machine_list;
 pub mod palette;
+pub mod shot;
 pub mod status_bar;
 pub mod terminal_pane;
 pub mod text;
@@ -94,6 +95,20 @@ fn draw_screen(f: &mut Frame<'_>, app: &App) -> Drawn {
                 (Pane::Command, None) => {}
                 _ => log_pane::draw(f, *rect, app, *pane),
             }
+        }
+        if let Some(open) = app.shots.open.filter(|o| o.test == app.views.test) {
+            let beside = l
+                .panes
+                .iter()
+                .find(|(p, _)| *p == Pane::Machine(open.machine))
+                .map(|(_, r)| *r)
+                .filter(|r| !open.full && r.width >= 40);
+            let area = match beside {
+                // The right half of the machine's pane: its lines stay readable on the left.
+                Some(r) => Rect::new(r.x + r.width / 2, r.y, r.width - r.width / 2, r.height),
+                None => body_of(&l, area),
+            };
+            shot::draw(f, area, app);
         }
         (l.panes.clone(), l.machine_list)
     };

@@ -12,6 +12,7 @@ pub mod model;
 pub mod parser;
 pub mod recording;
 pub mod sanitize;
+pub mod shots;
 pub mod source;
 pub mod spans;
 pub mod splitter;

@@ -36,6 +36,9 @@ enum Job {
 /// What the queue to the disk may hold: past it the disk is not keeping up, and the
 /// recording is cut rather than memory growing or the screen waiting.
 pub const QUEUE_LIMIT: usize = 4 << 20;
+/// The directory of a recording where the screenshots of its run are copied.
+pub const SHOTS_DIR: &str = "screenshots";
+
 /// How long quitting waits for the queue to reach the disk.
 pub const QUIT_GRACE: Duration = Duration::from_secs(2);
 /// `meta.json` is written this long at least, in place: a later update (the exit status, a

@@ -59,6 +59,12 @@ pub(super) fn perform(
                     .write_all(osc52(&text).as_bytes())
                     .and_then(|()| out.flush());
             }
+            Effect::Detach { program, args } => {
+                if let Err(e) = detach(&program, &args) {
+                    app.overlay
+                        .warn(format!("cannot start {}: {e}", program.to_string_lossy()));
+                }
+            }
             Effect::Mouse(on) => {
                 let mut out = io::stdout();
                 let _ = if on {
@@ -120,6 +126,32 @@ fn base64(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Starts `program args` in a session of its own, away from vmscope's terminal; a thread
+/// reaps it when it ends.
+fn detach(program: &std::ffi::OsStr, args: &[std::ffi::OsString]) -> io::Result<()> {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn()?;
+    std::thread::Builder::new()
+        .name("detached".into())
+        .spawn(move || {
+            let _ = child.wait();
+        })?;
+    Ok(())
 }
 
 #[cfg(test)]

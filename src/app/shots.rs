@@ -1,0 +1,351 @@
+//! The machines' screenshots on the screen: `v` shows the one taken at (or last before) the
+//! cursor beside the machine's pane, `V` on the whole screen, `i`/`I` go from one to the
+//! next, `o` hands it to the desktop's viewer.
+//!
+//! A file is only looked for by its name (`shots::safe_name`) in directories vmscope trusts:
+//! the one the user gave (`--out-dir`), the log's own, a recording's copies, or the live
+//! driver's output directory as its command line in `/proc` says (`-o DIR`, else its
+//! working directory).
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use image::DynamicImage;
+use ratatui_image::picker::Picker;
+
+use super::action::Action;
+use super::effect::Effect;
+use super::logviews::{LogViews, Shown};
+use super::view::Pane;
+use crate::vm::model::merged::Origin;
+use crate::vm::shots::{self, Shot};
+
+/// Decoded images kept: a few, each a screen's worth of pixels.
+const KEPT: usize = 4;
+/// A file bigger than this is no screenshot worth decoding.
+const MAX_FILE: u64 = 64 << 20;
+
+/// The screenshot shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Open {
+    pub test: usize,
+    pub machine: usize,
+    /// Which of the machine's screenshots, in the order they were taken.
+    pub index: usize,
+    pub full: bool,
+}
+
+type Decoded = Result<Rc<DynamicImage>, String>;
+
+pub struct Shots {
+    pub open: Option<Open>,
+    /// Where the screenshots are looked for, in this order.
+    pub dirs: Vec<PathBuf>,
+    /// How images are drawn: half-blocks unless the terminal said it shows more.
+    pub picker: Picker,
+    images: RefCell<Vec<(PathBuf, Decoded)>>,
+    /// The image as last drawn, for the size it was drawn at: made again when either changes.
+    pub drawn: RefCell<
+        Option<(
+            PathBuf,
+            ratatui::layout::Size,
+            ratatui_image::protocol::Protocol,
+        )>,
+    >,
+}
+
+impl Default for Shots {
+    fn default() -> Self {
+        Self {
+            open: None,
+            dirs: Vec::new(),
+            picker: Picker::halfblocks(),
+            images: RefCell::new(Vec::new()),
+            drawn: RefCell::new(None),
+        }
+    }
+}
+
+/// Where machine `m`'s pane points on the run's axis. A pane at its last line points at
+/// the end of what is shown (the freeze, the replay's moment, the run's end): the last
+/// screenshot then is the one the pane leads to, even when the console fell silent first.
+fn moment(s: &Shown<'_>, views: &LogViews, m: usize) -> u64 {
+    let pane = Pane::Machine(m);
+    let lines = views.lines(s, pane);
+    let pointed = views.pointed(s, pane);
+    if pointed.is_none() || pointed == lines.last() {
+        return s.freeze.map(|f| f.at).or(s.cut).unwrap_or(u64::MAX);
+    }
+    views.position(s, pane).unwrap_or(u64::MAX)
+}
+
+/// The screenshots of machine `m` in the test shown.
+pub fn of_machine(s: &Shown<'_>, m: usize) -> Vec<Shot> {
+    shots::shots(s.test)
+        .into_iter()
+        .filter(|x| x.machine == m)
+        .filter(|x| s.cut.is_none_or(|cut| x.at.at <= cut))
+        .collect()
+}
+
+impl Shots {
+    /// The keys of screenshots; `None` for any other action. `driver` is the live
+    /// driver's pid, whose output directory is read from `/proc`.
+    pub fn act(
+        &mut self,
+        action: Action,
+        s: &Shown<'_>,
+        views: &mut LogViews,
+        driver: Option<i32>,
+    ) -> Option<Vec<Effect>> {
+        if let Some(pid) = driver {
+            self.add_dirs(driver_out_dirs(pid));
+        }
+        let test = views.test;
+        match action {
+            Action::Close if self.open.is_some() => {
+                self.open = None;
+                Some(Vec::new())
+            }
+            Action::Screenshot | Action::ScreenshotFull => {
+                let full = action == Action::ScreenshotFull;
+                if let Some(o) = &mut self.open
+                    && o.test == test
+                {
+                    // Again: `v` hides it, `V` toggles the whole screen.
+                    if full {
+                        o.full = !o.full;
+                    } else {
+                        self.open = None;
+                    }
+                    return Some(Vec::new());
+                }
+                let Pane::Machine(m) = views.focus else {
+                    return Some(vec![Effect::say(
+                        "screenshots are a machine's: focus its pane (1–9) first",
+                    )]);
+                };
+                let all = of_machine(s, m);
+                let name = &s.test.machines[m].name;
+                if all.is_empty() {
+                    return Some(vec![Effect::say(format!(
+                        "{name} has no screenshot in this run (the test calls {name}.screenshot(\"NAME\"))"
+                    ))]);
+                }
+                let here = moment(s, views, m);
+                let index = all.iter().rposition(|x| x.at.at <= here).unwrap_or(0);
+                self.open = Some(Open {
+                    test,
+                    machine: m,
+                    index,
+                    full,
+                });
+                Some(vec![self.caption(s)])
+            }
+            Action::NextScreenshot | Action::PrevScreenshot => {
+                let (m, index) = match (self.open, views.focus) {
+                    (Some(o), _) if o.test == test => (o.machine, Some(o.index)),
+                    (_, Pane::Machine(m)) => (m, None),
+                    _ => return None,
+                };
+                let all = of_machine(s, m);
+                if all.is_empty() {
+                    return Some(vec![Effect::say("no screenshot of this machine")]);
+                }
+                let next = action == Action::NextScreenshot;
+                let here = views.position(s, Pane::Machine(m)).unwrap_or(0);
+                let i = match (index, next) {
+                    (Some(i), true) => (i + 1) % all.len(),
+                    (Some(i), false) => (i + all.len() - 1) % all.len(),
+                    (None, true) => all.iter().position(|x| x.at.at > here).unwrap_or(0),
+                    (None, false) => all
+                        .iter()
+                        .rposition(|x| x.at.at < here)
+                        .unwrap_or(all.len() - 1),
+                };
+                views.go_to(s, Origin::Machine(m), all[i].at.at);
+                let full = self.open.is_some_and(|o| o.full);
+                self.open = Some(Open {
+                    test,
+                    machine: m,
+                    index: i,
+                    full,
+                });
+                Some(vec![self.caption(s)])
+            }
+            Action::OpenScreenshot => {
+                let Some(shot) = self.shown(s) else {
+                    return Some(vec![Effect::say("v shows a screenshot first")]);
+                };
+                let path = match self.file(&shot) {
+                    Ok(p) => p,
+                    Err(e) => return Some(vec![Effect::warn(e)]),
+                };
+                let desktop = ["DISPLAY", "WAYLAND_DISPLAY"]
+                    .iter()
+                    .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+                let viewer = find_in_path("xdg-open");
+                Some(match viewer {
+                    Some(viewer) if desktop => vec![
+                        Effect::Detach {
+                            program: viewer.into_os_string(),
+                            args: vec![path.clone().into_os_string()],
+                        },
+                        Effect::say(format!("opened {}", path.display())),
+                    ],
+                    _ => vec![Effect::say(format!(
+                        "no desktop viewer here (xdg-open and a display); the file: {}",
+                        path.display()
+                    ))],
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Adds directories to look in, once each.
+    pub fn add_dirs(&mut self, dirs: impl IntoIterator<Item = PathBuf>) {
+        for d in dirs {
+            if !self.dirs.contains(&d) {
+                self.dirs.push(d);
+            }
+        }
+    }
+
+    /// The screenshot shown, if one is and the run still has it.
+    pub fn shown(&self, s: &Shown<'_>) -> Option<Shot> {
+        let o = self.open?;
+        of_machine(s, o.machine).get(o.index).cloned()
+    }
+
+    /// The file of `shot`, found in a trusted directory.
+    pub fn file(&self, shot: &Shot) -> Result<PathBuf, String> {
+        if self.dirs.is_empty() {
+            return Err(format!(
+                "{}: where the screenshots are is not known; give the directory with --out-dir",
+                shot.name
+            ));
+        }
+        self.dirs
+            .iter()
+            .find_map(|d| shots::file_in(d, &shot.name))
+            .ok_or_else(|| {
+                let looked: Vec<String> =
+                    self.dirs.iter().map(|d| d.display().to_string()).collect();
+                format!("{} is not in {}", shot.name, looked.join(" or "))
+            })
+    }
+
+    /// The decoded image at `path` (kept for the next frames).
+    pub fn image(&self, path: &Path) -> Decoded {
+        let mut kept = self.images.borrow_mut();
+        if let Some((_, img)) = kept.iter().find(|(p, _)| p == path) {
+            return img.clone();
+        }
+        let img = decode(path).map(Rc::new);
+        if kept.len() >= KEPT {
+            drop(kept.remove(0));
+        }
+        kept.push((path.to_path_buf(), img.clone()));
+        img
+    }
+
+    fn caption(&self, s: &Shown<'_>) -> Effect {
+        let Some(o) = self.open else {
+            return Effect::say("");
+        };
+        let all = of_machine(s, o.machine);
+        let name = all.get(o.index).map_or("", |x| x.name.as_str());
+        Effect::say(format!(
+            "screenshot {} of {} of {}: {name}",
+            o.index + 1,
+            all.len(),
+            s.test.machines[o.machine].name
+        ))
+    }
+}
+
+fn decode(path: &Path) -> Result<DynamicImage, String> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    if size > MAX_FILE {
+        return Err(format!(
+            "{}: {size} bytes is too big to show",
+            path.display()
+        ));
+    }
+    image::ImageReader::open(path)
+        .and_then(|r| r.with_guessed_format())
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .decode()
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A program on `$PATH`.
+fn find_in_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Where the live driver writes its screenshots: `-o DIR` / `--output_directory DIR` on its
+/// command line (against its working directory), else that working directory. Read from
+/// `/proc`, which the guest cannot write.
+pub fn driver_out_dirs(pid: i32) -> Vec<PathBuf> {
+    let Ok(cwd) = std::fs::read_link(format!("/proc/{pid}/cwd")) else {
+        return Vec::new();
+    };
+    let args: Vec<String> = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            b.split(|&c| c == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let given = out_dir_arg(&args).map(|d| cwd.join(d));
+    given.into_iter().chain([cwd]).collect()
+}
+
+/// The output directory a driver's arguments name.
+fn out_dir_arg(args: &[String]) -> Option<String> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        for flag in ["--output_directory", "--output-directory"] {
+            if a == flag {
+                return it.next().cloned();
+            }
+            if let Some(v) = a.strip_prefix(flag).and_then(|r| r.strip_prefix('=')) {
+                return Some(v.to_string());
+            }
+        }
+        if a == "-o" {
+            return it.next().cloned();
+        }
+        if let Some(v) = a
+            .strip_prefix("-o")
+            .filter(|v| !v.is_empty() && !a.starts_with("--"))
+        {
+            return Some(v.to_string());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_output_directory_is_read_as_the_driver_parses_it() {
+        let a = |s: &[&str]| out_dir_arg(&s.iter().map(|x| x.to_string()).collect::<Vec<_>>());
+        assert_eq!(a(&["driver", "-o", "/out"]).as_deref(), Some("/out"));
+        assert_eq!(a(&["driver", "-o/out"]).as_deref(), Some("/out"));
+        assert_eq!(a(&["d", "--output_directory", "x"]).as_deref(), Some("x"));
+        assert_eq!(a(&["d", "--output-directory=y"]).as_deref(), Some("y"));
+        assert_eq!(a(&["d", "-I", "--keep-vm-state"]), None);
+    }
+}

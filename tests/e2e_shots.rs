@@ -1,0 +1,179 @@
+//! Screenshots on the screen: the fake driver's graphical scenario takes two, as the driver
+//! does (QEMU's `screendump` PPM, converted by `pnmtopng` into its output directory), and
+//! vmscope shows them from the saved log in half-blocks whose colours are the PNG's.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::pty::{Term, find};
+
+/// The graphical scenario run by the fake driver with its output directory in `dir`: its
+/// stderr saved as `dir/run.log`, its screenshots `dir/login.png` and `dir/desktop.png`.
+fn graphical_run(dir: &Path) -> PathBuf {
+    let log = dir.join("run.log");
+    let status = std::process::Command::new("python3")
+        .arg(common::fake_driver())
+        .args([
+            "--scenario",
+            "graphical",
+            "--speed",
+            "20",
+            "--machines",
+            "client,server",
+        ])
+        .arg("-o")
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .status()
+        .expect("python3 runs the fake driver");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "the scenario fails on its last OCR wait"
+    );
+    for shot in ["login.png", "desktop.png"] {
+        assert!(
+            dir.join(shot).is_file(),
+            "{shot} made (pnmtopng is needed: scripts/test installs netpbm)"
+        );
+    }
+    log
+}
+
+fn rgb(c: vt100::Color) -> Option<[u8; 3]> {
+    match c {
+        vt100::Color::Rgb(r, g, b) => Some([r, g, b]),
+        _ => None,
+    }
+}
+
+/// The colour shown at cell (`row`, `col`)'s upper or lower half.
+fn half(s: &vt100::Screen, row: u16, col: u16, upper: bool) -> Option<[u8; 3]> {
+    let cell = s.cell(row, col)?;
+    let (fg, bg) = (rgb(cell.fgcolor()), rgb(cell.bgcolor()));
+    match (cell.contents(), upper) {
+        ("▀", true) | ("▄", false) => fg,
+        ("▀", false) | ("▄", true) => bg,
+        // A cell of one colour is drawn as a space on that background.
+        _ => bg.or(fg),
+    }
+}
+
+fn close(a: [u8; 3], b: [u8; 3]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 40)
+}
+
+#[test]
+fn a_screenshot_is_drawn_in_half_blocks_of_its_own_colours() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = graphical_run(dir.path());
+    let log_s = log.display().to_string();
+    let mut t = Term::spawn(&["log", &log_s], 160, 48);
+    t.wait_text("TEST FAILED", 10);
+    // The panes, client's focused; the pane ends at the failure, after both screenshots.
+    t.keys("b");
+    t.wait_text("1 client", 5);
+    t.keys("1");
+    t.keys("v");
+    t.wait_text("client · screenshot 2 of 2 · desktop.png", 5);
+    t.wait_text("OCR waited for Firefox", 5);
+    t.wait_text("read: Desktop ⏎ Terminal ⏎ Files", 5);
+    let s = t.screen();
+    let (title_row, title_col) = find(&s, "client · screenshot 2 of 2").unwrap();
+    // The image: the cells below the panel's title with true colours.
+    let mut cells = Vec::new();
+    for row in title_row + 1..48 {
+        for col in title_col.saturating_sub(2)..160 {
+            if s.cell(row, col)
+                .is_some_and(|c| rgb(c.fgcolor()).is_some() || rgb(c.bgcolor()).is_some())
+            {
+                cells.push((row, col));
+            }
+        }
+    }
+    assert!(
+        cells.len() > 200,
+        "an image was drawn: {} cells",
+        cells.len()
+    );
+    let top = cells.iter().map(|c| c.0).min().unwrap();
+    let bottom = cells.iter().map(|c| c.0).max().unwrap();
+    let left = cells.iter().map(|c| c.1).min().unwrap();
+    let right = cells.iter().map(|c| c.1).max().unwrap();
+    let png = image::open(dir.path().join("desktop.png"))
+        .unwrap()
+        .to_rgb8();
+    let (w, h) = png.dimensions();
+    // Points well inside the picture's regions: the title bar, the window, the ground
+    // around it, the red mark.
+    for (rx, ry, what) in [
+        (0.5, 0.04, "title bar"),
+        (0.5, 0.5, "window"),
+        (0.03, 0.5, "ground"),
+        (0.5, 0.96, "ground below"),
+        (0.906, 0.05, "red mark"),
+    ] {
+        let want = png
+            .get_pixel((rx * w as f64) as u32, (ry * h as f64) as u32)
+            .0;
+        let col = left + (rx * f64::from(right - left + 1)) as u16;
+        let y2 = ry * f64::from(bottom - top + 1) * 2.0;
+        let row = top + (y2 / 2.0) as u16;
+        let got = half(&s, row, col, (y2 as u16).is_multiple_of(2))
+            .unwrap_or_else(|| panic!("{what}: no colour at {row},{col}"));
+        assert!(
+            close(got, want),
+            "{what}: the cell at {row},{col} is {got:?}, the PNG {want:?}"
+        );
+    }
+    // The other screenshot, and back.
+    t.keys("I");
+    t.wait_text("client · screenshot 1 of 2 · login.png", 5);
+    t.keys("v");
+    t.wait_for("the panel hidden", 5, |s| {
+        find(s, "screenshot 1 of 2").is_none()
+    });
+    t.keys("q");
+    t.wait_exit(10);
+}
+
+#[test]
+fn a_screenshot_not_in_a_trusted_directory_is_said_not_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = graphical_run(dir.path());
+    // The log alone elsewhere: its screenshots are not beside it.
+    let other = tempfile::tempdir().unwrap();
+    let moved = other.path().join("run.log");
+    std::fs::copy(&log, &moved).unwrap();
+    let moved_s = moved.display().to_string();
+    let mut t = Term::spawn_env(&["log", &moved_s], 160, 48, &[("DISPLAY", "")]);
+    t.wait_text("TEST FAILED", 10);
+    t.keys("b");
+    t.wait_text("1 client", 5);
+    t.keys("1");
+    t.keys("v");
+    t.wait_text("desktop.png is not in", 5);
+    t.keys("q");
+    t.wait_exit(10);
+    // Given with --out-dir, they are found; `o` without a desktop says where the file is.
+    let out = dir.path().display().to_string();
+    let mut t = Term::spawn_env(
+        &["log", &moved_s, "--out-dir", &out],
+        160,
+        48,
+        &[("DISPLAY", ""), ("WAYLAND_DISPLAY", "")],
+    );
+    t.wait_text("TEST FAILED", 10);
+    t.keys("b");
+    t.wait_text("1 client", 5);
+    t.keys("1");
+    t.keys("V");
+    t.wait_text("client · screenshot 2 of 2 · desktop.png", 5);
+    t.keys("o");
+    t.wait_text("no desktop viewer here", 5);
+    t.wait_text("desktop.png", 5);
+    t.keys("q");
+    t.wait_exit(10);
+}
