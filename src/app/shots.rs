@@ -45,6 +45,8 @@ pub struct Shots {
     /// How images are drawn: half-blocks unless the terminal said it shows more.
     pub picker: Picker,
     images: RefCell<Vec<(PathBuf, Decoded)>>,
+    /// The screenshots of a test as of its revision: read off its steps once per change.
+    listed: RefCell<Option<((usize, u64), Rc<Vec<Shot>>)>>,
     /// The image as last drawn, for the size it was drawn at: made again when either changes.
     pub drawn: RefCell<
         Option<(
@@ -62,6 +64,7 @@ impl Default for Shots {
             dirs: Vec::new(),
             picker: Picker::halfblocks(),
             images: RefCell::new(Vec::new()),
+            listed: RefCell::new(None),
             drawn: RefCell::new(None),
         }
     }
@@ -202,6 +205,31 @@ impl Shots {
             }
             _ => None,
         }
+    }
+
+    /// The screenshots of test `index` (`t`), kept until the test changes.
+    pub fn list(&self, index: usize, t: &crate::vm::model::Test) -> Rc<Vec<Shot>> {
+        let key = (index, t.revision);
+        let mut listed = self.listed.borrow_mut();
+        match listed.as_ref() {
+            Some((k, l)) if *k == key => Rc::clone(l),
+            _ => {
+                let l = Rc::new(shots::shots(t));
+                *listed = Some((key, Rc::clone(&l)));
+                l
+            }
+        }
+    }
+
+    /// Whether line `seq` of machine `m`'s console is the last one before a screenshot.
+    pub fn marks_line(&self, index: usize, t: &crate::vm::model::Test, m: usize, seq: u64) -> bool {
+        let Some(machine) = t.machines.get(m) else {
+            return false;
+        };
+        self.list(index, t)
+            .iter()
+            .filter(|x| x.machine == m)
+            .any(|x| machine.serial.end_at(x.at.at).checked_sub(1) == Some(seq))
     }
 
     /// Adds directories to look in, once each.

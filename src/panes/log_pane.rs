@@ -87,6 +87,7 @@ fn machine_key(app: &App, m: usize, area: Rect) -> Option<Key> {
             lines.end,
         ))
         .add(shown.freeze.is_some())
+        .add(app.shots.list(app.views.test, test).len())
         .add((view.anchor, view.hscroll, view.cursor, view.unread))
         .add(view.filter.as_ref().map(|f| &f.pattern))
         .add(app.views.search.as_ref().map(|f| &f.pattern))
@@ -381,12 +382,22 @@ fn render_line(
     let mut prefix: Vec<Span<'static>> = Vec::new();
     let test = lines.test;
     let origin = origin_of(lines, lines.pane, seq);
-    if app.views.marks.iter().any(|m| m.test == app.views.test) {
+    let shots = match lines.pane {
+        Pane::Machine(m) => app
+            .shots
+            .list(app.views.test, test)
+            .iter()
+            .any(|x| x.machine == m)
+            .then_some(m),
+        _ => None,
+    };
+    if shots.is_some() || app.views.marks.iter().any(|m| m.test == app.views.test) {
         let marked = origin.is_some_and(|o| app.views.is_marked(o, line.at));
-        prefix.push(if marked {
-            Span::styled("▌", Style::new().fg(Color::Magenta))
-        } else {
-            Span::raw(" ")
+        let shot = shots.is_some_and(|m| app.shots.marks_line(app.views.test, test, m, seq));
+        prefix.push(match (marked, shot) {
+            (true, _) => Span::styled("▌", Style::new().fg(Color::Magenta)),
+            (false, true) => Span::styled("▣", Style::new().fg(Color::Cyan)),
+            _ => Span::raw(" "),
         });
     }
     if app.views.times {

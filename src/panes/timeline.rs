@@ -156,6 +156,12 @@ fn events_row(app: &App, t: &Test, axis: Axis, col_of: &dyn Fn(u64) -> u16, w: u
             *c = (ch, st);
         }
     };
+    // Screenshots first: a failure or a mark at the same column is shown over them.
+    let shots = app.shots.list(app.views.test, t);
+    for x in shots.iter() {
+        let s = t.time_at(x.at.at).map_or(x.at, |s| Stamp { at: x.at.at, ms: s.ms });
+        put(s, '▣', Style::new().fg(Color::Cyan));
+    }
     if let Some(fz) = t.failure_freeze() {
         put(
             stamp_of_line(t, fz.line + 1),
@@ -187,8 +193,8 @@ fn events_row(app: &App, t: &Test, axis: Axis, col_of: &dyn Fn(u64) -> u16, w: u
             );
         }
     }
-    let n = t.failures.len() + t.warnings.len();
-    (format!("events ✗ ! ▲ ({n})"), cells)
+    let n = t.failures.len() + t.warnings.len() + shots.len();
+    (format!("events ✗ ! ▲ ▣ ({n})"), cells)
 }
 
 /// The stamp of input line `line` (1-based), with the time the panes have for it.
