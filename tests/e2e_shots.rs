@@ -177,3 +177,76 @@ fn a_screenshot_not_in_a_trusted_directory_is_said_not_shown() {
     t.keys("q");
     t.wait_exit(10);
 }
+
+#[test]
+fn a_live_runs_screenshots_are_shown_and_kept_with_its_recording() {
+    let out = tempfile::tempdir().unwrap();
+    let rec = tempfile::tempdir().unwrap();
+    let rec_dir = rec.path().join("session");
+    let (out_s, rec_s) = (
+        out.path().display().to_string(),
+        rec_dir.display().to_string(),
+    );
+    let fake = common::fake_driver();
+    // The driver's output directory is only on its command line: vmscope reads it there.
+    let mut t = Term::spawn(
+        &[
+            "run",
+            "--record",
+            &rec_s,
+            "--",
+            "python3",
+            &fake,
+            "--scenario",
+            "graphical",
+            "--speed",
+            "20",
+            "--machines",
+            "client",
+            "-o",
+            &out_s,
+        ],
+        160,
+        48,
+    );
+    t.wait_text("TEST FAILED", 20);
+    t.wait_text("the driver exited with status 1", 20);
+    t.keys("b");
+    t.wait_text("1 client", 5);
+    t.keys("1");
+    t.keys("v");
+    t.wait_text("client · screenshot 2 of 2 · desktop.png", 5);
+    t.keys("q");
+    t.wait_exit(10);
+    for shot in ["login.png", "desktop.png"] {
+        let kept = rec_dir.join("screenshots").join(shot);
+        assert_eq!(
+            std::fs::read(&kept).ok(),
+            std::fs::read(out.path().join(shot)).ok(),
+            "{shot} kept with the recording"
+        );
+    }
+    // The driver's directory gone, the recording still shows them.
+    drop(out);
+    let mut t = Term::spawn(&["log", &rec_s], 160, 48);
+    t.wait_text("TEST FAILED", 10);
+    t.keys("b");
+    t.wait_text("1 client", 5);
+    t.keys("1");
+    t.keys("v");
+    t.wait_text("client · screenshot 2 of 2 · desktop.png", 5);
+    t.keys("I");
+    t.wait_text("client · screenshot 1 of 2 · login.png", 5);
+    let s = t.screen();
+    let (row, col) = find(&s, "client · screenshot 1 of 2").unwrap();
+    let drawn = (row + 1..48)
+        .flat_map(|r| (col..160).map(move |c| (r, c)))
+        .filter(|&(r, c)| s.cell(r, c).is_some_and(|x| rgb(x.bgcolor()).is_some()))
+        .count();
+    assert!(
+        drawn > 100,
+        "the image is drawn from the recording: {drawn} cells"
+    );
+    t.keys("q");
+    t.wait_exit(10);
+}

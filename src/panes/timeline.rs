@@ -159,7 +159,10 @@ fn events_row(app: &App, t: &Test, axis: Axis, col_of: &dyn Fn(u64) -> u16, w: u
     // Screenshots first: a failure or a mark at the same column is shown over them.
     let shots = app.shots.list(app.views.test, t);
     for x in shots.iter() {
-        let s = t.time_at(x.at.at).map_or(x.at, |s| Stamp { at: x.at.at, ms: s.ms });
+        let s = t.time_at(x.at.at).map_or(x.at, |s| Stamp {
+            at: x.at.at,
+            ms: s.ms,
+        });
         put(s, '▣', Style::new().fg(Color::Cyan));
     }
     if let Some(fz) = t.failure_freeze() {

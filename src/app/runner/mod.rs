@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 pub mod cast;
 mod frame_out;
+mod keep_shots;
 mod perform;
 mod terminal_state;
 
@@ -180,6 +181,8 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
             )
             .map_err(|e| cannot_start(&program, record.as_deref(), e))?;
             app.checks.driver_pid = Some(spawned.pid());
+            app.shots
+                .add_dirs(crate::app::shots::driver_out_dirs(spawned.pid()));
             child = Some(spawned);
             if let Some(dir) = record {
                 let command: Vec<String> = std::iter::once(&program)
@@ -206,6 +209,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
     }
     drop(tx);
 
+    let mut kept_shots = keep_shots::KeptShots::default();
     let status = rt.block_on(async {
         let mut term_sig =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -320,6 +324,11 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                     }
                     let effects = app.poll_tabs();
                     perform(&mut app, child.as_mut(), &mut tabs, effects);
+                    if let Some(r) = &recorder
+                        && let Some(said) = kept_shots.keep(&app, &r.dir)
+                    {
+                        app.overlay.warn(said);
+                    }
                     app.step_replay(Some(Instant::now()));
                 }
                 // Killed or its terminal closed: leave cleanly, with the shell's status for it.
@@ -339,6 +348,9 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
         && !c.exited()
     {
         c.end_group(GRACE);
+    }
+    if let Some(r) = &recorder {
+        let _ = kept_shots.keep(&app, &r.dir);
     }
     if let Some(mut r) = recorder.take()
         && !r.finish(crate::vm::recording::QUIT_GRACE)
