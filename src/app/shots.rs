@@ -37,6 +37,8 @@ pub struct Open {
 }
 
 type Decoded = Result<Rc<DynamicImage>, String>;
+/// A test's screenshots, and the test (index, revision) they were read from.
+type Listed = ((usize, u64), Rc<Vec<Shot>>);
 
 pub struct Shots {
     pub open: Option<Open>,
@@ -46,7 +48,7 @@ pub struct Shots {
     pub picker: Picker,
     images: RefCell<Vec<(PathBuf, Decoded)>>,
     /// The screenshots of a test as of its revision: read off its steps once per change.
-    listed: RefCell<Option<((usize, u64), Rc<Vec<Shot>>)>>,
+    listed: RefCell<Option<Listed>>,
     /// The image as last drawn, for the size it was drawn at: made again when either changes.
     pub drawn: RefCell<
         Option<(
