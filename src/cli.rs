@@ -201,6 +201,10 @@ pub enum Command {
         size: String,
         /// The log file (or `-` for standard input), or a recording's directory.
         input: String,
+        /// Where the test's screenshots are, for the HTML report (besides the log's own
+        /// directory, or the recording's copies).
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
         #[command(flatten)]
         caps: CapArgs,
     },
@@ -540,6 +544,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             cast,
             size,
             input,
+            out_dir,
             caps,
         } => {
             if let Some(path) = &html {
@@ -548,7 +553,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 let mut parser = Parser::new(caps.caps(config.caps), Parser::env_options());
                 read_all(source, &mut parser)
                     .map_err(|e| anyhow::anyhow!("reading {what}: {e}"))?;
-                let page = crate::vm::html::page(&parser.run, &what);
+                let dirs = shot_dirs(&input, out_dir);
+                let page = crate::vm::html::page(&parser.run, &what, &dirs);
                 write_file(path, page.as_bytes())?;
                 eprintln!("vmscope: wrote {}", path.display());
             }

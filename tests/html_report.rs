@@ -275,3 +275,64 @@ window.__out = {{
     // The guest's colour is kept, as colour.
     assert_eq!(out["red"], "rgb(204, 0, 0)");
 }
+
+#[test]
+fn screenshots_are_in_the_page_where_they_were_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("run.log");
+    let status = Command::new("python3")
+        .arg(common::fake_driver())
+        .args([
+            "--scenario",
+            "graphical",
+            "--speed",
+            "20",
+            "--machines",
+            "client",
+        ])
+        .arg("-o")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+    let page = dir.path().join("report.html");
+    export(&log, &page);
+    let script = format!(
+        r#"{LOOK}
+document.querySelector('.tabs button[data-pane="client"]').click();
+const pane = [...document.querySelectorAll('.pane')].find((p) => !p.hidden);
+const figs = [...pane.querySelectorAll('figure.shot')];
+window.__out = {{
+  names: figs.map((f) => f.dataset.name),
+  widths: figs.map((f) => {{ const i = f.querySelector('img'); return i ? i.naturalWidth : 0; }}),
+  ocr: figs.map((f) => [...f.querySelectorAll('pre.ocr')].map((p) => p.textContent)),
+  before: figs.map((f) => {{ let n = f.previousElementSibling; while (n && !n.classList.contains('line')) n = n.previousElementSibling; return n && n.textContent; }}),
+  inFailure: [...document.querySelectorAll('.failure figure.shot')].map((f) => f.dataset.name),
+}};
+"#
+    );
+    let (out, errors) = probe(&page, &script);
+    assert!(errors.is_empty(), "script errors: {errors:?}");
+    assert_eq!(
+        out["names"],
+        serde_json::json!(["login.png", "desktop.png"])
+    );
+    // Decoded by the browser: the fake screen is 320 pixels wide.
+    assert_eq!(out["widths"], serde_json::json!([320, 320]));
+    // The OCR wait after the desktop's screenshot failed; what it read is under it.
+    assert_eq!(
+        out["ocr"],
+        serde_json::json!([[], ["OCR read: Desktop\nTerminal\nFiles"]])
+    );
+    // Both after the console's last line before them.
+    for b in out["before"].as_array().unwrap() {
+        assert!(
+            b.as_str().unwrap().ends_with("Started multi-user.target."),
+            "{b}"
+        );
+    }
+    // The failure on the client shows its last screen.
+    assert_eq!(out["inFailure"], serde_json::json!(["desktop.png"]));
+}

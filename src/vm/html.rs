@@ -56,6 +56,23 @@ struct TestPage<'a> {
     consoles: Vec<Pane>,
     /// Per failure, where its machine's last lines are.
     last_lines: Vec<Option<LastLines>>,
+    screenshots: Vec<ShotPage>,
+}
+
+/// A screenshot in the page: after which console line of its machine it was taken, and
+/// the picture itself when its file was found (a PNG, as a `data:` address).
+#[derive(Debug, Serialize)]
+struct ShotPage {
+    machine: usize,
+    name: String,
+    /// Index into the machine's pane of the last line before it (-1: none shown).
+    after: i64,
+    failed: bool,
+    png: Option<String>,
+    /// Why the picture is not there.
+    missing: Option<String>,
+    /// What OCR read of that screen, when an OCR wait failed after it.
+    ocr: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -66,13 +83,14 @@ struct Page<'a> {
     tests: Vec<TestPage<'a>>,
 }
 
-/// The page for `run`, read from `origin`.
-pub fn page(run: &TestRun, origin: &str) -> String {
+/// The page for `run`, read from `origin`; its screenshots are looked for in `shot_dirs`.
+pub fn page(run: &TestRun, origin: &str, shot_dirs: &[std::path::PathBuf]) -> String {
     let report = export::report(run);
+    let mut budget = MAX_PICTURES;
     let tests = run
         .visible_tests()
         .zip(report.tests)
-        .map(|((_, t), report)| test_page(t, report))
+        .map(|((_, t), report)| test_page(t, report, shot_dirs, &mut budget))
         .collect();
     let page = Page {
         origin,
@@ -100,7 +118,72 @@ pub fn page(run: &TestRun, origin: &str) -> String {
         .replacen(DATA_MARK, &data, 1)
 }
 
-fn test_page<'a>(t: &'a Test, report: TestReport<'a>) -> TestPage<'a> {
+/// Bytes of pictures a page holds at most, and one picture.
+const MAX_PICTURES: u64 = 128 << 20;
+const MAX_PICTURE: u64 = 16 << 20;
+
+fn shot_pages(t: &Test, dirs: &[std::path::PathBuf], budget: &mut u64) -> Vec<ShotPage> {
+    use base64::Engine as _;
+    let ocr = super::shots::ocr(t);
+    let all = super::shots::shots(t);
+    all.iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let m = &t.machines[x.machine];
+            let first = m.serial.first_seq();
+            let after = m.serial.end_at(x.at.at) as i64 - first as i64 - 1;
+            let next_at = all[i + 1..]
+                .iter()
+                .find(|n| n.machine == x.machine)
+                .map_or(u64::MAX, |n| n.at.at);
+            let read = ocr
+                .iter()
+                .filter(|o| o.machine == x.machine && o.at.at >= x.at.at && o.at.at < next_at)
+                .flat_map(|o| o.read.first().cloned())
+                .collect();
+            let file = dirs.iter().find_map(|d| super::shots::file_in(d, &x.name));
+            let (png, missing) = match file.map(|f| (std::fs::read(&f), f)) {
+                None => (
+                    None,
+                    Some("not found beside the log (--out-dir DIR)".to_string()),
+                ),
+                Some((Err(e), f)) => (None, Some(format!("{}: {e}", f.display()))),
+                Some((Ok(bytes), _)) if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") => {
+                    (None, Some("not a PNG".to_string()))
+                }
+                Some((Ok(bytes), _))
+                    if bytes.len() as u64 > MAX_PICTURE || bytes.len() as u64 > *budget =>
+                {
+                    (
+                        None,
+                        Some(format!("{} bytes: too big for the page", bytes.len())),
+                    )
+                }
+                Some((Ok(bytes), _)) => {
+                    *budget -= bytes.len() as u64;
+                    let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+                    (Some(format!("data:image/png;base64,{b64}")), None)
+                }
+            };
+            ShotPage {
+                machine: x.machine,
+                name: x.name.clone(),
+                after,
+                failed: x.state == super::model::StepState::Failed,
+                png,
+                missing,
+                ocr: read,
+            }
+        })
+        .collect()
+}
+
+fn test_page<'a>(
+    t: &'a Test,
+    report: TestReport<'a>,
+    dirs: &[std::path::PathBuf],
+    budget: &mut u64,
+) -> TestPage<'a> {
     let driver = pane("driver", &t.driver, true);
     let consoles = t
         .machines
@@ -132,6 +215,7 @@ fn test_page<'a>(t: &'a Test, report: TestReport<'a>) -> TestPage<'a> {
         driver,
         consoles,
         last_lines,
+        screenshots: shot_pages(t, dirs, budget),
     }
 }
 
@@ -283,7 +367,7 @@ mod tests {
             crate::vm::store::NO_TIME,
         );
         parser.finish();
-        let page = page(&parser.run, "x.log");
+        let page = page(&parser.run, "x.log", &[]);
         let data = &page[page.find("<script id=\"data\"").unwrap()..];
         let data = &data[..data.find("</script>").unwrap()];
         assert!(
