@@ -4,43 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use common::pty::{Term, find};
-
-/// The graphical scenario run by the fake driver with its output directory in `dir`: its
-/// stderr saved as `dir/run.log`, its screenshots `dir/login.png` and `dir/desktop.png`.
-fn graphical_run(dir: &Path) -> PathBuf {
-    let log = dir.join("run.log");
-    let status = std::process::Command::new("python3")
-        .arg(common::fake_driver())
-        .args([
-            "--scenario",
-            "graphical",
-            "--speed",
-            "20",
-            "--machines",
-            "client,server",
-        ])
-        .arg("-o")
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .status()
-        .expect("python3 runs the fake driver");
-    assert_eq!(
-        status.code(),
-        Some(1),
-        "the scenario fails on its last OCR wait"
-    );
-    for shot in ["login.png", "desktop.png"] {
-        assert!(
-            dir.join(shot).is_file(),
-            "{shot} made (pnmtopng is needed: scripts/test installs netpbm)"
-        );
-    }
-    log
-}
 
 fn rgb(c: vt100::Color) -> Option<[u8; 3]> {
     match c {
@@ -68,7 +32,7 @@ fn close(a: [u8; 3], b: [u8; 3]) -> bool {
 #[test]
 fn a_screenshot_is_drawn_in_half_blocks_of_its_own_colours() {
     let dir = tempfile::tempdir().unwrap();
-    let log = graphical_run(dir.path());
+    let log = common::graphical_run(dir.path(), "client,server");
     let log_s = log.display().to_string();
     let mut t = Term::spawn(&["log", &log_s], 160, 48);
     t.wait_text("TEST FAILED", 10);
@@ -142,7 +106,7 @@ fn a_screenshot_is_drawn_in_half_blocks_of_its_own_colours() {
 #[test]
 fn a_screenshot_not_in_a_trusted_directory_is_said_not_shown() {
     let dir = tempfile::tempdir().unwrap();
-    let log = graphical_run(dir.path());
+    let log = common::graphical_run(dir.path(), "client,server");
     // The log alone elsewhere: its screenshots are not beside it.
     let other = tempfile::tempdir().unwrap();
     let moved = other.path().join("run.log");

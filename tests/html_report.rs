@@ -279,24 +279,7 @@ window.__out = {{
 #[test]
 fn screenshots_are_in_the_page_where_they_were_taken() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("run.log");
-    let status = Command::new("python3")
-        .arg(common::fake_driver())
-        .args([
-            "--scenario",
-            "graphical",
-            "--speed",
-            "20",
-            "--machines",
-            "client",
-        ])
-        .arg("-o")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .status()
-        .unwrap();
-    assert_eq!(status.code(), Some(1));
+    let log = common::graphical_run(dir.path(), "client");
     let page = dir.path().join("report.html");
     export(&log, &page);
     let script = format!(

@@ -232,3 +232,37 @@ pub fn recording(file: &str, secs: u32, exit: i32) -> tempfile::TempDir {
     assert!(r.finish(std::time::Duration::from_secs(10)));
     dir
 }
+
+/// The graphical scenario run by the fake driver with its output directory in `dir`: its
+/// stderr saved as `dir/run.log`, its screenshots `dir/login.png` and `dir/desktop.png`.
+pub fn graphical_run(dir: &std::path::Path, machines: &str) -> PathBuf {
+    let log = dir.join("run.log");
+    let status = std::process::Command::new("python3")
+        .arg(fake_driver())
+        .args([
+            "--scenario",
+            "graphical",
+            "--speed",
+            "20",
+            "--machines",
+            machines,
+        ])
+        .arg("-o")
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .status()
+        .expect("python3 runs the fake driver");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "the scenario fails on its last OCR wait"
+    );
+    for shot in ["login.png", "desktop.png"] {
+        assert!(
+            dir.join(shot).is_file(),
+            "{shot} made (pnmtopng is needed: scripts/test installs netpbm)"
+        );
+    }
+    log
+}
