@@ -309,11 +309,25 @@ window.__out = {{
         out["ocr"],
         serde_json::json!([[], ["OCR read: Desktop\nTerminal\nFiles"]])
     );
-    // Both after the console's last line before them.
-    for b in out["before"].as_array().unwrap() {
+    // Each after the client's last console line before its step in the log.
+    let text = vmscope::vm::sanitize::strip_sgr(&std::fs::read_to_string(&log).unwrap());
+    for (shot, before) in ["login.png", "desktop.png"]
+        .iter()
+        .zip(out["before"].as_array().unwrap())
+    {
+        let step = text
+            .lines()
+            .position(|l| l.starts_with("client: making screenshot") && l.ends_with(shot))
+            .unwrap();
+        let console = text
+            .lines()
+            .take(step)
+            .filter_map(|l| l.strip_prefix("client # "))
+            .last();
+        let before = before.as_str().unwrap();
         assert!(
-            b.as_str().unwrap().ends_with("Started multi-user.target."),
-            "{b}"
+            before.ends_with(console.unwrap()),
+            "{shot}: {before:?} vs {console:?}"
         );
     }
     // The failure on the client shows its last screen.
