@@ -214,3 +214,43 @@ fn a_live_runs_screenshots_are_shown_and_kept_with_its_recording() {
     t.keys("q");
     t.wait_exit(10);
 }
+
+#[test]
+fn a_terminal_that_draws_pictures_gets_them_in_kittys_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = common::graphical_run(dir.path(), "client");
+    let log_s = log.display().to_string();
+    let mut t = Term::spawn_env(&["log", &log_s], 160, 48, &[("VMSCOPE_TEST_KITTY", "1")]);
+    t.wait_text("TEST FAILED", 10);
+    t.keys("b");
+    t.wait_text("1 client", 5);
+    t.keys("1");
+    t.keys("v");
+    t.wait_text("client · screenshot 2 of 2 · desktop.png", 5);
+    // The picture goes out as a kitty transmission (the PNG's pixels, base64), not as
+    // half-blocks.
+    let deadline =
+        std::time::Instant::now() + common::pty::scaled(std::time::Duration::from_secs(5));
+    loop {
+        let raw = t.raw.lock().unwrap().clone();
+        let sent =
+            raw.windows(4).any(|w| w == b"\x1b_Gq") || raw.windows(5).any(|w| w == b"\x1b_Ga=");
+        if sent {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no kitty transmission"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let s = t.screen();
+    let (row, col) = find(&s, "client · screenshot 2 of 2").unwrap();
+    let blocks = (row + 1..48)
+        .flat_map(|r| (col..160).map(move |c| (r, c)))
+        .filter(|&(r, c)| s.cell(r, c).is_some_and(|x| x.contents() == "▀"))
+        .count();
+    assert_eq!(blocks, 0, "no half-blocks when the terminal draws pictures");
+    t.keys("q");
+    t.wait_exit(10);
+}

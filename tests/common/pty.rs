@@ -83,9 +83,13 @@ impl Term {
         let state = std::env::temp_dir().join(format!("vmscope-test-state-{}", std::process::id()));
         cmd.env("XDG_STATE_HOME", state);
         cmd.cwd(std::env::temp_dir());
+        // The terminal draws kitty's pictures when asked for: it says so to the query.
+        let mut kitty = false;
         for (k, v) in env {
             if *k == "VMSCOPE_TEST_CWD" {
                 cmd.cwd(v);
+            } else if *k == "VMSCOPE_TEST_KITTY" {
+                kitty = true;
             } else {
                 cmd.env(k, v);
             }
@@ -135,6 +139,24 @@ impl Term {
                             let answer = format!("\x1b[{};{}R", row + 1, col + 1);
                             let mut w = w.lock().unwrap();
                             let _ = w.write_all(answer.as_bytes());
+                            let _ = w.flush();
+                        }
+                        // The graphics query: kitty's (when this terminal draws pictures),
+                        // the cell size, and the status report that ends the answers.
+                        let has = |q: &[u8]| buf[..n].windows(q.len()).any(|x| x == q);
+                        let mut answer: Vec<u8> = Vec::new();
+                        if kitty && has(b"\x1b_Gi=31,") {
+                            answer.extend_from_slice(b"\x1b_Gi=31;OK\x1b\\");
+                        }
+                        if has(b"\x1b[16t") {
+                            answer.extend_from_slice(b"\x1b[6;20;10t");
+                        }
+                        if has(b"\x1b[5n") {
+                            answer.extend_from_slice(b"\x1b[0n");
+                        }
+                        if !answer.is_empty() {
+                            let mut w = w.lock().unwrap();
+                            let _ = w.write_all(&answer);
                             let _ = w.flush();
                         }
                     }

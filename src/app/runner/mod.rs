@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 pub mod cast;
 mod frame_out;
+mod graphics;
 mod keep_shots;
 mod perform;
 mod terminal_state;
@@ -81,6 +82,8 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
     install_panic_hook();
     terminal::enable_raw_mode()?;
     let _guard = TerminalGuard;
+    // Asked before the input thread reads the terminal: its answers are not keys.
+    app.shots.picker = graphics::picker();
     let mut stdout = io::stdout();
     // Cleared here rather than by ratatui, whose clear asks the terminal where the cursor is.
     execute!(

@@ -1,0 +1,147 @@
+//! Whether the terminal draws pictures (kitty's graphics protocol) and how big its cells
+//! are, asked once before anything else reads the terminal's input.
+//!
+//! ratatui-image draws the pictures; its own query (`Picker::from_query_stdio`) is not used
+//! because it reads standard input from a thread that outlives its timeout (on a terminal
+//! that never answers, that thread would take the user's keys), and standard input is the
+//! log itself for `vmscope log -`. This query reads the terminal's descriptor with a bounded
+//! wait and ends on the Device Status Report every terminal answers.
+
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use ratatui_image::FontSize;
+use ratatui_image::picker::{Picker, ProtocolType};
+
+/// How long the terminal has to answer.
+const WAIT: Duration = Duration::from_millis(500);
+
+/// Kitty's graphics query (a 1x1 picture, not stored), the cell size in pixels, then the
+/// status report whose answer ends the replies.
+const QUERY: &[u8] = b"\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\\x1b[16t\x1b[5n";
+
+/// What the terminal said.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Answer {
+    pub kitty: bool,
+    /// Cell width and height in pixels.
+    pub cell: Option<(u16, u16)>,
+    /// The status report came: everything before it was read.
+    pub complete: bool,
+}
+
+/// Reads what a terminal answered to `QUERY`.
+pub fn parse(bytes: &[u8]) -> Answer {
+    let text = String::from_utf8_lossy(bytes);
+    let cell = text.split("\x1b[6;").skip(1).find_map(|rest| {
+        let (h, rest) = rest.split_once(';')?;
+        let w = rest.split('t').next()?;
+        Some((w.parse().ok()?, h.parse().ok()?))
+    });
+    Answer {
+        kitty: text.contains("\x1b_Gi=31;OK"),
+        cell,
+        complete: text.contains("\x1b[0n"),
+    }
+}
+
+/// The picker for this terminal: kitty graphics when it says it draws them, else
+/// half-blocks. `VMSCOPE_IMAGES=halfblocks` skips the question. The terminal must be in
+/// raw mode, with nothing else reading it yet.
+pub fn picker() -> Picker {
+    let halfblocks = Picker::halfblocks();
+    if std::env::var("VMSCOPE_IMAGES").is_ok_and(|v| v == "halfblocks") {
+        return halfblocks;
+    }
+    let (stdin, mut stdout) = (std::io::stdin(), std::io::stdout());
+    if !rustix::termios::isatty(&stdin) || !rustix::termios::isatty(&stdout) {
+        return halfblocks;
+    }
+    if stdout
+        .write_all(QUERY)
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        return halfblocks;
+    }
+    let answer = read_answer(&stdin);
+    tracing::info!(?answer, "the terminal's graphics");
+    match answer {
+        Answer {
+            kitty: true,
+            cell: Some((w, h)),
+            ..
+        } if w > 0 && h > 0 => {
+            #[allow(deprecated)]
+            let mut p = Picker::from_fontsize(FontSize::new(w, h));
+            p.set_protocol_type(ProtocolType::Kitty);
+            p
+        }
+        _ => halfblocks,
+    }
+}
+
+/// Reads the terminal's replies until the status report, or until `WAIT` has passed.
+fn read_answer(stdin: &std::io::Stdin) -> Answer {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let deadline = Instant::now() + WAIT;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return parse(&got);
+        }
+        let fd = stdin.as_fd();
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        let timeout = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: left.as_nanos().min(999_999_999) as _,
+        };
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(0) => return parse(&got),
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return parse(&got),
+        }
+        // Read the descriptor itself: std's buffered stdin would keep what follows.
+        let n = match rustix::io::read(fd, &mut buf) {
+            Ok(0) | Err(_) => return parse(&got),
+            Ok(n) => n,
+        };
+        got.extend_from_slice(&buf[..n]);
+        let a = parse(&got);
+        if a.complete {
+            return a;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answers_of_kitty_and_of_a_terminal_without_pictures() {
+        let kitty = parse(b"\x1b_Gi=31;OK\x1b\\\x1b[6;20;10t\x1b[0n");
+        assert_eq!(
+            kitty,
+            Answer {
+                kitty: true,
+                cell: Some((10, 20)),
+                complete: true
+            }
+        );
+        // tmux: the status report alone.
+        assert_eq!(
+            parse(b"\x1b[0n"),
+            Answer {
+                kitty: false,
+                cell: None,
+                complete: true
+            }
+        );
+        assert!(!parse(b"\x1b_Gi=31;OK").complete);
+    }
+}
