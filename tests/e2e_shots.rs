@@ -6,6 +6,18 @@ mod common;
 
 use common::pty::{Term, find};
 
+/// vmscope on `args` with `env`, past the failure view to client's pane, where `key` is
+/// pressed.
+fn at_client(args: &[&str], env: &[(&str, &str)], key: &str) -> Term {
+    let mut t = Term::spawn_env(args, 160, 48, env);
+    t.wait_text("TEST FAILED", 20);
+    t.keys("b");
+    t.wait_text("1 client", 5);
+    t.keys("1");
+    t.keys(key);
+    t
+}
+
 fn rgb(c: vt100::Color) -> Option<[u8; 3]> {
     match c {
         vt100::Color::Rgb(r, g, b) => Some([r, g, b]),
@@ -34,13 +46,8 @@ fn a_screenshot_is_drawn_in_half_blocks_of_its_own_colours() {
     let dir = tempfile::tempdir().unwrap();
     let log = common::graphical_run(dir.path(), "client,server");
     let log_s = log.display().to_string();
-    let mut t = Term::spawn(&["log", &log_s], 160, 48);
-    t.wait_text("TEST FAILED", 10);
     // The panes, client's focused; the pane ends at the failure, after both screenshots.
-    t.keys("b");
-    t.wait_text("1 client", 5);
-    t.keys("1");
-    t.keys("v");
+    let mut t = at_client(&["log", &log_s], &[], "v");
     t.wait_text("client · screenshot 2 of 2 · desktop.png", 5);
     t.wait_text("OCR waited for Firefox", 5);
     t.wait_text("read: Desktop ⏎ Terminal ⏎ Files", 5);
@@ -112,28 +119,17 @@ fn a_screenshot_not_in_a_trusted_directory_is_said_not_shown() {
     let moved = other.path().join("run.log");
     std::fs::copy(&log, &moved).unwrap();
     let moved_s = moved.display().to_string();
-    let mut t = Term::spawn_env(&["log", &moved_s], 160, 48, &[("DISPLAY", "")]);
-    t.wait_text("TEST FAILED", 10);
-    t.keys("b");
-    t.wait_text("1 client", 5);
-    t.keys("1");
-    t.keys("v");
+    let mut t = at_client(&["log", &moved_s], &[("DISPLAY", "")], "v");
     t.wait_text("desktop.png is not in", 5);
     t.keys("q");
     t.wait_exit(10);
     // Given with --out-dir, they are found; `o` without a desktop says where the file is.
     let out = dir.path().display().to_string();
-    let mut t = Term::spawn_env(
+    let mut t = at_client(
         &["log", &moved_s, "--out-dir", &out],
-        160,
-        48,
         &[("DISPLAY", ""), ("WAYLAND_DISPLAY", "")],
+        "V",
     );
-    t.wait_text("TEST FAILED", 10);
-    t.keys("b");
-    t.wait_text("1 client", 5);
-    t.keys("1");
-    t.keys("V");
     t.wait_text("client · screenshot 2 of 2 · desktop.png", 5);
     t.keys("o");
     t.wait_text("no desktop viewer here", 5);
@@ -153,32 +149,23 @@ fn a_live_runs_screenshots_are_shown_and_kept_with_its_recording() {
     );
     let fake = common::fake_driver();
     // The driver's output directory is only on its command line: vmscope reads it there.
-    let mut t = Term::spawn(
-        &[
-            "run",
-            "--record",
-            &rec_s,
-            "--",
-            "python3",
-            &fake,
-            "--scenario",
-            "graphical",
-            "--speed",
-            "20",
-            "--machines",
-            "client",
-            "-o",
-            &out_s,
-        ],
-        160,
-        48,
-    );
-    t.wait_text("TEST FAILED", 20);
-    t.wait_text("the driver exited with status 1", 20);
-    t.keys("b");
-    t.wait_text("1 client", 5);
-    t.keys("1");
-    t.keys("v");
+    let args = [
+        "run",
+        "--record",
+        &rec_s,
+        "--",
+        "python3",
+        &fake,
+        "--scenario",
+        "graphical",
+        "--speed",
+        "20",
+        "--machines",
+        "client",
+        "-o",
+        &out_s,
+    ];
+    let mut t = at_client(&args, &[], "v");
     t.wait_text("client · screenshot 2 of 2 · desktop.png", 5);
     t.keys("q");
     t.wait_exit(10);
@@ -192,12 +179,7 @@ fn a_live_runs_screenshots_are_shown_and_kept_with_its_recording() {
     }
     // The driver's directory gone, the recording still shows them.
     drop(out);
-    let mut t = Term::spawn(&["log", &rec_s], 160, 48);
-    t.wait_text("TEST FAILED", 10);
-    t.keys("b");
-    t.wait_text("1 client", 5);
-    t.keys("1");
-    t.keys("v");
+    let mut t = at_client(&["log", &rec_s], &[], "v");
     t.wait_text("client · screenshot 2 of 2 · desktop.png", 5);
     t.keys("I");
     t.wait_text("client · screenshot 1 of 2 · login.png", 5);
@@ -220,12 +202,7 @@ fn a_terminal_that_draws_pictures_gets_them_in_kittys_protocol() {
     let dir = tempfile::tempdir().unwrap();
     let log = common::graphical_run(dir.path(), "client");
     let log_s = log.display().to_string();
-    let mut t = Term::spawn_env(&["log", &log_s], 160, 48, &[("VMSCOPE_TEST_KITTY", "1")]);
-    t.wait_text("TEST FAILED", 10);
-    t.keys("b");
-    t.wait_text("1 client", 5);
-    t.keys("1");
-    t.keys("v");
+    let mut t = at_client(&["log", &log_s], &[("VMSCOPE_TEST_KITTY", "1")], "v");
     t.wait_text("client · screenshot 2 of 2 · desktop.png", 5);
     // The picture goes out as a kitty transmission (the PNG's pixels, base64), not as
     // half-blocks.
