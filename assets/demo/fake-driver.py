@@ -14,6 +14,7 @@ Standard library only; ptpython and IPython are used when they are installed.
 import argparse
 import contextlib
 import datetime
+import json
 import logging
 import os
 import random
@@ -98,6 +99,7 @@ def boot_lines(name):
 
 
 class Machine:
+    KIND = "QemuMachine"
     def __init__(self, name):
         self.name = name
         self.qemu = None
@@ -291,6 +293,45 @@ class Machine:
         return f"<Machine '{self.name}'>"
 
 
+class ContainerMachine(Machine):
+    """A systemd-nspawn container as the driver runs one: `systemd-nspawn running (pid N)`,
+    and for a console its journal, followed with `journalctl --output=short-monotonic` and
+    logged as `NAME # [ seconds] NAME unit[pid]: message`."""
+
+    KIND = "NspawnMachine"
+
+    def start(self):
+        if self.qemu is not None:
+            return
+        log("starting vm", self.name)
+        self.qemu = subprocess.Popen(["sleep", "100000"])
+        log(f"systemd-nspawn running (pid {self.qemu.pid})", self.name)
+        threading.Thread(target=self._boot, daemon=True).start()
+
+    def _boot(self):
+        log(f"Waiting for journal at /tmp/vm-state-{self.name}/var/log/journal...", self.name)
+        units = [
+            ("systemd", 1, "Starting nginx.service - Nginx Web Server..."),
+            ("nginx", 231, "nginx: configuration file /etc/nginx/nginx.conf test is successful"),
+            ("systemd", 1, "Started nginx.service - Nginx Web Server."),
+            ("dhcpcd", 190, "eth1: adding address fe80::1"),
+            ("sshd", 201, "Server listening on 0.0.0.0 port 22."),
+            ("systemd", 1, "Reached target multi-user.target - Multi-User System."),
+            ("nginx", 232, "worker process 233 started"),
+        ]
+        for i, (unit, pid, msg) in enumerate(units):
+            if self.crashed:
+                return
+            self.serial(f"[{1.5 + i * 0.137:12.6f}] {self.name} {unit}[{pid}]: {msg}")
+            pause(0.02)
+        self.booted.set()
+
+    def wait_for_unit(self, unit):
+        with nested(f"waiting for unit {unit}", self.name):
+            self.connect()
+            pause(0.1)
+
+
 class Debug:
     """The debug hook (`--debug-hook-attach`): on a failure, the breakpoint line, a
     `sleep <id>` marker process for `attach` to find, and a real RemotePdb waiting for a
@@ -321,9 +362,15 @@ class Debug:
 
 
 class Driver:
-    def __init__(self, names, global_timeout, ssh_dir, debug=None, ssh_user="root"):
+    def __init__(self, names, global_timeout, ssh_dir, debug=None, ssh_user="root", containers=()):
         self.debug = debug or Debug(None, 4444)
-        self.machines = [Machine(n) for n in names]
+        if containers:
+            # As the driver: containers need root, checked before any machine is made.
+            uid = int(os.environ.get("FAKE_DRIVER_UID", os.geteuid()))
+            assert uid == 0, f"systemd-nspawn requires root to work. You are {uid}"
+        self.machines = sorted(
+            [Machine(n) for n in names] + [ContainerMachine(n) for n in containers],
+            key=lambda m: m.name)
         self.global_timeout = global_timeout
         self.ssh_dir = ssh_dir
         self.ssh_user = ssh_user
@@ -411,7 +458,7 @@ class Driver:
         with nested("timeout reached; test terminating..."):
             for m in self.machines:
                 if m.qemu is not None and m.qemu.poll() is None:
-                    log(f"kill QemuMachine (pid {m.qemu.pid})")
+                    log(f"kill {m.KIND} (pid {m.qemu.pid})")
                     m.stop()
         os.kill(os.getpid(), signal.SIGTERM)
 
@@ -460,7 +507,7 @@ class Driver:
         with nested("cleanup"):
             for m in self.machines:
                 if m.qemu is not None and m.qemu.poll() is None:
-                    log(f"kill QemuMachine (pid {m.qemu.pid})")
+                    log(f"kill {m.KIND} (pid {m.qemu.pid})")
                     m.stop()
 
 
@@ -528,6 +575,15 @@ with subtest("the desktop"):
     client.screenshot("desktop")
     client.wait_for_text("Firefox", datetime.timedelta(seconds=1))
 ''',
+    # A container beside a VM: the web server runs in the container.
+    "container": '''
+start_all()
+with subtest("the web server in the container"):
+    web.wait_for_unit("nginx.service")
+    web.succeed("echo serving")
+with subtest("the client reaches it"):
+    client.succeed("echo fetched")
+''',
     "crash": '''
 start_all()
 with subtest("machines boot"):
@@ -565,6 +621,8 @@ def main():
                    help="where the JUnit report goes (the driver's: screenshots too)")
     p.add_argument("--junit-xml", metavar="PATH",
                    help="write the JUnit report here, relative to the output directory")
+    p.add_argument("-c", "--config", metavar="FILE",
+                   help="the driver's configuration (JSON): its vms and containers are the machines")
     p.add_argument("--then-repl", action="store_true",
                    help="with -I: run the scenario first, then open the REPL (the demo)")
     args = p.parse_args()
@@ -575,10 +633,15 @@ def main():
     if args.flood:
         flood(args.machines.split(","), args.flood, args.flood_report)
         return
-    driver = Driver([n for n in args.machines.split(",") if n], args.global_timeout, args.ssh_dir,
-                    Debug(args.debug_hook_attach, args.pdb_port), args.ssh_user)
-
+    names, containers = [n for n in args.machines.split(",") if n], []
+    if args.config:
+        with open(args.config, encoding="utf-8") as f:
+            config = json.load(f)
+        names, containers = sorted(config.get("vms", {})), sorted(config.get("containers", {}))
     log("Machine state will be reset. To keep it, pass --keep-machine-state")
+    driver = Driver(names, args.global_timeout, args.ssh_dir,
+                    Debug(args.debug_hook_attach, args.pdb_port), args.ssh_user, containers)
+
     with nested("start all VLans"):
         pass
     driver.dump_machine_ssh()

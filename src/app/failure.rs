@@ -312,7 +312,14 @@ impl FailureView {
     pub fn check(&mut self, mode: Mode, busy: bool, cx: &mut Cx<'_>) -> Option<Vec<Effect>> {
         match self.triggers(&cx.run.tests, mode) {
             Trigger::Open { test, paused } => {
-                Some(self.show(test, paused, busy, cx).into_iter().collect())
+                let mut said: Vec<Effect> = self.show(test, paused, busy, cx).into_iter().collect();
+                // A driver that stopped for want of root: the offer to run it as root.
+                let ctx = crate::app::sessions::connect::Ctx {
+                    test: test_of(cx.run, test),
+                    checks: cx.checks,
+                };
+                said.extend(cx.sessions.as_root.offer(&ctx));
+                Some(said)
             }
             Trigger::Claimed(_) => Some(vec![Effect::warn(
                 "a line says the test reached a breakpoint, but no `sleep ID` marker process \

@@ -227,6 +227,12 @@ impl Input {
     pub fn confirm_with(&mut self, checks: &mut Checks) -> bool {
         if let Some(config) = checks.look_for_config(self.start) {
             self.parser.known_machines(&config.machines());
+            // The configuration, not a line of the log, says which are containers.
+            for t in &mut self.parser.run.tests {
+                for m in &mut t.machines {
+                    m.container |= config.is_container(&m.name);
+                }
+            }
         }
         let found = checks.confirmed_breakpoints(&self.parser.run.tests, self.ended.is_some());
         for &i in &found {

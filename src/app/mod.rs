@@ -175,6 +175,7 @@ pub fn run_driver(
 }
 
 /// How a live run is started.
+#[derive(Clone)]
 struct Launch {
     /// stderr is a pipe (no REPL needs a terminal there).
     stderr_pipe: bool,
@@ -185,43 +186,79 @@ struct Launch {
     scratch: Option<std::path::PathBuf>,
 }
 
-/// A live run of `program`: a driver, or `nix build` whose stderr is a pipe.
+/// A live run of `program`: a driver, or `nix build` whose stderr is a pipe. When the user
+/// agrees to start the driver again as root (its containers need it), it runs again so.
 fn run_live(
-    program: std::ffi::OsString,
-    args: Vec<std::ffi::OsString>,
+    mut program: std::ffi::OsString,
+    mut args: Vec<std::ffi::OsString>,
     record: Record,
-    launch: Launch,
+    mut launch: Launch,
     caps: Caps,
     config: config::Config,
 ) -> anyhow::Result<i32> {
-    let Launch {
-        stderr_pipe,
-        interactive,
-        mode,
-        scratch,
-    } = launch;
-    // An interpreter running a script is called by the script.
-    let interpreted = std::path::Path::new(&program)
-        .file_name()
-        .is_some_and(|n| n.to_string_lossy().starts_with("python"));
-    let shown = args.first().filter(|_| interpreted).unwrap_or(&program);
+    loop {
+        let app = live_app(&program, &args, &record, &launch, caps, &config);
+        let spec = runner::LiveSpec {
+            program,
+            args,
+            record: app.1,
+            stderr_pipe: launch.stderr_pipe,
+            scratch: launch.scratch.clone(),
+        };
+        let (status, restart) = runner::run_until(app.0, runner::Feed::Child(spec))?;
+        match restart {
+            Some((p, a)) => {
+                tracing::info!(program = %p.to_string_lossy(), "the driver starts again");
+                (program, args) = (p, a);
+                // sudo asks for the password in the command pane: it has the keyboard.
+                launch.interactive = true;
+            }
+            None => return Ok(status),
+        }
+    }
+}
+
+/// The screen of a live run, and where it is recorded.
+fn live_app(
+    program: &std::ffi::OsString,
+    args: &[std::ffi::OsString],
+    record: &Record,
+    launch: &Launch,
+    caps: Caps,
+    config: &config::Config,
+) -> (App, Option<std::path::PathBuf>) {
+    // An interpreter running a script is called by the script; sudo by what it runs.
+    let words: Vec<&std::ffi::OsString> = std::iter::once(program)
+        .chain(args)
+        .filter(|w| !w.to_string_lossy().starts_with('-'))
+        .collect();
+    let launcher = |w: &&std::ffi::OsString| {
+        std::path::Path::new(w)
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("python") || n == "sudo")
+    };
+    let shown = words
+        .iter()
+        .find(|w| !launcher(w))
+        .copied()
+        .unwrap_or(program);
     let name = std::path::Path::new(shown).file_name().map_or_else(
         || shown.to_string_lossy().into_owned(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let mut app = App::new(caps, config.keymap, name, true);
+    let mut app = App::new(caps, config.keymap.clone(), name, true);
     app.screen.theme = config.theme;
-    app.sessions.ssh_options = config.ssh_options;
+    app.sessions.ssh_options = config.ssh_options.clone();
     app.sessions.ssh_system_proxy = config.ssh_system_proxy;
-    app.checks.mode = mode;
-    if interactive {
+    app.checks.mode = launch.mode;
+    if launch.interactive {
         // The user came to type.
         app.views.focus = view::Pane::Command;
         app.sessions.command_typing = true;
     }
     let dir = match record {
         Record::Off => None,
-        Record::Into(dir) => Some(dir),
+        Record::Into(dir) => Some(dir.clone()),
         Record::Default => match recording::new_session_dir(&app.input.origin) {
             Ok(dir) => Some(dir),
             Err(e) => {
@@ -230,16 +267,7 @@ fn run_live(
             }
         },
     };
-    runner::run(
-        app,
-        runner::Feed::Child(runner::LiveSpec {
-            program,
-            args,
-            record: dir,
-            stderr_pipe,
-            scratch,
-        }),
-    )
+    (app, dir)
 }
 
 /// Where a live run is recorded.

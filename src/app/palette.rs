@@ -32,6 +32,8 @@ pub enum Run {
     JumpTo(Origin, u64),
     /// The merged view with these machines only (none named: all).
     Only(String),
+    /// The focused container's journal: this unit's entries only (none named: all).
+    Unit(String),
     /// Write the marks and every line held, in input order, to this path or the default.
     Export(Option<String>),
 }
@@ -132,6 +134,12 @@ pub fn entries(
         text: "only NAME…: the merged view keeps these machines (alone: all)".into(),
     });
     out.push(Entry {
+        name: "unit".into(),
+        run: Run::Unit(String::new()),
+        key: None,
+        text: "unit NAME: a container's journal, that unit's entries only (alone: all)".into(),
+    });
+    out.push(Entry {
         name: "export".into(),
         run: Run::Export(None),
         key: None,
@@ -180,6 +188,7 @@ pub fn parse(query: &str) -> Option<Run> {
         "save" => Run::Save((!rest.is_empty()).then(|| rest.to_string())),
         "goto" if !rest.is_empty() => Run::Goto(rest.to_string()),
         "only" => Run::Only(rest.to_string()),
+        "unit" => Run::Unit(rest.to_string()),
         "export" => Run::Export((!rest.is_empty()).then(|| rest.to_string())),
         _ => return None,
     })

@@ -46,6 +46,8 @@ impl View {
 pub struct Matcher {
     pub pattern: String,
     lower: Option<String>,
+    /// A container's journal entries of this unit, rather than a text (`:unit nginx`).
+    unit: Option<String>,
 }
 
 impl Matcher {
@@ -57,6 +59,17 @@ impl Matcher {
         Some(Self {
             pattern: pattern.to_string(),
             lower: (!smart).then(|| pattern.to_lowercase()),
+            unit: None,
+        })
+    }
+
+    /// The journal entries of `unit` (its program's, and systemd's about it).
+    pub fn unit(unit: &str) -> Option<Self> {
+        let unit = unit.trim();
+        (!unit.is_empty()).then(|| Self {
+            pattern: format!("unit {unit}"),
+            lower: None,
+            unit: Some(unit.to_string()),
         })
     }
 
@@ -66,6 +79,12 @@ impl Matcher {
 
     /// Byte range of the first match at or after `from`.
     pub fn find(&self, text: &str, from: usize) -> Option<(usize, usize)> {
+        if let Some(unit) = &self.unit {
+            // An entry of the unit matches at its program's name.
+            let e = crate::vm::journal::parse(text)?;
+            return (from <= e.ident.0 && crate::vm::journal::of_unit(text, unit))
+                .then_some(e.ident);
+        }
         let hay = text.get(from..)?;
         match &self.lower {
             None => hay

@@ -78,7 +78,7 @@ fn machine_key(app: &App, m: usize, area: Rect) -> Option<Key> {
     let mut key = Key::new(area);
     key.add(app.views.focus == Pane::Machine(m) && app.overlay.help.is_none())
         .add(app.views.test)
-        .add(&machine.name)
+        .add((&machine.name, machine.container))
         .add(shown.machine_state(machine).label())
         .add((machine.boots, machine.serial_lines))
         .add((
@@ -480,6 +480,14 @@ fn render_line(
         }
     }
     let mut text = spans(line, base, app.views.search.as_ref());
+    // A container's console is its journal: each entry's unit stands out.
+    if let Pane::Machine(m) = lines.pane
+        && test.machines.get(m).is_some_and(|x| x.container)
+        && let Some(e) = crate::vm::journal::parse(&line.plain())
+    {
+        let unit = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+        text = crate::panes::text::emphasize(text, &[e.ident], unit);
+    }
     if app.views.wrap {
         text.extend(suffix);
         return wrap(prefix, text, width);

@@ -61,14 +61,18 @@ pub fn spans(line: &StoredLine, base: Style, search: Option<&Matcher>) -> Vec<Sp
     if let Some(m) = search {
         let ranges = m.ranges(&line.plain());
         if !ranges.is_empty() {
-            out = highlight(out, &ranges);
+            out = emphasize(out, &ranges, MATCH);
         }
     }
     out
 }
 
-/// Splits spans at byte ranges of their joined text and styles those ranges as matches.
-fn highlight(spans: Vec<Span<'static>>, ranges: &[(usize, usize)]) -> Vec<Span<'static>> {
+/// Splits spans at byte ranges of their joined text and styles those ranges with `style`.
+pub fn emphasize(
+    spans: Vec<Span<'static>>,
+    ranges: &[(usize, usize)],
+    style: Style,
+) -> Vec<Span<'static>> {
     let mut out = Vec::new();
     let mut pos = 0;
     for span in spans {
@@ -91,7 +95,7 @@ fn highlight(spans: Vec<Span<'static>>, ranges: &[(usize, usize)]) -> Vec<Span<'
             }
             out.push(Span::styled(
                 text[a - start..b - start].to_string(),
-                span.style.patch(MATCH),
+                span.style.patch(style),
             ));
             cut = b;
         }

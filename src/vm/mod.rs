@@ -7,6 +7,7 @@ pub mod diff;
 pub mod event;
 pub mod export;
 pub mod html;
+pub mod journal;
 pub mod junit;
 pub mod model;
 pub mod parser;

@@ -58,6 +58,8 @@ pub struct Machine {
     pub boots: u32,
     /// No console line since the last boot began (its kernel's first line is that boot's).
     pub boot_fresh: bool,
+    /// A systemd-nspawn container: its console is its journal.
+    pub container: bool,
     /// Its state changes, output rate and silences over the whole run.
     pub axis: MachineAxis,
 }
@@ -70,7 +72,11 @@ pub enum MachineEvent {
     /// `starting vm`: a new boot begins.
     Starting,
     /// `QEMU running (pid N)`, `systemd-nspawn running (pid N)`.
-    Running { pid: Option<u32> },
+    Running {
+        pid: Option<u32>,
+        /// `systemd-nspawn running`: a container, whose console is its journal.
+        container: bool,
+    },
     /// A console line arrived; `kernel_start` when it is a kernel's first line, which on a
     /// console that had a boot is a new one (`reboot()`, a reset).
     Console { kernel_start: bool },
@@ -100,8 +106,9 @@ impl Machine {
                 self.state = S::Booting;
                 self.new_boot(at);
             }
-            MachineEvent::Running { pid } => {
+            MachineEvent::Running { pid, container } => {
                 self.pid = pid;
+                self.container |= container;
                 if matches!(self.state, S::NotStarted | S::ShutDown | S::Killed) {
                     self.state = S::Booting;
                 }
@@ -819,6 +826,7 @@ mod tests {
             serial_lines: 0,
             boots: 0,
             boot_fresh: false,
+            container: false,
             axis: MachineAxis::default(),
         }
     }
@@ -828,7 +836,14 @@ mod tests {
         use MachineEvent as E;
         let mut m = machine();
         let at = Stamp::default();
-        for e in [E::Starting, E::Running { pid: Some(5) }, E::Crashed] {
+        for e in [
+            E::Starting,
+            E::Running {
+                pid: Some(5),
+                container: false,
+            },
+            E::Crashed,
+        ] {
             m.apply(e, at);
         }
         m.apply(E::PoweredOff, at);
@@ -849,7 +864,13 @@ mod tests {
         m.apply(E::Killed { pid: Some(7) }, at);
         assert_eq!((m.state, m.pid), (MachineState::ShutDown, Some(7)));
         // A machine started again after its end boots again.
-        m.apply(E::Running { pid: Some(8) }, at);
+        m.apply(
+            E::Running {
+                pid: Some(8),
+                container: false,
+            },
+            at,
+        );
         assert_eq!((m.state, m.pid), (MachineState::Booting, Some(8)));
     }
 }

@@ -149,6 +149,17 @@ impl LogViews {
                 Vec::new()
             }
             Run::Only(names) => self.only(s.test, &names),
+            Run::Unit(unit) => {
+                let v = self.view_mut(self.focus);
+                v.filter = crate::app::view::Matcher::unit(&unit);
+                v.anchor = None;
+                v.cursor = None;
+                let said = match &v.filter {
+                    Some(_) => format!("only the unit {}'s journal entries", unit.trim()),
+                    None => "every journal entry".to_string(),
+                };
+                vec![Effect::say(said)]
+            }
             Run::Export(p) => {
                 let path = p.filter(|p| !p.trim().is_empty()).unwrap_or_else(|| {
                     self.save_path(s.test).trim_end_matches(".log").to_string() + "-export.txt"

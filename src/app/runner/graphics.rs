@@ -9,6 +9,7 @@
 
 use std::io::Write;
 use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, Instant};
 
 use ratatui_image::FontSize;
@@ -47,27 +48,17 @@ pub fn parse(bytes: &[u8]) -> Answer {
 }
 
 /// The picker for this terminal: kitty graphics when it says it draws them, else
-/// half-blocks. `VMSCOPE_IMAGES=halfblocks` skips the question. The terminal must be in
-/// raw mode, with nothing else reading it yet.
+/// half-blocks. `VMSCOPE_IMAGES=halfblocks` skips the question. The terminal is asked once
+/// per process (a screen started again keeps the answer): it must be in raw mode, with
+/// nothing else reading it yet.
 pub fn picker() -> Picker {
+    static ASKED: std::sync::OnceLock<Answer> = std::sync::OnceLock::new();
     let halfblocks = Picker::halfblocks();
     if std::env::var("VMSCOPE_IMAGES").is_ok_and(|v| v == "halfblocks") {
         return halfblocks;
     }
-    let (stdin, mut stdout) = (std::io::stdin(), std::io::stdout());
-    if !rustix::termios::isatty(&stdin) || !rustix::termios::isatty(&stdout) {
-        return halfblocks;
-    }
-    if stdout
-        .write_all(QUERY)
-        .and_then(|()| stdout.flush())
-        .is_err()
-    {
-        return halfblocks;
-    }
-    let answer = read_answer(&stdin);
-    tracing::info!(?answer, "the terminal's graphics");
-    match answer {
+    let answer = ASKED.get_or_init(ask);
+    match *answer {
         Answer {
             kitty: true,
             cell: Some((w, h)),
@@ -82,8 +73,35 @@ pub fn picker() -> Picker {
     }
 }
 
+/// Puts the query to the terminal and reads its answer.
+fn ask() -> Answer {
+    let mut stdout = std::io::stdout();
+    if !rustix::termios::isatty(std::io::stdin()) || !rustix::termios::isatty(&stdout) {
+        return Answer::default();
+    }
+    // A description of the terminal of its own, that never blocks: a read that finds
+    // nothing (another reader was first) waits again in `poll`, bounded.
+    let Ok(tty) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open("/dev/tty")
+    else {
+        return Answer::default();
+    };
+    if stdout
+        .write_all(QUERY)
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        return Answer::default();
+    }
+    let answer = read_answer(&tty);
+    tracing::info!(?answer, "the terminal's graphics");
+    answer
+}
+
 /// Reads the terminal's replies until the status report, or until `WAIT` has passed.
-fn read_answer(stdin: &std::io::Stdin) -> Answer {
+fn read_answer(tty: &std::fs::File) -> Answer {
     use rustix::event::{PollFd, PollFlags, poll};
     let deadline = Instant::now() + WAIT;
     let mut got = Vec::new();
@@ -93,7 +111,7 @@ fn read_answer(stdin: &std::io::Stdin) -> Answer {
         if left.is_zero() {
             return parse(&got);
         }
-        let fd = stdin.as_fd();
+        let fd = tty.as_fd();
         let mut fds = [PollFd::new(&fd, PollFlags::IN)];
         let timeout = rustix::event::Timespec {
             tv_sec: 0,
@@ -105,12 +123,12 @@ fn read_answer(stdin: &std::io::Stdin) -> Answer {
             Err(rustix::io::Errno::INTR) => continue,
             Err(_) => return parse(&got),
         }
-        // Read the descriptor itself: std's buffered stdin would keep what follows.
-        let n = match rustix::io::read(fd, &mut buf) {
-            Ok(0) | Err(_) => return parse(&got),
-            Ok(n) => n,
-        };
-        got.extend_from_slice(&buf[..n]);
+        match rustix::io::read(fd, &mut buf) {
+            Ok(0) => return parse(&got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => continue,
+            Err(_) => return parse(&got),
+        }
         let a = parse(&got);
         if a.complete {
             return a;

@@ -32,6 +32,8 @@ use crate::vm::source::SourceEvent;
 use frame_out::FrameOut;
 use perform::perform;
 
+/// How long the input thread waits for a key before it looks whether its screen still runs.
+const INPUT_LOOK: Duration = Duration::from_secs(1);
 /// Redraws are coalesced to at most this rate.
 const FRAME: Duration = Duration::from_millis(16);
 /// How much input is parsed before the screen gets a chance to redraw.
@@ -74,7 +76,15 @@ pub struct LiveSpec {
 
 /// Runs the screen until the user quits. Returns vmscope's exit status: the driver's for a
 /// live run, 128 + the signal when vmscope was told to stop.
-pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
+pub fn run(app: App, feed: Feed) -> anyhow::Result<i32> {
+    run_until(app, feed).map(|(status, _)| status)
+}
+
+/// A driver to start in place of the one that ran (the user agreed to run it as root).
+pub type Restart = Option<(std::ffi::OsString, Vec<std::ffi::OsString>)>;
+
+/// `run`, and the driver the user asked to start next.
+pub fn run_until(mut app: App, feed: Feed) -> anyhow::Result<(i32, Restart)> {
     let _span = tracing::info_span!("screen", origin = %app.input.origin).entered();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -105,8 +115,20 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
     std::thread::Builder::new()
         .name("input".into())
         .spawn(move || {
+            // Input is only read while this screen runs: once it has ended (the driver
+            // starts again as root, the triage screen comes back), the next key is the
+            // next screen's, not taken here and lost.
             loop {
-                match event::read() {
+                let ready = event::poll(INPUT_LOOK);
+                if user_tx.is_closed() {
+                    return;
+                }
+                let ev = match ready {
+                    Ok(false) => continue,
+                    Ok(true) => event::read(),
+                    Err(e) => Err(e),
+                };
+                match ev {
                     Ok(ev) => {
                         if user_tx.send(Msg::Term(ev)).is_err() {
                             return;
@@ -184,6 +206,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
             )
             .map_err(|e| cannot_start(&program, record.as_deref(), e))?;
             app.checks.driver_pid = Some(spawned.pid());
+            app.sessions.as_root.started(&program, &args);
             app.shots
                 .add_dirs(crate::app::shots::driver_out_dirs(spawned.pid()));
             child = Some(spawned);
@@ -242,6 +265,8 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
                 draw(&mut term, &mut app, child.as_mut(), &tabs)?;
                 last_draw = Instant::now();
             }
+            // Starting the driver again ends this run first.
+            app.quit |= app.sessions.as_root.restart.is_some();
             if app.quit {
                 break;
             }
@@ -344,6 +369,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
     })?;
     // The screen is the user's again before anything is waited for.
     restore_terminal();
+    tracing::debug!("the screen ended");
     // No driver, QEMU, ssh or helper outlives vmscope.
     tabs.close_all();
     let ran_a_driver = child.is_some();
@@ -371,7 +397,7 @@ pub fn run(mut app: App, feed: Feed) -> anyhow::Result<i32> {
     } else {
         0
     };
-    Ok(status.unwrap_or(ended))
+    Ok((status.unwrap_or(ended), app.sessions.as_root.restart.take()))
 }
 
 /// How soon something pending (a tab waiting for its machine, a breakpoint to confirm, the

@@ -94,6 +94,9 @@ impl Sessions {
     /// The user's answer to the question about tab `c.tab`'s command: yes runs exactly
     /// that command, no drops the tab.
     pub fn answer(&mut self, c: Confirm, yes: bool, ctx: &Ctx<'_>) -> Vec<Effect> {
+        if c.tab == super::as_root::AS_ROOT {
+            return self.as_root.answer(yes);
+        }
         if !yes {
             self.drop_tab(c.tab);
             return vec![Effect::say("not run")];

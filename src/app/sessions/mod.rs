@@ -2,6 +2,7 @@
 //! shell, pdb). This part owns their emulators, who has the keyboard among them, the keys'
 //! encoding and what their processes reported; it asks the runner for I/O with effects.
 
+pub mod as_root;
 pub mod connect;
 pub mod driver;
 pub mod emulator;
@@ -64,6 +65,8 @@ pub struct Sessions {
     at_prompt: bool,
     /// The REPL prompt came back since this was last read: a statement ended.
     prompt_back: bool,
+    /// The offer to start the driver again as root, for containers.
+    pub as_root: as_root::AsRoot,
 }
 
 impl Sessions {
@@ -344,9 +347,11 @@ impl Sessions {
     /// Whether a tab waits for something a later look may bring: an address, a machine
     /// that is not up yet, pdb's prompt, a quiet shell for a queued line.
     pub fn pending(&self) -> bool {
-        self.tabs
-            .iter()
-            .any(|t| t.waiting.is_some() || (t.running && !t.queued.is_empty()))
+        self.as_root.watching
+            || self
+                .tabs
+                .iter()
+                .any(|t| t.waiting.is_some() || (t.running && !t.queued.is_empty()))
     }
 
     /// What quitting would end, said with `q` (the quit key), if anything runs.

@@ -222,6 +222,7 @@ impl Sessions {
         for i in 0..self.tabs.len() {
             effects.extend(self.type_queued(i, now));
         }
+        effects.extend(self.as_root.offer(ctx));
         effects
     }
 

@@ -156,6 +156,7 @@ impl Test {
                     serial_lines: 0,
                     boots: 0,
                     boot_fresh: false,
+                    container: false,
                     axis: super::MachineAxis::default(),
                 }));
             }

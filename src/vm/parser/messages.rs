@@ -315,7 +315,10 @@ impl Parser {
         if let Some(m) = machine {
             let event = match *form {
                 Form::StartingVm => Some(MachineEvent::Starting),
-                Form::Running(pid) => Some(MachineEvent::Running { pid }),
+                Form::Running(pid) => Some(MachineEvent::Running {
+                    pid,
+                    container: msg.starts_with("systemd-nspawn"),
+                }),
                 Form::Connected => Some(MachineEvent::Connected),
                 // The Perl driver ran a command.
                 Form::ExitStatus => Some(MachineEvent::CommandRan),
