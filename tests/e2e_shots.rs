@@ -231,3 +231,55 @@ fn a_terminal_that_draws_pictures_gets_them_in_kittys_protocol() {
     t.keys("q");
     t.wait_exit(10);
 }
+
+#[test]
+fn a_screenshot_is_taken_now_through_the_drivers_repl() {
+    common::python_imports("ptpython");
+    let out = tempfile::tempdir().unwrap();
+    let out_s = out.path().display().to_string();
+    let fake = common::fake_driver();
+    let home = tempfile::tempdir().unwrap();
+    let cwd = home.path().display().to_string();
+    let mut t = Term::spawn_env(
+        &[
+            "run",
+            "--no-record",
+            "--",
+            "python3",
+            &fake,
+            "-I",
+            "--speed",
+            "20",
+            "--machines",
+            "client",
+            "-o",
+            &out_s,
+        ],
+        160,
+        48,
+        &[("VMSCOPE_TEST_CWD", &cwd)],
+    );
+    t.wait_text("In [1]:", 30);
+    // Leave the REPL, to the client's pane; the key types the call at the prompt.
+    t.keys("\x1d");
+    t.keys("1");
+    t.keys("\x14");
+    t.wait_text("taking client's screenshot vmscope-", 5);
+    t.wait_for("the screenshot's step", 30, |s| {
+        find(s, "making screenshot").is_some() && find(s, "In [2]:").is_some()
+    });
+    t.keys("v");
+    t.wait_text("client · screenshot 1 of 1 · vmscope-", 10);
+    let taken: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        taken.len() == 1 && taken[0].starts_with("vmscope-") && taken[0].ends_with(".png"),
+        "{taken:?}"
+    );
+    t.keys("q");
+    t.keys("q");
+    t.wait_exit(15);
+}

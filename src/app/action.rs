@@ -142,6 +142,8 @@ pub enum Action {
     PrevScreenshot,
     /// Hand the screenshot shown to the desktop's image viewer (xdg-open).
     OpenScreenshot,
+    /// A live run: take the machine's screenshot now, through the driver's REPL.
+    ScreenshotNow,
     /// Go to the next error or failure.
     NextError,
     /// Go to the previous error or failure.
@@ -299,6 +301,7 @@ impl Action {
             Self::NextScreenshot => "the machine's next screenshot",
             Self::PrevScreenshot => "the machine's previous screenshot",
             Self::OpenScreenshot => "open the screenshot in the desktop's image viewer",
+            Self::ScreenshotNow => "take the machine's screenshot now (a live run's REPL)",
             Self::NextError => "next error or failure",
             Self::PrevError => "previous error or failure",
             Self::NextWarning => "next warning",

@@ -26,6 +26,23 @@ const KEPT: usize = 4;
 /// A file bigger than this is no screenshot worth decoding.
 const MAX_FILE: u64 = 64 << 20;
 
+/// What a live run offers: the driver's process, whose output directory `/proc` tells,
+/// and its REPL (`None`: no driver's terminal; `Some(false)`: a statement runs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Live {
+    pub driver: Option<i32>,
+    pub repl: Option<bool>,
+}
+
+impl Live {
+    pub fn of(driver: Option<i32>, sessions: &super::sessions::Sessions) -> Self {
+        Self {
+            driver,
+            repl: sessions.repl_ready(),
+        }
+    }
+}
+
 /// The screenshot shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Open {
@@ -46,6 +63,8 @@ pub struct Shots {
     pub dirs: Vec<PathBuf>,
     /// How images are drawn: half-blocks unless the terminal said it shows more.
     pub picker: Picker,
+    /// Screenshots taken from here (`vmscope-N`).
+    taken: u32,
     images: RefCell<Vec<(PathBuf, Decoded)>>,
     /// The screenshots of a test as of its revision: read off its steps once per change.
     listed: RefCell<Option<Listed>>,
@@ -65,6 +84,7 @@ impl Default for Shots {
             open: None,
             dirs: Vec::new(),
             picker: Picker::halfblocks(),
+            taken: 0,
             images: RefCell::new(Vec::new()),
             listed: RefCell::new(None),
             drawn: RefCell::new(None),
@@ -95,16 +115,15 @@ pub fn of_machine(s: &Shown<'_>, m: usize) -> Vec<Shot> {
 }
 
 impl Shots {
-    /// The keys of screenshots; `None` for any other action. `driver` is the live
-    /// driver's pid, whose output directory is read from `/proc`.
+    /// The keys of screenshots; `None` for any other action.
     pub fn act(
         &mut self,
         action: Action,
         s: &Shown<'_>,
         views: &mut LogViews,
-        driver: Option<i32>,
+        live: Live,
     ) -> Option<Vec<Effect>> {
-        if let Some(pid) = driver {
+        if let Some(pid) = live.driver {
             self.add_dirs(driver_out_dirs(pid));
         }
         let test = views.test;
@@ -179,6 +198,7 @@ impl Shots {
                 });
                 Some(vec![self.caption(s)])
             }
+            Action::ScreenshotNow => Some(self.take_now(s, views.focus, live.repl)),
             Action::OpenScreenshot => {
                 let Some(shot) = self.shown(s) else {
                     return Some(vec![Effect::say("v shows a screenshot first")]);
@@ -232,6 +252,47 @@ impl Shots {
             .iter()
             .filter(|x| x.machine == m)
             .any(|x| machine.serial.end_at(x.at.at).checked_sub(1) == Some(seq))
+    }
+
+    /// Takes the focused machine's screenshot through the driver's REPL, as the test
+    /// script would: `NAME.screenshot("vmscope-N")`, typed at its prompt.
+    fn take_now(&mut self, s: &Shown<'_>, focus: Pane, repl: Option<bool>) -> Vec<Effect> {
+        let Pane::Machine(m) = focus else {
+            return vec![Effect::say(
+                "a screenshot is a machine's: focus its pane (1–9) first",
+            )];
+        };
+        let name = &s.test.machines[m].name;
+        // The REPL's symbol for the machine: its name with `-` as `_`.
+        let symbol = name.replace('-', "_");
+        let plain = symbol
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && symbol.chars().next().is_some_and(|c| !c.is_ascii_digit());
+        match repl {
+            None => vec![Effect::say(
+                "screenshots are taken in a live run, through the driver's REPL (run it with -I)",
+            )],
+            Some(false) => vec![Effect::say(
+                "the driver's REPL is busy: take the screenshot when its prompt is back",
+            )],
+            Some(true) if !plain => vec![Effect::warn(format!(
+                "{name} has no name the REPL knows it by"
+            ))],
+            Some(true) => {
+                self.taken += 1;
+                // Named by the time: one taken in an earlier run is not overwritten.
+                let secs = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let shot = format!("vmscope-{secs}-{}", self.taken);
+                let line = format!("{symbol}.screenshot(\"{shot}\")\r");
+                vec![
+                    Effect::WritePty(line.into_bytes()),
+                    Effect::say(format!("taking {name}'s screenshot {shot}")),
+                ]
+            }
+        }
     }
 
     /// Adds directories to look in, once each.

@@ -113,6 +113,11 @@ impl Sessions {
         self.active.is_none() && self.last_key.is_none_or(|t| t.elapsed() >= pause)
     }
 
+    /// Whether the driver's REPL waits at its prompt: `None` without a driver's terminal.
+    pub fn repl_ready(&self) -> Option<bool> {
+        self.command_running().then_some(self.at_prompt)
+    }
+
     pub fn command_running(&self) -> bool {
         self.command.as_ref().is_some_and(TermPane::running)
     }
