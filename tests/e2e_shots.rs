@@ -99,6 +99,18 @@ fn a_screenshot_is_drawn_in_half_blocks_of_its_own_colours() {
             "{what}: the cell at {row},{col} is {got:?}, the PNG {want:?}"
         );
     }
+    // Both were taken after the console's last line: it carries the gutter's mark.
+    let s = t.screen();
+    let marked: Vec<String> = (0..48)
+        .filter_map(|r| {
+            let row: String = (0..60)
+                .filter_map(|c| s.cell(r, c).map(|x| x.contents()))
+                .collect();
+            row.contains('▣').then_some(row)
+        })
+        .collect();
+    assert_eq!(marked.len(), 1, "{marked:?}");
+    assert!(marked[0].contains("▣"), "{marked:?}");
     // The other screenshot, and back.
     t.keys("I");
     t.wait_text("client · screenshot 1 of 2 · login.png", 5);
@@ -106,6 +118,16 @@ fn a_screenshot_is_drawn_in_half_blocks_of_its_own_colours() {
     t.wait_for("the panel hidden", 5, |s| {
         find(s, "screenshot 1 of 2").is_none()
     });
+    // And on the timeline's events row, two of them.
+    t.keys("T");
+    t.wait_text("events ✗ ! ▲ ▣", 5);
+    let s = t.screen();
+    let (row, _) = find(&s, "events ✗ ! ▲ ▣").unwrap();
+    let events: String = (0..160)
+        .filter_map(|c| s.cell(row, c).map(|x| x.contents()))
+        .collect();
+    assert!(events.matches('▣').count() >= 2, "{events}");
+    t.esc();
     t.keys("q");
     t.wait_exit(10);
 }
