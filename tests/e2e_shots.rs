@@ -41,18 +41,10 @@ fn close(a: [u8; 3], b: [u8; 3]) -> bool {
     a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 40)
 }
 
-#[test]
-fn a_screenshot_is_drawn_in_half_blocks_of_its_own_colours() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = common::graphical_run(dir.path(), "client,server");
-    let log_s = log.display().to_string();
-    // The panes, client's focused; the pane ends at the failure, after both screenshots.
-    let mut t = at_client(&["log", &log_s], &[], "v");
-    t.wait_text("client · screenshot 2 of 2 · desktop.png", 5);
-    t.wait_text("OCR waited for Firefox", 5);
-    t.wait_text("read: Desktop ⏎ Terminal ⏎ Files", 5);
-    let s = t.screen();
-    let (title_row, title_col) = find(&s, "client · screenshot 2 of 2").unwrap();
+/// The picture under the panel titled `title` has the colours of `png` where its regions
+/// are: the title bar, the window, the ground around it, the red mark.
+fn sampled_like(s: &vt100::Screen, title: &str, png: &std::path::Path) {
+    let (title_row, title_col) = find(s, title).unwrap();
     // The image: the cells below the panel's title with true colours.
     let mut cells = Vec::new();
     for row in title_row + 1..48 {
@@ -73,9 +65,7 @@ fn a_screenshot_is_drawn_in_half_blocks_of_its_own_colours() {
     let bottom = cells.iter().map(|c| c.0).max().unwrap();
     let left = cells.iter().map(|c| c.1).min().unwrap();
     let right = cells.iter().map(|c| c.1).max().unwrap();
-    let png = image::open(dir.path().join("desktop.png"))
-        .unwrap()
-        .to_rgb8();
+    let png = image::open(png).unwrap().to_rgb8();
     let (w, h) = png.dimensions();
     // Points well inside the picture's regions: the title bar, the window, the ground
     // around it, the red mark.
@@ -92,13 +82,30 @@ fn a_screenshot_is_drawn_in_half_blocks_of_its_own_colours() {
         let col = left + (rx * f64::from(right - left + 1)) as u16;
         let y2 = ry * f64::from(bottom - top + 1) * 2.0;
         let row = top + (y2 / 2.0) as u16;
-        let got = half(&s, row, col, (y2 as u16).is_multiple_of(2))
+        let got = half(s, row, col, (y2 as u16).is_multiple_of(2))
             .unwrap_or_else(|| panic!("{what}: no colour at {row},{col}"));
         assert!(
             close(got, want),
             "{what}: the cell at {row},{col} is {got:?}, the PNG {want:?}"
         );
     }
+}
+
+#[test]
+fn a_screenshot_is_drawn_in_half_blocks_of_its_own_colours() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = common::graphical_run(dir.path(), "client,server");
+    let log_s = log.display().to_string();
+    // The panes, client's focused; the pane ends at the failure, after both screenshots.
+    let mut t = at_client(&["log", &log_s], &[], "v");
+    t.wait_text("client · screenshot 2 of 2 · desktop.png", 5);
+    t.wait_text("OCR waited for Firefox", 5);
+    t.wait_text("read: Desktop ⏎ Terminal ⏎ Files", 5);
+    sampled_like(
+        &t.screen(),
+        "client · screenshot 2 of 2",
+        &dir.path().join("desktop.png"),
+    );
     // Both were taken after the console's last line: it carries the gutter's mark.
     let s = t.screen();
     let marked: Vec<String> = (0..48)
@@ -205,18 +212,26 @@ fn a_live_runs_screenshots_are_shown_and_kept_with_its_recording() {
     t.wait_text("client · screenshot 2 of 2 · desktop.png", 5);
     t.keys("I");
     t.wait_text("client · screenshot 1 of 2 · login.png", 5);
-    let s = t.screen();
-    let (row, col) = find(&s, "client · screenshot 1 of 2").unwrap();
-    let drawn = (row + 1..48)
-        .flat_map(|r| (col..160).map(move |c| (r, c)))
-        .filter(|&(r, c)| s.cell(r, c).is_some_and(|x| rgb(x.bgcolor()).is_some()))
-        .count();
-    assert!(
-        drawn > 100,
-        "the image is drawn from the recording: {drawn} cells"
+    let kept = rec_dir.join("screenshots");
+    sampled_like(
+        &t.screen(),
+        "client · screenshot 1 of 2",
+        &kept.join("login.png"),
     );
     t.keys("q");
     t.wait_exit(10);
+    // The HTML export of the recording holds both pictures.
+    let page = rec.path().join("report.html");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_vmscope"))
+        .args(["export", "--html"])
+        .arg(&page)
+        .arg(&rec_dir)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(html.matches("data:image/png;base64,").count(), 2);
 }
 
 #[test]
