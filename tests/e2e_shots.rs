@@ -320,3 +320,46 @@ fn a_screenshot_is_taken_now_through_the_drivers_repl() {
     t.keys("q");
     t.wait_exit(15);
 }
+
+#[test]
+fn inspect_lists_the_screenshots_and_what_ocr_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = common::graphical_run(dir.path(), "client");
+    let json = std::process::Command::new(env!("CARGO_BIN_EXE_vmscope"))
+        .args(["inspect", "--json"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let t = &v["tests"][0];
+    let names: Vec<&str> = t["screenshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["login.png", "desktop.png"]);
+    // The scenario waits for Welcome (found) then Firefox (never on the desktop).
+    let ocr = t["ocr"].as_array().unwrap();
+    assert_eq!(ocr.len(), 2);
+    assert_eq!(
+        (ocr[0]["pattern"].as_str(), ocr[0]["state"].as_str()),
+        (Some("Welcome"), Some("passed"))
+    );
+    assert_eq!(ocr[1]["state"], "failed");
+    assert_eq!(ocr[1]["read"][0], "Desktop\nTerminal\nFiles");
+    let text = std::process::Command::new(env!("CARGO_BIN_EXE_vmscope"))
+        .arg("inspect")
+        .arg(&log)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("screenshots:\n  ✓ client: login.png\n  ✓ client: desktop.png\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("OCR on client waited for Firefox, read: Desktop ⏎ Terminal ⏎ Files"),
+        "{text}"
+    );
+}

@@ -50,7 +50,29 @@ pub struct TestReport<'a> {
     pub trigger: Option<TriggerReport>,
     /// The driver's warnings, one per text, kept out of the failures.
     pub warnings: Vec<WarningReport<'a>>,
+    /// `machine.screenshot(NAME)`: each screenshot the driver took.
+    pub screenshots: Vec<ShotReport>,
+    /// `wait_for_text(RE)`: each OCR wait, with what its last attempt read when it failed.
+    pub ocr: Vec<OcrReport>,
     pub driver_lines: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ShotReport {
+    pub machine: String,
+    /// The file's name (its directory is the driver's output directory).
+    pub name: String,
+    pub state: StepState,
+    pub start: Point,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OcrReport {
+    pub machine: String,
+    pub pattern: String,
+    pub state: StepState,
+    pub read: Vec<String>,
+    pub start: Point,
 }
 
 #[derive(Debug, Serialize)]
@@ -237,6 +259,25 @@ fn test_report(t: &Test, live: bool) -> TestReport<'_> {
                 first_line: w.first_line + 1,
             })
             .collect(),
+        screenshots: super::shots::shots(t)
+            .into_iter()
+            .map(|x| ShotReport {
+                machine: t.machines[x.machine].name.clone(),
+                name: x.name,
+                state: x.state,
+                start: x.at.into(),
+            })
+            .collect(),
+        ocr: super::shots::ocr(t)
+            .into_iter()
+            .map(|o| OcrReport {
+                machine: t.machines[o.machine].name.clone(),
+                pattern: o.pattern,
+                state: o.state,
+                read: o.read,
+                start: o.at.into(),
+            })
+            .collect(),
         driver_lines: t.driver.end_seq(),
     }
 }
@@ -394,6 +435,22 @@ pub fn text(run: &TestRun) -> String {
                     .unwrap_or_default();
                 let _ = writeln!(out, "  {} {}{secs}{err}", state_mark(s.state), s.name);
             }
+        }
+        let shots = super::shots::shots(t);
+        if !shots.is_empty() {
+            let _ = writeln!(out, "screenshots:");
+            for x in &shots {
+                let m = &t.machines[x.machine].name;
+                let _ = writeln!(out, "  {} {m}: {}", state_mark(x.state), x.name);
+            }
+        }
+        for o in super::shots::ocr(t).iter().filter(|o| !o.read.is_empty()) {
+            let m = &t.machines[o.machine].name;
+            let read = o
+                .read
+                .first()
+                .map_or(String::new(), |r| r.replace('\n', " ⏎ "));
+            let _ = writeln!(out, "OCR on {m} waited for {}, read: {read}", o.pattern);
         }
         if let Some(j) = &t.junit {
             let _ = writeln!(out, "{}", crate::vm::junit::report::said(j));
