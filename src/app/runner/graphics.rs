@@ -18,14 +18,16 @@ use ratatui_image::picker::{Picker, ProtocolType};
 /// How long the terminal has to answer.
 const WAIT: Duration = Duration::from_millis(500);
 
-/// Kitty's graphics query (a 1x1 picture, not stored), the cell size in pixels, then the
-/// status report whose answer ends the replies.
-const QUERY: &[u8] = b"\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\\x1b[16t\x1b[5n";
+/// Kitty's graphics query (a 1x1 picture, not stored), the device attributes (4: sixel),
+/// the cell size in pixels, then the status report whose answer ends the replies.
+const QUERY: &[u8] = b"\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\\x1b[c\x1b[16t\x1b[5n";
 
 /// What the terminal said.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Answer {
     pub kitty: bool,
+    /// The device attributes list 4: sixel graphics.
+    pub sixel: bool,
     /// Cell width and height in pixels.
     pub cell: Option<(u16, u16)>,
     /// The status report came: everything before it was read.
@@ -40,8 +42,13 @@ pub fn parse(bytes: &[u8]) -> Answer {
         let w = rest.split('t').next()?;
         Some((w.parse().ok()?, h.parse().ok()?))
     });
+    let sixel = text.split("\x1b[?").skip(1).any(|rest| {
+        rest.split_once('c')
+            .is_some_and(|(params, _)| params.split(';').any(|p| p == "4"))
+    });
     Answer {
         kitty: text.contains("\x1b_Gi=31;OK"),
+        sixel,
         cell,
         complete: text.contains("\x1b[0n"),
     }
@@ -58,17 +65,26 @@ pub fn picker() -> Picker {
         return halfblocks;
     }
     let answer = ASKED.get_or_init(ask);
-    match *answer {
-        Answer {
-            kitty: true,
-            cell: Some((w, h)),
-            ..
-        } if w > 0 && h > 0 => {
+    // iTerm2 says so in its environment (its query answers nothing), and so does WezTerm.
+    let iterm2 = std::env::var("TERM_PROGRAM").is_ok_and(|p| p == "iTerm.app" || p == "WezTerm")
+        || std::env::var("LC_TERMINAL").is_ok_and(|t| t == "iTerm2");
+    let protocol = if answer.kitty {
+        ProtocolType::Kitty
+    } else if iterm2 {
+        ProtocolType::Iterm2
+    } else if answer.sixel {
+        ProtocolType::Sixel
+    } else {
+        return halfblocks;
+    };
+    match answer.cell {
+        Some((w, h)) if w > 0 && h > 0 => {
             #[allow(deprecated)]
             let mut p = Picker::from_fontsize(FontSize::new(w, h));
-            p.set_protocol_type(ProtocolType::Kitty);
+            p.set_protocol_type(protocol);
             p
         }
+        // Pictures in pixels need the cell's size; without it, half-blocks.
         _ => halfblocks,
     }
 }
@@ -142,22 +158,26 @@ mod tests {
 
     #[test]
     fn the_answers_of_kitty_and_of_a_terminal_without_pictures() {
-        let kitty = parse(b"\x1b_Gi=31;OK\x1b\\\x1b[6;20;10t\x1b[0n");
+        let kitty = parse(b"\x1b_Gi=31;OK\x1b\\\x1b[?62;22c\x1b[6;20;10t\x1b[0n");
         assert_eq!(
             kitty,
             Answer {
                 kitty: true,
+                sixel: false,
                 cell: Some((10, 20)),
                 complete: true
             }
         );
+        // foot, xterm -ti vt340: sixel among the device attributes.
+        let foot = parse(b"\x1b[?62;4;22c\x1b[6;17;8t\x1b[0n");
+        assert!(foot.sixel && !foot.kitty);
+        assert_eq!(foot.cell, Some((8, 17)));
         // tmux: the status report alone.
         assert_eq!(
             parse(b"\x1b[0n"),
             Answer {
-                kitty: false,
-                cell: None,
-                complete: true
+                complete: true,
+                ..Answer::default()
             }
         );
         assert!(!parse(b"\x1b_Gi=31;OK").complete);
