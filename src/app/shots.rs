@@ -25,6 +25,8 @@ use crate::vm::shots::{self, Shot};
 const KEPT: usize = 4;
 /// A file bigger than this is no screenshot worth decoding.
 const MAX_FILE: u64 = 64 << 20;
+/// Nor a picture of more pixels than this (an 8K screen has 33 million).
+const MAX_PIXELS: u64 = 40_000_000;
 
 /// What a live run offers: the driver's process, whose output directory `/proc` tells,
 /// and its REPL (`None`: no driver's terminal; `Some(false)`: a statement runs).
@@ -367,9 +369,19 @@ fn decode(path: &Path) -> Result<DynamicImage, String> {
             path.display()
         ));
     }
-    image::ImageReader::open(path)
-        .and_then(|r| r.with_guessed_format())
-        .map_err(|e| format!("{}: {e}", path.display()))?
+    let open = || {
+        image::ImageReader::open(path)
+            .and_then(|r| r.with_guessed_format())
+            .map_err(|e| format!("{}: {e}", path.display()))
+    };
+    // A small file can hold a huge picture: its size is read from its header first.
+    let (w, h) = open()?
+        .into_dimensions()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Err(format!("{}: {w}x{h} is too big to show", path.display()));
+    }
+    open()?
         .decode()
         .map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -429,6 +441,52 @@ fn out_dir_arg(args: &[String]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A PNG's signature and header alone: a picture of `w`x`h` grey pixels, no data.
+    fn png_header(w: u32, h: u32) -> Vec<u8> {
+        fn crc(bytes: &[u8]) -> u32 {
+            let mut c = !0u32;
+            for &b in bytes {
+                c ^= u32::from(b);
+                for _ in 0..8 {
+                    c = if c & 1 == 1 {
+                        0xEDB8_8320 ^ (c >> 1)
+                    } else {
+                        c >> 1
+                    };
+                }
+            }
+            !c
+        }
+        let mut ihdr = b"IHDR".to_vec();
+        ihdr.extend(w.to_be_bytes());
+        ihdr.extend(h.to_be_bytes());
+        ihdr.extend([8, 0, 0, 0, 0]);
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut chunk = |body: &[u8]| {
+            png.extend(((body.len() - 4) as u32).to_be_bytes());
+            png.extend(body);
+            png.extend(crc(body).to_be_bytes());
+        };
+        chunk(&ihdr);
+        // An empty zlib stream: the header is followed by image data, too little of it.
+        chunk(b"IDAT\x78\x9c\x03\x00\x00\x00\x00\x01");
+        chunk(b"IEND");
+        png
+    }
+
+    #[test]
+    fn a_picture_too_big_is_refused_before_it_is_decoded() {
+        let dir = tempfile::tempdir().unwrap();
+        let huge = dir.path().join("huge.png");
+        std::fs::write(&huge, png_header(10_000, 10_000)).unwrap();
+        let err = decode(&huge).unwrap_err();
+        assert!(err.ends_with("10000x10000 is too big to show"), "{err}");
+        // Within bounds, the same header reaches the decoder (which finds no data).
+        let small = dir.path().join("small.png");
+        std::fs::write(&small, png_header(32, 32)).unwrap();
+        assert!(!decode(&small).unwrap_err().contains("too big"));
+    }
 
     #[test]
     fn the_output_directory_is_read_as_the_driver_parses_it() {
