@@ -238,7 +238,12 @@ fn guest_escape_sequences_never_reach_the_terminal() {
     t.keys("q");
     assert_eq!(t.wait_exit(10), 0);
     let raw = t.raw.lock().unwrap().clone();
-    let raw = String::from_utf8_lossy(&raw);
+    // vmscope's own question at start (which pictures the terminal draws) is no guest's.
+    let raw = String::from_utf8_lossy(&raw).replacen(
+        "\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\\x1b[c\x1b[16t\x1b[5n",
+        "",
+        1,
+    );
     for bad in [
         "]52;",
         "pwned-title",
