@@ -67,9 +67,12 @@ impl Axis {
     /// `x` as it is read: a clock, or a line number.
     pub fn label(self, x: u64) -> String {
         match self {
-            Self::Time { estimated, .. } => {
+            Self::Time { estimated, end } => {
                 let ms = x;
-                let t = if ms >= 3_600_000 {
+                let t = if end < 2000 {
+                    // A run of a second or two: tenths would label every tick alike.
+                    format!("{}.{:03}s", ms / 1000, ms % 1000)
+                } else if ms >= 3_600_000 {
                     format!(
                         "{}:{:02}:{:02}",
                         ms / 3_600_000,
@@ -333,5 +336,12 @@ mod tests {
             }
         );
         assert_eq!(Axis::of(t).label(2500), "~0:02.5");
+        // A short run's ticks keep milliseconds apart.
+        let short = Axis::Time {
+            end: 120,
+            estimated: true,
+        };
+        assert_eq!(short.label(60), "~0.060s");
+        assert_ne!(short.label(60), short.label(70));
     }
 }
