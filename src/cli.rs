@@ -533,7 +533,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     ColorChoice::Always => "always",
                     ColorChoice::Never => "never",
                 };
-                app::triageview::run(&triage, &config.keymap, color)?;
+                app::triageview::run(&triage, &config.keymap, config.theme, color)?;
             }
             Ok(i32::from(
                 !triage.groups.is_empty() || !triage.unexplained.is_empty(),
@@ -635,7 +635,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             } else if text || !std::io::stdout().is_terminal() {
                 print!("{}", crate::vm::diff::text(&d));
             } else {
-                app::diffview::run(&d, &config.keymap)?;
+                app::diffview::run(&d, &config.keymap, config.theme)?;
             }
             Ok(status)
         }

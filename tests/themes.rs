@@ -131,17 +131,21 @@ fn no_color_reaches_the_screen_from_the_environment_and_the_flag() {
         t.keys("q");
         assert_eq!(t.wait_exit(10), 0);
         let raw = String::from_utf8_lossy(&t.raw.lock().unwrap()).into_owned();
-        // Every SGR sequence written: none sets a colour.
-        for sgr in sgr_params(&raw) {
-            let colour = sgr.split(';').any(|p| {
-                matches!(
-                    p.parse::<u32>(),
-                    Ok(30..=38 | 40..=48 | 90..=97 | 100..=107)
-                )
-            });
-            assert!(!colour, "SGR {sgr:?} written with {env:?} {args:?}");
-        }
+        no_colour_in(&raw, &format!("{env:?} {args:?}"));
         assert!(raw.contains("\x1b[7m"), "reversed marks are written");
+    }
+}
+
+/// Every SGR sequence written: none sets a colour.
+fn no_colour_in(raw: &str, what: &str) {
+    for sgr in sgr_params(raw) {
+        let colour = sgr.split(';').any(|p| {
+            matches!(
+                p.parse::<u32>(),
+                Ok(30..=38 | 40..=48 | 90..=97 | 100..=107)
+            )
+        });
+        assert!(!colour, "SGR {sgr:?} written with {what}");
     }
 }
 
@@ -162,4 +166,29 @@ fn sgr_params(raw: &str) -> Vec<String> {
         i = start;
     }
     out
+}
+
+#[test]
+fn the_triage_and_diff_screens_follow_no_color_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = common::fixtures().join("real-driver");
+    for f in ["fail.stderr", "pass.stderr"] {
+        std::fs::copy(real.join(f), dir.path().join(f)).unwrap();
+    }
+    let d = dir.path().display().to_string();
+    let (pass, fail) = (
+        real.join("pass.stderr").display().to_string(),
+        real.join("fail.stderr").display().to_string(),
+    );
+    for (args, shown) in [
+        (vec!["triage", d.as_str()], "vmscope triage"),
+        (vec!["diff", pass.as_str(), fail.as_str()], "vmscope diff"),
+    ] {
+        let mut t = common::pty::Term::spawn_env(&args, 120, 40, &[("NO_COLOR", "1")]);
+        t.wait_text(shown, 10);
+        t.keys("q");
+        t.wait_exit(10);
+        let raw = String::from_utf8_lossy(&t.raw.lock().unwrap()).into_owned();
+        no_colour_in(&raw, &format!("{args:?}"));
+    }
 }

@@ -20,8 +20,8 @@ struct View {
     top: usize,
 }
 
-/// Shows `d` until the user quits.
-pub fn run(d: &Diff, keys: &Keymap) -> anyhow::Result<()> {
+/// Shows `d` in `theme` until the user quits.
+pub fn run(d: &Diff, keys: &Keymap, theme: crate::panes::theme::Theme) -> anyhow::Result<()> {
     let (mut term, _guard) = super::runner::key_screen()?;
     let mut v = View {
         row: d.first_difference.unwrap_or(0),
@@ -29,7 +29,10 @@ pub fn run(d: &Diff, keys: &Keymap) -> anyhow::Result<()> {
     };
     loop {
         let mut body = 1;
-        term.draw(|f| body = draw(f, d, &mut v, keys))?;
+        term.draw(|f| {
+            body = draw(f, d, &mut v, keys);
+            crate::panes::theme::apply(f.buffer_mut(), theme);
+        })?;
         let ev = event::read()?;
         let Event::Key(k) = ev else {
             continue;

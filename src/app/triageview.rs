@@ -36,8 +36,13 @@ struct View {
     said: Option<String>,
 }
 
-/// Shows `t` until the user quits; `color` is passed to the logs opened from it.
-pub fn run(t: &Triage, keys: &Keymap, color: &str) -> anyhow::Result<()> {
+/// Shows `t` in `theme` until the user quits; `color` is passed to the logs opened from it.
+pub fn run(
+    t: &Triage,
+    keys: &Keymap,
+    theme: crate::panes::theme::Theme,
+    color: &str,
+) -> anyhow::Result<()> {
     let rows = rows(t);
     let mut v = View {
         focus: Focus::Groups,
@@ -48,7 +53,10 @@ pub fn run(t: &Triage, keys: &Keymap, color: &str) -> anyhow::Result<()> {
     let (mut term, mut guard) = super::runner::key_screen()?;
     loop {
         let mut page = 1;
-        term.draw(|f| page = draw(f, t, &rows, &v, keys))?;
+        term.draw(|f| {
+            page = draw(f, t, &rows, &v, keys);
+            crate::panes::theme::apply(f.buffer_mut(), theme);
+        })?;
         let Event::Key(k) = event::read()? else {
             continue;
         };
