@@ -15,7 +15,7 @@ const MAX_KEPT: u64 = 512 << 20;
 
 #[derive(Default)]
 pub struct KeptShots {
-    /// Names handled (copied, or found missing once the step had passed).
+    /// Names handled (copied, or given up on).
     done: HashSet<String>,
     bytes: u64,
 }
@@ -30,10 +30,11 @@ impl KeptShots {
                 if shot.state != StepState::Passed || self.done.contains(&shot.name) {
                     continue;
                 }
-                self.done.insert(shot.name.clone());
+                // Not found yet: looked for again at the next tick, and at the end.
                 let Ok(src) = app.shots.file(shot) else {
                     continue;
                 };
+                self.done.insert(shot.name.clone());
                 let size = std::fs::metadata(&src).map_or(0, |m| m.len());
                 if self.bytes + size > MAX_KEPT {
                     said.get_or_insert_with(|| {

@@ -352,6 +352,13 @@ pub fn run_until(mut app: App, feed: Feed) -> anyhow::Result<(i32, Restart)> {
                     }
                     let effects = app.poll_tabs();
                     perform(&mut app, child.as_mut(), &mut tabs, effects);
+                    // Where the driver writes its screenshots, read again while it runs:
+                    // a wrapper that execs it may not have shown its arguments at the start.
+                    if let (Some(pid), Some(_)) =
+                        (app.checks.driver_pid, child.as_ref().filter(|c| !c.exited()))
+                    {
+                        app.shots.add_dirs(crate::app::shots::driver_out_dirs(pid));
+                    }
                     if let Some(r) = &recorder
                         && let Some(said) = kept_shots.keep(&app, &r.dir)
                     {
