@@ -107,20 +107,9 @@ fn a_screenshot_is_drawn_in_half_blocks_of_its_own_colours() {
         &dir.path().join("desktop.png"),
     );
     // Each is marked at the client's last console line before its step in the log.
-    let text = vmscope::vm::sanitize::strip_sgr(&std::fs::read_to_string(&log).unwrap());
     let mut before: Vec<String> = ["login.png", "desktop.png"]
         .iter()
-        .map(|shot| {
-            let step = text
-                .lines()
-                .position(|l| l.starts_with("client: making screenshot") && l.ends_with(shot))
-                .unwrap();
-            let console = text
-                .lines()
-                .take(step)
-                .filter_map(|l| l.strip_prefix("client # "));
-            console.last().unwrap().to_string()
-        })
+        .map(|shot| common::console_before_shot(&log, shot))
         .collect();
     before.dedup();
     let s = t.screen();

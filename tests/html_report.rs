@@ -310,23 +310,14 @@ window.__out = {{
         serde_json::json!([[], ["OCR read: Desktop\nTerminal\nFiles"]])
     );
     // Each after the client's last console line before its step in the log.
-    let text = vmscope::vm::sanitize::strip_sgr(&std::fs::read_to_string(&log).unwrap());
     for (shot, before) in ["login.png", "desktop.png"]
         .iter()
         .zip(out["before"].as_array().unwrap())
     {
-        let step = text
-            .lines()
-            .position(|l| l.starts_with("client: making screenshot") && l.ends_with(shot))
-            .unwrap();
-        let console = text
-            .lines()
-            .take(step)
-            .filter_map(|l| l.strip_prefix("client # "))
-            .last();
+        let console = common::console_before_shot(&log, shot);
         let before = before.as_str().unwrap();
         assert!(
-            before.ends_with(console.unwrap()),
+            before.ends_with(&console),
             "{shot}: {before:?} vs {console:?}"
         );
     }

@@ -100,6 +100,7 @@ def boot_lines(name):
 
 class Machine:
     KIND = "QemuMachine"
+    RUNNING = "QEMU running"
     def __init__(self, name):
         self.name = name
         self.qemu = None
@@ -117,7 +118,7 @@ class Machine:
         log("starting vm", self.name)
         # The "QEMU" of this machine: a real process of the driver's group.
         self.qemu = subprocess.Popen(["sleep", "100000"])
-        log(f"QEMU running (pid {self.qemu.pid})", self.name)
+        log(f"{self.RUNNING} (pid {self.qemu.pid})", self.name)
         threading.Thread(target=self._boot, daemon=True).start()
 
     def _boot(self):
@@ -299,14 +300,7 @@ class ContainerMachine(Machine):
     logged as `NAME # [ seconds] NAME unit[pid]: message`."""
 
     KIND = "NspawnMachine"
-
-    def start(self):
-        if self.qemu is not None:
-            return
-        log("starting vm", self.name)
-        self.qemu = subprocess.Popen(["sleep", "100000"])
-        log(f"systemd-nspawn running (pid {self.qemu.pid})", self.name)
-        threading.Thread(target=self._boot, daemon=True).start()
+    RUNNING = "systemd-nspawn running"
 
     def _boot(self):
         log(f"Waiting for journal at /tmp/vm-state-{self.name}/var/log/journal...", self.name)

@@ -266,3 +266,19 @@ pub fn graphical_run(dir: &std::path::Path, machines: &str) -> PathBuf {
     }
     log
 }
+
+/// The client's last console line before the step of its screenshot `shot` in `log`: the
+/// line the screenshot is shown after.
+pub fn console_before_shot(log: &std::path::Path, shot: &str) -> String {
+    let text = vmscope::vm::sanitize::strip_sgr(&std::fs::read_to_string(log).unwrap());
+    let step = text
+        .lines()
+        .position(|l| l.starts_with("client: making screenshot") && l.ends_with(shot))
+        .unwrap_or_else(|| panic!("no step for {shot}"));
+    text.lines()
+        .take(step)
+        .filter_map(|l| l.strip_prefix("client # "))
+        .last()
+        .unwrap_or_else(|| panic!("no console line before {shot}"))
+        .to_string()
+}
