@@ -28,23 +28,6 @@ const MAX_FILE: u64 = 64 << 20;
 /// Nor a picture of more pixels than this (an 8K screen has 33 million).
 const MAX_PIXELS: u64 = 40_000_000;
 
-/// What a live run offers: the driver's process, whose output directory `/proc` tells,
-/// and its REPL (`None`: no driver's terminal; `Some(false)`: a statement runs).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Live {
-    pub driver: Option<i32>,
-    pub repl: Option<bool>,
-}
-
-impl Live {
-    pub fn of(driver: Option<i32>, sessions: &super::sessions::Sessions) -> Self {
-        Self {
-            driver,
-            repl: sessions.repl_ready(),
-        }
-    }
-}
-
 /// The screenshot shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Open {
@@ -56,8 +39,8 @@ pub struct Open {
 }
 
 type Decoded = Result<Rc<DynamicImage>, String>;
-/// A test's screenshots, and the test (index, revision) they were read from.
-type Listed = ((usize, u64), Rc<Vec<Shot>>);
+/// What a test's steps tell of its screens, and the test (index, revision) read.
+type Listed = ((usize, u64), Rc<Vec<Shot>>, Rc<Vec<shots::Ocr>>);
 
 pub struct Shots {
     pub open: Option<Open>,
@@ -107,27 +90,26 @@ fn moment(s: &Shown<'_>, views: &LogViews, m: usize) -> u64 {
     views.position(s, pane).unwrap_or(u64::MAX)
 }
 
-/// The screenshots of machine `m` in the test shown.
-pub fn of_machine(s: &Shown<'_>, m: usize) -> Vec<Shot> {
-    shots::shots(s.test)
-        .into_iter()
-        .filter(|x| x.machine == m)
-        .filter(|x| s.cut.is_none_or(|cut| x.at.at <= cut))
-        .collect()
-}
-
 impl Shots {
-    /// The keys of screenshots; `None` for any other action.
+    /// The screenshots of machine `m` in test `test` as shown (`s`: up to a replay's moment).
+    pub fn of_machine(&self, s: &Shown<'_>, test: usize, m: usize) -> Vec<Shot> {
+        self.list(test, s.test)
+            .iter()
+            .filter(|x| x.machine == m)
+            .filter(|x| s.cut.is_none_or(|cut| x.at.at <= cut))
+            .cloned()
+            .collect()
+    }
+
+    /// The keys of screenshots; `None` for any other action. `repl`: the live driver's
+    /// REPL waits at its prompt (`None`: no driver's terminal).
     pub fn act(
         &mut self,
         action: Action,
         s: &Shown<'_>,
         views: &mut LogViews,
-        live: Live,
+        repl: Option<bool>,
     ) -> Option<Vec<Effect>> {
-        if let Some(pid) = live.driver {
-            self.add_dirs(driver_out_dirs(pid));
-        }
         let test = views.test;
         match action {
             Action::Close if self.open.is_some() => {
@@ -152,7 +134,7 @@ impl Shots {
                         "screenshots are a machine's: focus its pane (1–9) first",
                     )]);
                 };
-                let all = of_machine(s, m);
+                let all = self.of_machine(s, test, m);
                 let name = &s.test.machines[m].name;
                 if all.is_empty() {
                     return Some(vec![Effect::say(format!(
@@ -175,7 +157,7 @@ impl Shots {
                     (_, Pane::Machine(m)) => (m, None),
                     _ => return None,
                 };
-                let all = of_machine(s, m);
+                let all = self.of_machine(s, test, m);
                 if all.is_empty() {
                     return Some(vec![Effect::say("no screenshot of this machine")]);
                 }
@@ -200,7 +182,7 @@ impl Shots {
                 });
                 Some(vec![self.caption(s)])
             }
-            Action::ScreenshotNow => Some(self.take_now(s, views.focus, live.repl)),
+            Action::ScreenshotNow => Some(self.take_now(s, views.focus, repl)),
             Action::OpenScreenshot => {
                 let Some(shot) = self.shown(s) else {
                     return Some(vec![Effect::say("v shows a screenshot first")]);
@@ -233,13 +215,22 @@ impl Shots {
 
     /// The screenshots of test `index` (`t`), kept until the test changes.
     pub fn list(&self, index: usize, t: &crate::vm::model::Test) -> Rc<Vec<Shot>> {
+        self.read(index, t).1
+    }
+
+    /// The OCR waits of test `index` (`t`), kept as `list` is.
+    pub fn ocr(&self, index: usize, t: &crate::vm::model::Test) -> Rc<Vec<shots::Ocr>> {
+        self.read(index, t).2
+    }
+
+    fn read(&self, index: usize, t: &crate::vm::model::Test) -> Listed {
         let key = (index, t.revision);
         let mut listed = self.listed.borrow_mut();
         match listed.as_ref() {
-            Some((k, l)) if *k == key => Rc::clone(l),
+            Some(l) if l.0 == key => l.clone(),
             _ => {
-                let l = Rc::new(shots::shots(t));
-                *listed = Some((key, Rc::clone(&l)));
+                let l = (key, Rc::new(shots::shots(t)), Rc::new(shots::ocr(t)));
+                *listed = Some(l.clone());
                 l
             }
         }
@@ -309,7 +300,7 @@ impl Shots {
     /// The screenshot shown, if one is and the run still has it.
     pub fn shown(&self, s: &Shown<'_>) -> Option<Shot> {
         let o = self.open?;
-        of_machine(s, o.machine).get(o.index).cloned()
+        self.of_machine(s, o.test, o.machine).get(o.index).cloned()
     }
 
     /// The file of `shot`, found in a trusted directory.
@@ -348,7 +339,7 @@ impl Shots {
         let Some(o) = self.open else {
             return Effect::say("");
         };
-        let all = of_machine(s, o.machine);
+        let all = self.of_machine(s, o.test, o.machine);
         let name = all.get(o.index).map_or("", |x| x.name.as_str());
         Effect::say(format!(
             "screenshot {} of {} of {}: {name}",

@@ -345,8 +345,8 @@ impl App {
             _ => {}
         }
         let shown = shown!(self);
-        let live = super::shots::Live::of(self.checks.driver_pid, &self.sessions);
-        if let Some(effects) = self.shots.act(action, &shown, &mut self.views, live) {
+        let repl = self.sessions.repl_ready();
+        if let Some(effects) = self.shots.act(action, &shown, &mut self.views, repl) {
             return effects;
         }
         if let Some(effects) = self.views.act(&shown, action, &self.keymap) {

@@ -8,16 +8,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui_image::{Image, Resize};
 
-use crate::app::shots::of_machine;
 use crate::app::state::App;
 use crate::vm::model::StepState;
-use crate::vm::shots::{Ocr, ocr};
+use crate::vm::shots::Ocr;
 
 /// Draws the screenshot shown into `area`.
 pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) {
     let Some(open) = app.shots.open else { return };
     let s = app.shown();
-    let all = of_machine(&s, open.machine);
+    let all = app.shots.of_machine(&s, open.test, open.machine);
     let Some(shot) = all.get(open.index) else {
         return;
     };
@@ -45,9 +44,12 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App) {
     }
     // What OCR read of this machine between this screenshot and the next.
     let next_at = all.get(open.index + 1).map_or(u64::MAX, |n| n.at.at);
-    let read: Vec<Ocr> = ocr(s.test)
-        .into_iter()
+    let read: Vec<Ocr> = app
+        .shots
+        .ocr(open.test, s.test)
+        .iter()
         .filter(|o| o.machine == open.machine && o.at.at >= shot.at.at && o.at.at < next_at)
+        .cloned()
         .collect();
     let text = ocr_lines(&read);
     let text_h = (text.len() as u16).min(inner.height / 3);

@@ -30,6 +30,9 @@ pub struct Plain {
     failures: Vec<usize>,
     /// Console lines printed, per test and machine (the next sequence number).
     consoles: Vec<Vec<u64>>,
+    /// Each test's revision when its steps were last looked at: console lines alone leave
+    /// it as it was, and the step tree need not be walked again.
+    seen: Vec<u64>,
 }
 
 /// What `update` prints, in the order it was read.
@@ -54,14 +57,21 @@ impl Plain {
         for (ti, t) in run.visible_tests() {
             if self.failures.len() <= ti {
                 self.failures.resize(ti + 1, 0);
+                self.seen.resize(ti + 1, u64::MAX);
             }
+            let changed = std::mem::replace(&mut self.seen[ti], t.revision) != t.revision;
             let test = if many {
                 format!("[{}] ", t.name.as_deref().unwrap_or("test"))
             } else {
                 String::new()
             };
             // Steps in the order they ended; a step still open waits.
-            let mut items: Vec<(u64, Item)> = crate::vm::export::walk(t)
+            let walked = if changed {
+                crate::vm::export::walk(t)
+            } else {
+                Vec::new()
+            };
+            let mut items: Vec<(u64, Item)> = walked
                 .into_iter()
                 .filter_map(|(id, depth)| {
                     let s = t.step(id)?;

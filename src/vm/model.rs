@@ -431,6 +431,9 @@ pub struct Test {
     pub revision: u64,
     /// What the driver's JUnit report, read beside the log, added or told differently.
     pub junit: Option<crate::vm::junit::report::Reconciled>,
+    /// Steps about a machine's screen (screenshots, OCR waits), by id, oldest first: the few
+    /// the screen's views read, without a walk over every step.
+    pub screen_steps: Vec<StepId>,
     pub name: Option<String>,
     pub machines: Vec<Machine>,
     /// Machine index by name (kept by `add_machine` and `rename_machine`).
@@ -525,6 +528,7 @@ impl Test {
             }),
             last: Stamp::default(),
             junit: None,
+            screen_steps: Vec::new(),
         }
     }
 

@@ -16,6 +16,22 @@ const SHOT_PREFIX: &str = "making screenshot ";
 const OCR_SUFFIX: &str = " to appear on screen";
 const OCR_FAILED: &str = "Last OCR attempt failed. Text was: ";
 
+/// Screen steps a test keeps at most (`Test::screen_steps`).
+pub const MAX_SCREEN_STEPS: usize = 4096;
+
+/// Whether a step's title is about a machine's screen: a screenshot, or an OCR wait.
+pub fn about_the_screen(title: &str) -> bool {
+    title.starts_with(SHOT_PREFIX)
+        || (title.starts_with("waiting for ") && title.ends_with(OCR_SUFFIX))
+}
+
+/// The screen steps of `t` still held, with their ids.
+fn screen_steps(t: &Test) -> impl Iterator<Item = (StepId, &super::model::Step)> {
+    t.screen_steps
+        .iter()
+        .filter_map(|&id| t.step(id).map(|s| (id, s)))
+}
+
 /// One screenshot the driver took.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Shot {
@@ -57,8 +73,7 @@ pub fn safe_name(logged: &str) -> Option<String> {
 
 /// The screenshots of test `t`, in the order they were taken.
 pub fn shots(t: &Test) -> Vec<Shot> {
-    t.steps
-        .with_ids()
+    screen_steps(t)
         .filter_map(|(id, s)| {
             let logged = s.title.strip_prefix(SHOT_PREFIX)?;
             let machine = t.machine(s.machine.as_deref()?)?;
@@ -76,9 +91,8 @@ pub fn shots(t: &Test) -> Vec<Shot> {
 
 /// The OCR waits of test `t`, with what the last attempt read where the log says it.
 pub fn ocr(t: &Test) -> Vec<Ocr> {
-    t.steps
-        .iter()
-        .filter_map(|s| {
+    screen_steps(t)
+        .filter_map(|(_, s)| {
             let rest = s.title.strip_prefix("waiting for ")?;
             let pattern = rest.strip_suffix(OCR_SUFFIX)?;
             let machine = t.machine(s.machine.as_deref()?)?;

@@ -155,6 +155,8 @@ impl Report {
     }
 
     fn apply_to(&self, t: &mut Test, end_line: u64) -> Reconciled {
+        // What is drawn from the test's subtests and failures is drawn again.
+        t.revision += 1;
         let mut r = Reconciled {
             path: self.path.display().to_string(),
             cases: self.cases.len(),

@@ -384,6 +384,14 @@ impl Test {
             ended: None,
         });
         self.insert_child(parent, id);
+        if crate::vm::shots::about_the_screen(title) {
+            if self.screen_steps.len() >= crate::vm::shots::MAX_SCREEN_STEPS {
+                // The oldest go, as steps do: a forged flood cannot grow this without bound.
+                self.screen_steps
+                    .drain(..crate::vm::shots::MAX_SCREEN_STEPS / 10);
+            }
+            self.screen_steps.push(id);
+        }
         if let Some(orphans) = self.steps.evict() {
             // Steps whose parent left memory are shown from the top.
             let steps = &self.steps;

@@ -95,16 +95,6 @@ impl Steps {
         self.pinned.values().chain(self.recent.iter())
     }
 
-    /// The steps held with their ids, oldest first.
-    pub fn with_ids(&self) -> impl Iterator<Item = (StepId, &Step)> {
-        self.pinned.iter().map(|(&id, s)| (id as StepId, s)).chain(
-            self.recent
-                .iter()
-                .enumerate()
-                .map(|(i, s)| ((self.first + i) as StepId, s)),
-        )
-    }
-
     /// Lets the oldest steps go once a tenth more than the cap is held (so the lists that
     /// name them are swept now and then, not at every step). Returns whether any went,
     /// and the steps whose parent went: they are top-level steps now.
