@@ -164,7 +164,7 @@ fn containers_need_root_and_get_it_through_sudo_in_the_command_pane() {
 }
 
 #[test]
-fn no_offer_is_made_when_the_user_says_no_and_none_without_containers() {
+fn saying_no_to_the_offer_runs_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (mut t, _) = refused_run(dir.path());
     t.wait_text(

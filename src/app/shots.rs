@@ -393,13 +393,11 @@ pub fn driver_out_dirs(pid: i32) -> Vec<PathBuf> {
     let Ok(cwd) = std::fs::read_link(format!("/proc/{pid}/cwd")) else {
         return Vec::new();
     };
-    let args: Vec<String> = std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| {
-            b.split(|&c| c == 0)
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    let args: Vec<String> = super::proctree::cmdline(pid)
+        .unwrap_or_default()
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let given = out_dir_arg(&args).map(|d| cwd.join(d));
     given.into_iter().chain([cwd]).collect()
 }

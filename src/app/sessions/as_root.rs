@@ -77,11 +77,7 @@ impl AsRoot {
         let (program, args) = self.command()?;
         self.offered = true;
         self.watching = false;
-        let line = std::iter::once(&program)
-            .chain(&args)
-            .map(|a| quote(&a.to_string_lossy()))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let line = crate::vsock::ssh::shell_line(&program.to_string_lossy(), &args);
         Some(Effect::Ask(Confirm {
             tab: AS_ROOT,
             lines: vec![line],
@@ -98,19 +94,6 @@ impl AsRoot {
         }
         self.restart = self.command();
         vec![Effect::say("starting the driver again under sudo")]
-    }
-}
-
-/// A word as a shell reads it: quoted when it holds anything but plain characters.
-fn quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=,:@+".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 
@@ -140,6 +123,7 @@ mod tests {
         // Already under sudo: nothing more to offer.
         a.started(&"sudo".into(), &args);
         assert_eq!(a.command(), None);
+        let quote = |w: &str| crate::vsock::ssh::shell_line(w, &[] as &[&str]);
         assert_eq!(quote("it's"), r"'it'\''s'");
         assert_eq!(quote("--x=y"), "--x=y");
     }
